@@ -1,0 +1,31 @@
+# The index of what a person (or CI) runs here; the logic lives in scripts/
+# and in Rust.
+
+DB ?= sqlite://data/aftersales.db
+LISTEN ?= 127.0.0.1:8080
+
+.PHONY: run test bench crash-long lint fmt
+
+## Build and start the service on the embedded SQLite store (./data/).
+run:
+	cargo run --release --locked -p aftersales-cli -- --db $(DB) serve --listen $(LISTEN)
+
+## The whole test suite, on SQLite and on a throw-away PostgreSQL cluster.
+test:
+	scripts/test.sh
+
+## Benchmarks on both backends; figures go to docs/benchmarks.md by hand.
+bench:
+	scripts/bench.sh
+
+## The crash tests with many kill cycles (100 on SQLite, 20 on PostgreSQL).
+crash-long:
+	CRASH_SQLITE_CYCLES=100 CRASH_PG_CYCLES=20 scripts/test.sh -p aftersales-tests --test crash -- --nocapture
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	! cargo tree -p aftersales-store -e normal | grep -q aftersales-api
+
+fmt:
+	cargo fmt --all

@@ -1,0 +1,246 @@
+//! `aftersales events …`: append to, read and follow the log from a shell.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use aftersales_store::{
+    subscribe, AllFilter, AllFrom, AllQuery, Direction, EventStore, ExpectedRevision, NewEvent,
+    RecordedEvent, StoreOptions, StreamFrom, StreamName, SubscribeFrom, SubscriptionMessage,
+    MAX_READ_LIMIT,
+};
+use anyhow::{anyhow, Context};
+use clap::Subcommand;
+use serde_json::Value;
+use uuid::Uuid;
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Append one event to a stream; prints its revision and global position.
+    Append {
+        /// The stream, e.g. case-0193…
+        stream: String,
+        /// The event type, e.g. CaseRegistered.
+        #[arg(long = "type")]
+        event_type: String,
+        /// The event's data as JSON.
+        #[arg(long)]
+        data: String,
+        /// The event's metadata as a JSON object.
+        #[arg(long)]
+        metadata: Option<String>,
+        /// The event id (a UUID); appending the same id again is idempotent.
+        #[arg(long)]
+        id: Option<Uuid>,
+        /// any, no-stream, exists, or the stream's current revision.
+        #[arg(long, default_value = "any")]
+        expected_revision: ExpectedRevision,
+    },
+    /// Print the events of a stream, or of '$all'.
+    Read {
+        /// A stream name, or '$all' for the global log.
+        stream: String,
+        /// First revision (stream) or position ('$all') to print.
+        #[arg(long)]
+        from: Option<u64>,
+        /// Read from the end towards the start.
+        #[arg(long)]
+        backwards: bool,
+        /// Print at most this many events.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Only events of streams in this category ('$all' only; repeatable).
+        #[arg(long)]
+        category: Vec<String>,
+        /// Only events of this type ('$all' only; repeatable).
+        #[arg(long = "type")]
+        event_type: Vec<String>,
+        /// Print NDJSON: one JSON object per event.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Follow '$all' live, printing events as they are committed, until interrupted.
+    Tail {
+        /// Start after this position (default: only new events).
+        #[arg(long)]
+        from: Option<u64>,
+        #[arg(long)]
+        category: Vec<String>,
+        #[arg(long = "type")]
+        event_type: Vec<String>,
+        /// Print NDJSON: one JSON object per event.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(db: &str, options: StoreOptions, command: EventsCommand) -> anyhow::Result<()> {
+    let store = aftersales_store::open(db, options)
+        .await
+        .with_context(|| format!("opening the store at {}", aftersales_store::redact(db)))?;
+    match command {
+        EventsCommand::Append { stream, event_type, data, metadata, id, expected_revision } => {
+            let stream = StreamName::new(stream)?;
+            let data: Value = serde_json::from_str(&data).context("--data is not valid JSON")?;
+            let metadata: Value = match metadata {
+                Some(text) => serde_json::from_str(&text).context("--metadata is not valid JSON")?,
+                None => Value::Object(Default::default()),
+            };
+            let mut event = NewEvent::new(event_type, data).with_metadata(metadata);
+            if let Some(id) = id {
+                event = event.with_id(id);
+            }
+            let result = store.append(&stream, expected_revision, vec![event]).await?;
+            println!("revision={} position={}", result.next_expected_revision, result.position);
+            Ok(())
+        }
+        EventsCommand::Read { stream, from, backwards, limit, category, event_type, json } => {
+            let direction = if backwards { Direction::Backwards } else { Direction::Forwards };
+            let filter = AllFilter { categories: category, event_types: event_type };
+            let mut out = Printer::new(json, false);
+            if stream == "$all" {
+                read_all(&*store, from, direction, limit, filter, &mut out).await
+            } else {
+                if !filter.is_empty() {
+                    return Err(anyhow!("--category and --type filter '$all' only"));
+                }
+                read_stream(&*store, &StreamName::new(stream)?, from, direction, limit, &mut out).await
+            }
+        }
+        EventsCommand::Tail { from, category, event_type, json } => {
+            let filter = AllFilter { categories: category, event_types: event_type };
+            tail(store, from, filter, &mut Printer::new(json, true)).await
+        }
+    }
+}
+
+async fn read_stream(
+    store: &dyn EventStore,
+    stream: &StreamName,
+    from: Option<u64>,
+    direction: Direction,
+    limit: Option<usize>,
+    out: &mut Printer,
+) -> anyhow::Result<()> {
+    let mut from = match (from, direction) {
+        (Some(revision), _) => StreamFrom::Revision(revision),
+        (None, Direction::Forwards) => StreamFrom::Start,
+        (None, Direction::Backwards) => StreamFrom::End,
+    };
+    let mut left = limit.unwrap_or(usize::MAX);
+    while left > 0 {
+        let page = store
+            .read_stream(stream, from, direction, left.min(MAX_READ_LIMIT))
+            .await?;
+        let Some(last) = page.last().map(|e| e.revision) else { break };
+        left -= page.len();
+        for event in &page {
+            out.print(event)?;
+        }
+        from = match direction {
+            Direction::Forwards => StreamFrom::Revision(last + 1),
+            Direction::Backwards if last == 0 => break,
+            Direction::Backwards => StreamFrom::Revision(last - 1),
+        };
+    }
+    Ok(())
+}
+
+async fn read_all(
+    store: &dyn EventStore,
+    from: Option<u64>,
+    direction: Direction,
+    limit: Option<usize>,
+    filter: AllFilter,
+    out: &mut Printer,
+) -> anyhow::Result<()> {
+    let mut query = AllQuery {
+        from: match (from, direction) {
+            (Some(position), _) => AllFrom::Position(position),
+            (None, Direction::Forwards) => AllFrom::Start,
+            (None, Direction::Backwards) => AllFrom::End,
+        },
+        direction,
+        limit: 0,
+        filter,
+    };
+    let mut left = limit.unwrap_or(usize::MAX);
+    while left > 0 {
+        query.limit = left.min(MAX_READ_LIMIT);
+        let page = store.read_all(&query).await?;
+        left -= page.events.len();
+        for event in &page.events {
+            out.print(event)?;
+        }
+        if page.is_end {
+            break;
+        }
+        query.from = AllFrom::Position(match direction {
+            Direction::Forwards => page.scanned_to + 1,
+            Direction::Backwards => page.scanned_to.saturating_sub(1),
+        });
+    }
+    Ok(())
+}
+
+async fn tail(
+    store: Arc<dyn EventStore>,
+    from: Option<u64>,
+    filter: AllFilter,
+    out: &mut Printer,
+) -> anyhow::Result<()> {
+    let from = from.map_or(SubscribeFrom::End, SubscribeFrom::After);
+    let mut subscription = subscribe(store, from, filter);
+    loop {
+        tokio::select! {
+            message = subscription.next() => match message {
+                Some(Ok(SubscriptionMessage::Event(event))) => out.print(&event)?,
+                Some(Ok(_)) => {}
+                Some(Err(error)) => return Err(error.into()),
+                None => return Ok(()),
+            },
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
+}
+
+/// Prints events as NDJSON or as one readable line each.
+struct Printer {
+    json: bool,
+    /// Following the log live: every line reaches a pipe at once.
+    live: bool,
+    out: std::io::BufWriter<std::io::Stdout>,
+}
+
+impl Drop for Printer {
+    fn drop(&mut self) {
+        let _ = self.out.flush();
+    }
+}
+
+impl Printer {
+    fn new(json: bool, live: bool) -> Self {
+        Self { json, live, out: std::io::BufWriter::new(std::io::stdout()) }
+    }
+
+    fn print(&mut self, event: &RecordedEvent) -> anyhow::Result<()> {
+        if self.json {
+            serde_json::to_writer(&mut self.out, event)?;
+            writeln!(self.out)?;
+        } else {
+            writeln!(
+                self.out,
+                "{:>8}  {}@{}  {}  {}  {}",
+                event.position,
+                event.stream,
+                event.revision,
+                event.event_type,
+                event.recorded_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                event.data
+            )?;
+        }
+        if self.live {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,95 @@
+//! `aftersales`: the one binary operators run. It serves the API, applies
+//! migrations, and reads and writes the event log directly.
+
+mod events;
+mod serve;
+
+use std::process::ExitCode;
+
+use aftersales_store::{StoreError, StoreOptions, DEFAULT_DATABASE_URL};
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "aftersales", version, about = "Event-sourced after-sales service backend")]
+struct Cli {
+    /// The database: sqlite://PATH (embedded) or postgres://USER@HOST:PORT/DB.
+    #[arg(long, global = true, env = "AFTERSALES_DB", default_value = DEFAULT_DATABASE_URL)]
+    db: String,
+
+    /// Run without the durability checks (WAL + synchronous=FULL, fsync,
+    /// synchronous_commit). Acknowledged events may be lost: throw-away data only.
+    #[arg(long, global = true)]
+    unsafe_fast: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the HTTP service.
+    Serve(serve::ServeArgs),
+    /// Apply pending schema migrations and exit.
+    Migrate,
+    /// Append to, read and follow the event log.
+    #[command(subcommand)]
+    Events(events::EventsCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            exit_code(&error)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let options = StoreOptions {
+        unsafe_fast: cli.unsafe_fast,
+        ..StoreOptions::default()
+    };
+    match cli.command {
+        Command::Serve(args) => serve::run(&cli.db, options, args).await,
+        Command::Migrate => {
+            aftersales_store::open(&cli.db, options).await?;
+            println!("migrations applied to {}", aftersales_store::redact(&cli.db));
+            Ok(())
+        }
+        Command::Events(command) => events::run(&cli.db, options, command).await,
+    }
+}
+
+/// 3 tells scripts that an append lost an optimistic-concurrency race (and
+/// may be retried after reading the stream again); 1 is any other failure.
+fn exit_code(error: &anyhow::Error) -> ExitCode {
+    match error.downcast_ref::<StoreError>() {
+        Some(StoreError::WrongExpectedRevision { .. } | StoreError::IdempotencyConflict { .. }) => {
+            ExitCode::from(3)
+        }
+        _ => ExitCode::FAILURE,
+    }
+}
+
+/// Logs go to stderr, so that command output on stdout stays clean; the level
+/// comes from RUST_LOG (default: info for the service's own crates).
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("warn,aftersales=info,aftersales_api=info,aftersales_store=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,37 @@
+//! The event store: an append-only log of streams with one global order,
+//! following EventStoreDB/KurrentDB semantics, on SQLite (embedded) or
+//! PostgreSQL (several service processes on one database).
+//!
+//! The store knows no domain types: events are typed by name and carry JSON
+//! data and a JSON metadata object. It owns the `events` and
+//! `subscription_checkpoints` tables and their migrations.
+//!
+//! - [`EventStore`] is the contract both backends keep; [`open`] picks one
+//!   from a URL.
+//! - Appends are atomic per call, checked against an [`ExpectedRevision`],
+//!   idempotent by event id, and group-committed: concurrent appends share one
+//!   transaction and one disk sync.
+//! - [`subscribe`] replays `$all` from a checkpoint and then follows it live.
+
+mod error;
+mod open;
+mod plan;
+mod postgres;
+mod sql;
+mod sqlite;
+mod store;
+mod subscription;
+mod types;
+mod writer;
+
+pub use error::{InvalidInput, StoreError};
+pub use open::{open, redact, sqlite_path, DEFAULT_DATABASE_URL};
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+pub use store::{Backend, EventStore, StoreOptions, MAX_READ_LIMIT};
+pub use subscription::{subscribe, SubscribeFrom, Subscription, SubscriptionMessage};
+pub use types::{
+    category_of, check_event_type, AllFilter, AllFrom, AllPage, AllQuery, AppendResult,
+    CurrentRevision, Direction, EventMetadata, ExpectedRevision, NewEvent, Position,
+    RecordedEvent, Revision, StreamFrom, StreamName, MAX_NAME_BYTES, same_json,
+};

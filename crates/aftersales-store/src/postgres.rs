@@ -1,0 +1,375 @@
+//! The production backend: PostgreSQL, shared by several service processes.
+//!
+//! Concurrent transactions in PostgreSQL commit in any order, so positions
+//! taken from a sequence could become visible out of order and a reader
+//! paging `$all` by "greater than my checkpoint" would skip the late ones.
+//! Appends therefore take one transaction-scoped advisory lock before they
+//! assign positions: appends from every process are serialised, and because
+//! a transaction is visible before its locks are released, positions become
+//! visible strictly in order. Each process batches its concurrent appends
+//! into one transaction (group commit), so the lock is taken once per batch.
+//! Commits announce the new head with NOTIFY; every store LISTENs.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
+use sqlx::types::Json;
+use sqlx::{Postgres, Row as _};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::plan::{now_micros, plan_batch, AppendRequest, LogState};
+use crate::sql::{all_page, all_range, select_all, select_stream, to_i64, EVENT_COLUMNS};
+use crate::store::{check_read_limit, check_subscriber, Backend, EventStore, StoreOptions};
+use crate::types::{
+    AllPage, AllQuery, AppendResult, CurrentRevision, Direction, ExpectedRevision, NewEvent,
+    Position, RecordedEvent, StreamFrom, StreamName,
+};
+use crate::writer::{BatchWriter, Outcome, Writer};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// The advisory lock every append transaction holds ("aftersales" in ASCII).
+const APPEND_LOCK: i64 = 0x6166_7465_7273_616c;
+/// The NOTIFY channel that announces new heads.
+const HEAD_CHANNEL: &str = "aftersales_events";
+
+/// The event store on a PostgreSQL database.
+#[derive(Debug)]
+pub struct PostgresStore {
+    pool: PgPool,
+    writer: Writer,
+    head: Arc<watch::Sender<Position>>,
+    listener: JoinHandle<()>,
+    options: StoreOptions,
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://…`).
+    pub async fn open(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
+        let connect = PgConnectOptions::from_str(url)
+            .map_err(|_| StoreError::UnsupportedUrl(crate::open::redact(url)))?
+            .options([
+                ("lock_timeout", format!("{}", options.timeout.as_millis())),
+                ("application_name", "aftersales".to_owned()),
+            ]);
+        let pool = PgPoolOptions::new()
+            .max_connections(options.read_connections.max(1))
+            .acquire_timeout(options.timeout)
+            .connect_with(connect.clone())
+            .await?;
+        check_durability(&pool, options.unsafe_fast).await?;
+        if options.migrate {
+            MIGRATOR.run(&pool).await?;
+        }
+        // The writer's own connection, so appends never queue behind reads.
+        let write = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.timeout)
+            .connect_with(connect)
+            .await?;
+        let head = Arc::new(watch::Sender::new(query_head(&pool).await?));
+        let writer = Writer::spawn(
+            Arc::new(PostgresWriter { pool: write }),
+            head.clone(),
+            options.max_appends_per_commit,
+        );
+        let listener = tokio::spawn(follow_head(pool.clone(), head.clone()));
+        Ok(Self {
+            pool,
+            writer,
+            head,
+            listener,
+            options,
+        })
+    }
+
+    /// The pool, for read models that live in the same database.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+async fn check_durability(pool: &PgPool, unsafe_fast: bool) -> Result<(), StoreError> {
+    let mut problems = Vec::new();
+    for (setting, unsafe_value) in [("fsync", "off"), ("synchronous_commit", "off"), ("full_page_writes", "off")] {
+        let value: String = sqlx::query_scalar(&format!("SHOW {setting}")).fetch_one(pool).await?;
+        if value == unsafe_value {
+            problems.push(format!("{setting} = {value}"));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    if unsafe_fast {
+        tracing::warn!(settings = %problems.join(", "), "UNSAFE: running on a PostgreSQL server that may lose acknowledged events");
+        return Ok(());
+    }
+    Err(StoreError::UnsafeDurability(format!(
+        "the PostgreSQL server runs with {}",
+        problems.join(", ")
+    )))
+}
+
+async fn query_head<'e>(executor: impl sqlx::PgExecutor<'e>) -> Result<Position, StoreError> {
+    let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
+        .fetch_one(executor)
+        .await?;
+    Ok(head as Position)
+}
+
+/// Keeps the head watch current with commits of every process. When the
+/// listening connection drops, notifications may have been missed, so the
+/// head is read again after reconnecting.
+async fn follow_head(pool: PgPool, head: Arc<watch::Sender<Position>>) {
+    let advance = |position: Position| {
+        head.send_if_modified(|h| {
+            let newer = position > *h;
+            if newer {
+                *h = position;
+            }
+            newer
+        });
+    };
+    loop {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::debug!(%error, "cannot listen for new events yet");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(error) = listener.listen(HEAD_CHANNEL).await {
+            tracing::debug!(%error, "cannot listen for new events yet");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => {
+                    if let Ok(position) = notification.payload().parse::<Position>() {
+                        advance(position);
+                    }
+                }
+                Ok(None) => {
+                    if let Ok(position) = query_head(&pool).await {
+                        advance(position);
+                    }
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "lost the connection listening for new events");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl EventStore for PostgresStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn append(
+        &self,
+        stream: &StreamName,
+        expected: ExpectedRevision,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError> {
+        let request = AppendRequest::prepare(stream, expected, events, &self.options)?;
+        self.writer.append(request).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamName,
+        from: StreamFrom,
+        direction: Direction,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        check_read_limit(limit)?;
+        let Some(mut sql) = select_stream::<Postgres>(stream.as_str(), from, direction, limit) else {
+            return Ok(Vec::new());
+        };
+        let rows = sql.build().fetch_all(&self.pool).await?;
+        rows.iter().map(decode_event).collect()
+    }
+
+    async fn stream_revision(&self, stream: &StreamName) -> Result<CurrentRevision, StoreError> {
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(revision) FROM events WHERE stream_name = $1")
+                .bind(stream.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(CurrentRevision::from_last(last.map(|r| r as u64)))
+    }
+
+    async fn read_all(&self, query: &AllQuery) -> Result<AllPage, StoreError> {
+        check_read_limit(query.limit)?;
+        let head = query_head(&self.pool).await?;
+        let range = all_range(query, head);
+        let events = match range {
+            Some(range) if query.limit > 0 => {
+                let rows = select_all::<Postgres>(query, range)
+                    .build()
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(decode_event).collect::<Result<Vec<_>, _>>()?
+            }
+            _ => Vec::new(),
+        };
+        Ok(all_page(query, head, range, events))
+    }
+
+    async fn head(&self) -> Result<Position, StoreError> {
+        query_head(&self.pool).await
+    }
+
+    fn head_watch(&self) -> watch::Receiver<Position> {
+        self.head.subscribe()
+    }
+
+    async fn load_checkpoint(&self, subscriber: &str) -> Result<Option<Position>, StoreError> {
+        check_subscriber(subscriber)?;
+        let position: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM subscription_checkpoints WHERE subscriber = $1")
+                .bind(subscriber)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(position.map(|p| p as Position))
+    }
+
+    async fn save_checkpoint(&self, subscriber: &str, position: Position) -> Result<(), StoreError> {
+        check_subscriber(subscriber)?;
+        sqlx::query(
+            "INSERT INTO subscription_checkpoints (subscriber, position, updated_at) VALUES ($1, $2, now())
+             ON CONFLICT (subscriber) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+        )
+        .bind(subscriber)
+        .bind(to_i64(position))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+fn decode_event(row: &PgRow) -> Result<RecordedEvent, StoreError> {
+    let Json(data) = row.try_get::<Json<Box<RawValue>>, _>("data")?;
+    let Json(metadata) = row.try_get::<Json<Box<RawValue>>, _>("metadata")?;
+    Ok(RecordedEvent {
+        stream: row.try_get("stream_name")?,
+        revision: row.try_get::<i64, _>("revision")? as u64,
+        position: row.try_get::<i64, _>("position")? as u64,
+        id: row.try_get::<Uuid, _>("event_id")?,
+        event_type: row.try_get("event_type")?,
+        data,
+        metadata,
+        recorded_at: row.try_get::<DateTime<Utc>, _>("recorded_at")?,
+    })
+}
+
+struct PostgresWriter {
+    pool: PgPool,
+}
+
+#[async_trait]
+impl BatchWriter for PostgresWriter {
+    async fn write_batch(
+        &self,
+        requests: &[&AppendRequest],
+        look_up_ids: bool,
+    ) -> Result<Vec<Outcome>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(APPEND_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let recorded_at = now_micros();
+        let head = query_head(&mut *tx).await?;
+
+        let mut streams: Vec<&str> = requests.iter().map(|r| r.stream.as_str()).collect();
+        streams.sort_unstable();
+        streams.dedup();
+        let revisions = sqlx::query(
+            "SELECT s.name AS stream_name,
+                    (SELECT revision FROM events e WHERE e.stream_name = s.name
+                     ORDER BY revision DESC LIMIT 1) AS revision
+             FROM UNNEST($1::text[]) AS s(name)",
+        )
+        .bind(&streams)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| {
+            let last: Option<i64> = row.try_get("revision")?;
+            Ok((
+                row.try_get::<String, _>("stream_name")?,
+                CurrentRevision::from_last(last.map(|r| r as u64)),
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+
+        let state = LogState { head, revisions };
+
+        let known;
+        let plan = match plan_batch(requests, &state, &[], recorded_at) {
+            plan if !look_up_ids && !plan.needs_known_ids() => plan,
+            _ => {
+                let ids: Vec<Uuid> = requests.iter().flat_map(|r| r.event_ids()).collect();
+                known = sqlx::query(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ANY($1::uuid[])"
+                ))
+                .bind(&ids)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(decode_event)
+                .collect::<Result<Vec<_>, _>>()?;
+                plan_batch(requests, &state, &known, recorded_at)
+            }
+        };
+        if let Some(last) = plan.last_position() {
+            let rows = &plan.rows;
+            sqlx::query(
+                "INSERT INTO events (position, event_id, stream_name, revision, category, event_type, data, metadata, recorded_at)
+                 SELECT p, i, s, r, c, t, d::jsonb, m::jsonb, $9
+                 FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[])
+                      AS u(p, i, s, r, c, t, d, m)",
+            )
+            .bind(rows.iter().map(|r| to_i64(r.position)).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.event.id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.stream).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| to_i64(r.revision)).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.category).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.event.event_type.as_str()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.event.data.get()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.event.metadata.get()).collect::<Vec<_>>())
+            .bind(plan.recorded_at)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(HEAD_CHANNEL)
+                .bind(last.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(plan.outcomes)
+    }
+}

@@ -1,0 +1,366 @@
+//! The embedded backend: one SQLite file in WAL mode with `synchronous=FULL`.
+//!
+//! SQLite allows one writer at a time; the store's single writer task holds
+//! the only write connection and takes the write lock with `BEGIN IMMEDIATE`,
+//! so positions are assigned and committed in order. Readers use their own
+//! pool and never block the writer.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row as _, Sqlite};
+use tokio::sync::watch;
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::plan::{now_micros, plan_batch, AppendRequest, LogState};
+use crate::sql::{all_page, all_range, select_all, select_stream, to_i64, EVENT_COLUMNS};
+use crate::store::{check_read_limit, check_subscriber, Backend, EventStore, StoreOptions};
+use crate::types::{
+    AllPage, AllQuery, AppendResult, CurrentRevision, Direction, ExpectedRevision, NewEvent,
+    Position, RecordedEvent, StreamFrom, StreamName,
+};
+use crate::writer::{BatchWriter, Outcome, Writer};
+
+/// Rows per INSERT statement: 9 parameters each stays well below SQLite's
+/// limit of 32,766 bound parameters.
+const INSERT_CHUNK: usize = 1_000;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+
+/// The event store on one SQLite file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: PathBuf,
+    read: SqlitePool,
+    write: SqlitePool,
+    writer: Writer,
+    head: Arc<watch::Sender<Position>>,
+    options: StoreOptions,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in the file at `path`.
+    pub async fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let connect = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(if options.unsafe_fast {
+                SqliteSynchronous::Off
+            } else {
+                SqliteSynchronous::Full
+            })
+            .busy_timeout(options.timeout)
+            .foreign_keys(true);
+        // One write connection: the writer task and checkpoint saves share it.
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.timeout)
+            .connect_with(connect.clone())
+            .await?;
+        check_durability(&write, options.unsafe_fast).await?;
+        if options.migrate {
+            MIGRATOR.run(&write).await?;
+        }
+        let read = SqlitePoolOptions::new()
+            .max_connections(options.read_connections.max(1))
+            .acquire_timeout(options.timeout)
+            .connect_with(connect)
+            .await?;
+        let head = Arc::new(watch::Sender::new(query_head(&read).await?));
+        let writer = Writer::spawn(
+            Arc::new(SqliteWriter {
+                pool: write.clone(),
+            }),
+            head.clone(),
+            options.max_appends_per_commit,
+        );
+        Ok(Self {
+            path,
+            read,
+            write,
+            writer,
+            head,
+            options,
+        })
+    }
+
+    /// Applies pending migrations to the file at `path`.
+    pub async fn migrate(path: impl AsRef<Path>, options: StoreOptions) -> Result<(), StoreError> {
+        Self::open(path, StoreOptions { migrate: true, ..options }).await.map(|_| ())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The read pool, for read models that live in the same file.
+    pub fn read_pool(&self) -> &SqlitePool {
+        &self.read
+    }
+
+    /// The write pool (one connection), for read models that live in the same file.
+    pub fn write_pool(&self) -> &SqlitePool {
+        &self.write
+    }
+
+    /// Runs SQLite's own consistency check of the file.
+    pub async fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_all(&self.read)
+            .await?;
+        Ok(rows)
+    }
+}
+
+async fn check_durability(pool: &SqlitePool, unsafe_fast: bool) -> Result<(), StoreError> {
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(pool).await?;
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(pool).await?;
+    if unsafe_fast {
+        tracing::warn!(
+            journal_mode = %journal,
+            synchronous,
+            "UNSAFE: durability checks are off; acknowledged events may be lost on a crash"
+        );
+        return Ok(());
+    }
+    if !journal.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::UnsafeDurability(format!(
+            "SQLite journal_mode is {journal}, not wal (is the file on a filesystem without shared memory, or in memory?)"
+        )));
+    }
+    // 2 = FULL, 3 = EXTRA
+    if synchronous < 2 {
+        return Err(StoreError::UnsafeDurability(format!(
+            "SQLite synchronous is {synchronous}, not FULL (2) or EXTRA (3)"
+        )));
+    }
+    Ok(())
+}
+
+async fn query_head(pool: &SqlitePool) -> Result<Position, StoreError> {
+    let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
+        .fetch_one(pool)
+        .await?;
+    Ok(head as Position)
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn append(
+        &self,
+        stream: &StreamName,
+        expected: ExpectedRevision,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError> {
+        let request = AppendRequest::prepare(stream, expected, events, &self.options)?;
+        self.writer.append(request).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamName,
+        from: StreamFrom,
+        direction: Direction,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        check_read_limit(limit)?;
+        let Some(mut sql) = select_stream::<Sqlite>(stream.as_str(), from, direction, limit) else {
+            return Ok(Vec::new());
+        };
+        let rows = sql.build().fetch_all(&self.read).await?;
+        rows.iter().map(decode_event).collect()
+    }
+
+    async fn stream_revision(&self, stream: &StreamName) -> Result<CurrentRevision, StoreError> {
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(revision) FROM events WHERE stream_name = ?")
+                .bind(stream.as_str())
+                .fetch_one(&self.read)
+                .await?;
+        Ok(CurrentRevision::from_last(last.map(|r| r as u64)))
+    }
+
+    async fn read_all(&self, query: &AllQuery) -> Result<AllPage, StoreError> {
+        check_read_limit(query.limit)?;
+        let head = query_head(&self.read).await?;
+        let range = all_range(query, head);
+        let events = match range {
+            Some(range) if query.limit > 0 => {
+                let rows = select_all::<Sqlite>(query, range)
+                    .build()
+                    .fetch_all(&self.read)
+                    .await?;
+                rows.iter().map(decode_event).collect::<Result<Vec<_>, _>>()?
+            }
+            _ => Vec::new(),
+        };
+        Ok(all_page(query, head, range, events))
+    }
+
+    async fn head(&self) -> Result<Position, StoreError> {
+        query_head(&self.read).await
+    }
+
+    fn head_watch(&self) -> watch::Receiver<Position> {
+        self.head.subscribe()
+    }
+
+    async fn load_checkpoint(&self, subscriber: &str) -> Result<Option<Position>, StoreError> {
+        check_subscriber(subscriber)?;
+        let position: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM subscription_checkpoints WHERE subscriber = ?")
+                .bind(subscriber)
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(position.map(|p| p as Position))
+    }
+
+    async fn save_checkpoint(&self, subscriber: &str, position: Position) -> Result<(), StoreError> {
+        check_subscriber(subscriber)?;
+        sqlx::query(
+            "INSERT INTO subscription_checkpoints (subscriber, position, updated_at) VALUES (?, ?, ?)
+             ON CONFLICT (subscriber) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+        )
+        .bind(subscriber)
+        .bind(to_i64(position))
+        .bind(Utc::now().timestamp_micros())
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+}
+
+fn decode_event(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
+    let position: i64 = row.try_get("position")?;
+    let corrupt = |reason: String| StoreError::Corrupt {
+        position: position as u64,
+        reason,
+    };
+    let id: String = row.try_get("event_id")?;
+    let data: String = row.try_get("data")?;
+    let metadata: String = row.try_get("metadata")?;
+    let recorded_at: i64 = row.try_get("recorded_at")?;
+    Ok(RecordedEvent {
+        stream: row.try_get("stream_name")?,
+        revision: row.try_get::<i64, _>("revision")? as u64,
+        position: position as u64,
+        id: Uuid::parse_str(&id).map_err(|e| corrupt(format!("event id {id:?}: {e}")))?,
+        event_type: row.try_get("event_type")?,
+        data: RawValue::from_string(data).map_err(|e| corrupt(format!("data: {e}")))?,
+        metadata: RawValue::from_string(metadata).map_err(|e| corrupt(format!("metadata: {e}")))?,
+        recorded_at: DateTime::from_timestamp_micros(recorded_at)
+            .ok_or_else(|| corrupt(format!("recorded_at {recorded_at} is out of range")))?,
+    })
+}
+
+/// Writes batches of appends on the single write connection.
+struct SqliteWriter {
+    pool: SqlitePool,
+}
+
+#[async_trait]
+impl BatchWriter for SqliteWriter {
+    async fn write_batch(
+        &self,
+        requests: &[&AppendRequest],
+        look_up_ids: bool,
+    ) -> Result<Vec<Outcome>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let recorded_at = now_micros();
+        let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
+            .fetch_one(&mut *tx)
+            .await?;
+        let streams: Vec<&str> = requests
+            .iter()
+            .map(|r| r.stream.as_str())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let revisions = sqlx::query(
+            "SELECT s.value AS stream_name,
+                    (SELECT MAX(revision) FROM events WHERE stream_name = s.value) AS revision
+             FROM json_each(?) AS s",
+        )
+        .bind(json_array(&streams))
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| {
+            let last: Option<i64> = row.try_get("revision")?;
+            Ok((
+                row.try_get::<String, _>("stream_name")?,
+                CurrentRevision::from_last(last.map(|r| r as u64)),
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+        let state = LogState { head: head as Position, revisions };
+
+        let known;
+        let plan = match plan_batch(requests, &state, &[], recorded_at) {
+            plan if !look_up_ids && !plan.needs_known_ids() => plan,
+            _ => {
+                let ids: Vec<String> = requests
+                    .iter()
+                    .flat_map(|r| r.event_ids())
+                    .map(|id| id.hyphenated().to_string())
+                    .collect();
+                known = sqlx::query(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE event_id IN (SELECT value FROM json_each(?))"
+                ))
+                .bind(json_array(&ids))
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(decode_event)
+                .collect::<Result<Vec<_>, _>>()?;
+                plan_batch(requests, &state, &known, recorded_at)
+            }
+        };
+
+        let micros = plan.recorded_at.timestamp_micros();
+        for chunk in plan.rows.chunks(INSERT_CHUNK) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO events (position, event_id, stream_name, revision, category, event_type, data, metadata, recorded_at) ",
+            );
+            insert.push_values(chunk, |mut values, row| {
+                values
+                    .push_bind(to_i64(row.position))
+                    .push_bind(row.event.id.hyphenated().to_string())
+                    .push_bind(row.stream)
+                    .push_bind(to_i64(row.revision))
+                    .push_bind(row.category)
+                    .push_bind(row.event.event_type.as_str())
+                    .push_bind(row.event.data.get())
+                    .push_bind(row.event.metadata.get())
+                    .push_bind(micros);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(plan.outcomes)
+    }
+}
+
+fn json_array(values: &[impl serde::Serialize]) -> String {
+    serde_json::to_string(values).unwrap_or_else(|_| "[]".to_owned())
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs the benchmarks on SQLite and on a throw-away PostgreSQL cluster
+# (started here as in the tests, stopped on exit). Extra arguments go to
+# cargo bench, e.g. `scripts/bench.sh --bench store`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pg_dir=$(mktemp -d /tmp/aftersales-bench-pg.XXXXXX)
+port=$(scripts/free-port.sh)
+cleanup() {
+    scripts/pg.sh stop "$pg_dir" || true
+    rm -rf "$pg_dir"
+}
+trap cleanup EXIT
+scripts/pg.sh start "$pg_dir" "$port"
+export BENCH_PG
+BENCH_PG=$(scripts/pg.sh url "$port")
+
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr)"
+if [ $# -eq 0 ]; then
+    set -- -p aftersales-store --bench store
+fi
+cargo bench --locked "$@"

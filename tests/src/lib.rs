@@ -1,0 +1,156 @@
+//! Helpers shared by the test suites: fresh databases on real servers.
+//!
+//! SQLite tests get a file in a temporary folder. PostgreSQL tests get a new
+//! database on the cluster named by `AFTERSALES_TEST_PG` (started by
+//! `make test`), so tests run in parallel without seeing each other.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use aftersales_store::{open, EventStore, StoreOptions};
+use sqlx::Connection;
+use tempfile::TempDir;
+
+/// The URL of the shared test cluster's `postgres` database.
+pub fn pg_admin_url() -> String {
+    std::env::var("AFTERSALES_TEST_PG").unwrap_or_else(|_| {
+        panic!(
+            "AFTERSALES_TEST_PG is not set: run the tests with `make test`, which starts a \
+             throw-away PostgreSQL cluster, or point it at a postgres:// URL of a cluster you own"
+        )
+    })
+}
+
+/// A fresh, empty database for one test.
+#[derive(Debug)]
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<TempDir>,
+}
+
+impl TestDb {
+    pub async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let url = format!("sqlite://{}", dir.path().join("events.db").display());
+        Self { url, _dir: Some(dir) }
+    }
+
+    pub async fn postgres() -> Self {
+        let admin = pg_admin_url();
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .expect("connect to the test cluster");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create a test database");
+        conn.close().await.ok();
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+        Self {
+            url: format!("{base}/{name}"),
+            _dir: None,
+        }
+    }
+
+    pub async fn open(&self) -> Arc<dyn EventStore> {
+        self.open_with(StoreOptions::default()).await
+    }
+
+    pub async fn open_with(&self, options: StoreOptions) -> Arc<dyn EventStore> {
+        open(&self.url, options).await.expect("open the store")
+    }
+}
+
+/// Runs each named contract test, an `async fn(TestDb)`, once per backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test($crate::TestDb::sqlite().await).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test($crate::TestDb::postgres().await).await
+                }
+            )*
+        }
+    };
+}
+
+/// The workspace's root folder.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+        .to_path_buf()
+}
+
+/// A PostgreSQL cluster of a test's own, for tests that crash the server.
+#[derive(Debug)]
+pub struct OwnCluster {
+    pub dir: TempDir,
+    pub port: u16,
+}
+
+impl OwnCluster {
+    pub fn start() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("aftersales-pg-")
+            .tempdir_in("/tmp")
+            .expect("temporary folder");
+        let port = free_port();
+        let cluster = Self { dir, port };
+        cluster.pg(&["start", &cluster.dir_str(), &port.to_string()]);
+        cluster
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops the server as a crash would: no shutdown checkpoint.
+    pub fn kill(&self) {
+        self.pg(&["kill", &self.dir_str()]);
+    }
+
+    pub fn restart(&self) {
+        self.pg(&["start", &self.dir_str(), &self.port.to_string()]);
+    }
+
+    fn dir_str(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+
+    fn pg(&self, args: &[&str]) {
+        let status = Command::new(workspace_root().join("scripts/pg.sh"))
+            .args(args)
+            .status()
+            .expect("run scripts/pg.sh");
+        assert!(status.success(), "scripts/pg.sh {args:?} failed");
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = Command::new(workspace_root().join("scripts/pg.sh"))
+            .args(["stop", &self.dir_str()])
+            .status();
+    }
+}
+
+/// A port on 127.0.0.1 that nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
