@@ -54,7 +54,11 @@ impl Appender {
                 }
             }
         });
-        Self { child, acked, reader }
+        Self {
+            child,
+            acked,
+            reader,
+        }
     }
 
     pub fn acked_count(&self) -> usize {
@@ -103,7 +107,10 @@ pub async fn assert_log_holds(store: &dyn EventStore, acked: &[uuid::Uuid]) -> u
             .await
             .expect("read $all");
         for event in &page.events {
-            assert_eq!(event.position, expected_position, "a gap in the global order");
+            assert_eq!(
+                event.position, expected_position,
+                "a gap in the global order"
+            );
             expected_position += 1;
             assert!(ids.insert(event.id), "event {} is stored twice", event.id);
             let next = revisions.entry(event.stream.clone()).or_insert(0);
@@ -115,6 +122,10 @@ pub async fn assert_log_holds(store: &dyn EventStore, acked: &[uuid::Uuid]) -> u
         }
     }
     let lost: Vec<_> = acked.iter().filter(|id| !ids.contains(id)).collect();
-    assert!(lost.is_empty(), "{} acknowledged events were lost: {lost:?}", lost.len());
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged events were lost: {lost:?}",
+        lost.len()
+    );
     ids.len()
 }

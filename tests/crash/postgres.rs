@@ -28,5 +28,8 @@ async fn an_immediate_database_stop_while_appending_loses_no_acknowledged_event(
 
     let store = open(&url, StoreOptions::default()).await.unwrap();
     assert_log_holds(&*store, &acked).await;
-    eprintln!("postgres crash test: {runs} immediate stops, {} acknowledged events, 0 lost", acked.len());
+    eprintln!(
+        "postgres crash test: {runs} immediate stops, {} acknowledged events, 0 lost",
+        acked.len()
+    );
 }

@@ -15,10 +15,18 @@ async fn sigkill_while_appending_loses_no_acknowledged_event_and_keeps_the_file_
         random_pause(5, 250);
         acked.extend(appender.sigkill());
 
-        let store = SqliteStore::open(&path, StoreOptions::default()).await.unwrap();
+        let store = SqliteStore::open(&path, StoreOptions::default())
+            .await
+            .unwrap();
         let stored = assert_log_holds(&store, &acked).await;
         assert!(stored >= acked.len());
-        assert_eq!(store.integrity_check().await.unwrap(), vec!["ok".to_owned()]);
+        assert_eq!(
+            store.integrity_check().await.unwrap(),
+            vec!["ok".to_owned()]
+        );
     }
-    eprintln!("sqlite crash test: {runs} kills, {} acknowledged events, 0 lost", acked.len());
+    eprintln!(
+        "sqlite crash test: {runs} kills, {} acknowledged events, 0 lost",
+        acked.len()
+    );
 }

@@ -33,7 +33,10 @@ impl TestDb {
     pub async fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
         let url = format!("sqlite://{}", dir.path().join("events.db").display());
-        Self { url, _dir: Some(dir) }
+        Self {
+            url,
+            _dir: Some(dir),
+        }
     }
 
     pub async fn postgres() -> Self {
@@ -47,7 +50,9 @@ impl TestDb {
             .await
             .expect("create a test database");
         conn.close().await.ok();
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+        let base = admin
+            .rsplit_once('/')
+            .map_or(admin.as_str(), |(base, _)| base);
         Self {
             url: format!("{base}/{name}"),
             _dir: None,

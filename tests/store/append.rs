@@ -38,7 +38,10 @@ async fn a_new_stream_starts_at_revision_zero(db: TestDb) {
         .unwrap();
     let revisions: Vec<_> = read.iter().map(|e| e.revision).collect();
     assert_eq!(revisions, vec![0, 1, 2]);
-    assert_eq!(store.stream_revision(&case).await.unwrap(), CurrentRevision::Revision(2));
+    assert_eq!(
+        store.stream_revision(&case).await.unwrap(),
+        CurrentRevision::Revision(2)
+    );
     assert_eq!(
         store.stream_revision(&stream("case-none")).await.unwrap(),
         CurrentRevision::NoStream
@@ -47,9 +50,18 @@ async fn a_new_stream_starts_at_revision_zero(db: TestDb) {
 
 async fn positions_are_global_and_consecutive(db: TestDb) {
     let store = db.open().await;
-    store.append(&stream("case-a"), ExpectedRevision::Any, events(0, 2)).await.unwrap();
-    store.append(&stream("parcel-b"), ExpectedRevision::Any, events(0, 1)).await.unwrap();
-    let last = store.append(&stream("case-a"), ExpectedRevision::Any, events(2, 2)).await.unwrap();
+    store
+        .append(&stream("case-a"), ExpectedRevision::Any, events(0, 2))
+        .await
+        .unwrap();
+    store
+        .append(&stream("parcel-b"), ExpectedRevision::Any, events(0, 1))
+        .await
+        .unwrap();
+    let last = store
+        .append(&stream("case-a"), ExpectedRevision::Any, events(2, 2))
+        .await
+        .unwrap();
     assert_eq!(last.position, 5);
     assert_eq!(store.head().await.unwrap(), 5);
     let all = store.read_all(&AllQuery::forwards(0, 100)).await.unwrap();
@@ -60,14 +72,23 @@ async fn positions_are_global_and_consecutive(db: TestDb) {
         .collect();
     assert_eq!(
         placed,
-        vec![(1, "case-a", 0), (2, "case-a", 1), (3, "parcel-b", 0), (4, "case-a", 2), (5, "case-a", 3)]
+        vec![
+            (1, "case-a", 0),
+            (2, "case-a", 1),
+            (3, "parcel-b", 0),
+            (4, "case-a", 2),
+            (5, "case-a", 3)
+        ]
     );
 }
 
 async fn no_stream_is_rejected_once_the_stream_exists(db: TestDb) {
     let store = db.open().await;
     let case = stream("case-1");
-    store.append(&case, ExpectedRevision::NoStream, events(0, 1)).await.unwrap();
+    store
+        .append(&case, ExpectedRevision::NoStream, events(0, 1))
+        .await
+        .unwrap();
     let error = store
         .append(&case, ExpectedRevision::NoStream, events(1, 1))
         .await
@@ -94,30 +115,52 @@ async fn stream_exists_is_rejected_for_a_missing_stream(db: TestDb) {
         .unwrap_err();
     assert!(matches!(
         error,
-        StoreError::WrongExpectedRevision { actual: CurrentRevision::NoStream, .. }
+        StoreError::WrongExpectedRevision {
+            actual: CurrentRevision::NoStream,
+            ..
+        }
     ));
-    store.append(&case, ExpectedRevision::Any, events(0, 1)).await.unwrap();
-    store.append(&case, ExpectedRevision::StreamExists, events(1, 1)).await.unwrap();
-    assert_eq!(store.stream_revision(&case).await.unwrap(), CurrentRevision::Revision(1));
+    store
+        .append(&case, ExpectedRevision::Any, events(0, 1))
+        .await
+        .unwrap();
+    store
+        .append(&case, ExpectedRevision::StreamExists, events(1, 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.stream_revision(&case).await.unwrap(),
+        CurrentRevision::Revision(1)
+    );
 }
 
 async fn exact_revision_must_match_and_the_error_names_the_actual(db: TestDb) {
     let store = db.open().await;
     let case = stream("case-1");
-    store.append(&case, ExpectedRevision::NoStream, events(0, 3)).await.unwrap();
+    store
+        .append(&case, ExpectedRevision::NoStream, events(0, 3))
+        .await
+        .unwrap();
     let error = store
         .append(&case, ExpectedRevision::Exact(1), events(3, 1))
         .await
         .unwrap_err();
     match error {
-        StoreError::WrongExpectedRevision { stream, expected, actual } => {
+        StoreError::WrongExpectedRevision {
+            stream,
+            expected,
+            actual,
+        } => {
             assert_eq!(stream, "case-1");
             assert_eq!(expected, ExpectedRevision::Exact(1));
             assert_eq!(actual, CurrentRevision::Revision(2));
         }
         other => panic!("expected a wrong-expected-revision error, got {other:?}"),
     }
-    let ok = store.append(&case, ExpectedRevision::Exact(2), events(3, 1)).await.unwrap();
+    let ok = store
+        .append(&case, ExpectedRevision::Exact(2), events(3, 1))
+        .await
+        .unwrap();
     assert_eq!(ok.next_expected_revision, 3);
     let missing = store
         .append(&stream("case-2"), ExpectedRevision::Exact(0), events(0, 1))
@@ -125,60 +168,97 @@ async fn exact_revision_must_match_and_the_error_names_the_actual(db: TestDb) {
         .unwrap_err();
     assert!(matches!(
         missing,
-        StoreError::WrongExpectedRevision { actual: CurrentRevision::NoStream, .. }
+        StoreError::WrongExpectedRevision {
+            actual: CurrentRevision::NoStream,
+            ..
+        }
     ));
 }
 
 async fn any_appends_wherever_the_stream_is(db: TestDb) {
     let store = db.open().await;
     let case = stream("case-1");
-    store.append(&case, ExpectedRevision::Any, events(0, 1)).await.unwrap();
-    let result = store.append(&case, ExpectedRevision::Any, events(1, 1)).await.unwrap();
+    store
+        .append(&case, ExpectedRevision::Any, events(0, 1))
+        .await
+        .unwrap();
+    let result = store
+        .append(&case, ExpectedRevision::Any, events(1, 1))
+        .await
+        .unwrap();
     assert_eq!(result.next_expected_revision, 1);
 }
 
 async fn a_rejected_append_writes_nothing(db: TestDb) {
     let store = db.open().await;
     let case = stream("case-1");
-    store.append(&case, ExpectedRevision::NoStream, events(0, 1)).await.unwrap();
+    store
+        .append(&case, ExpectedRevision::NoStream, events(0, 1))
+        .await
+        .unwrap();
     let before = store.head().await.unwrap();
     store
         .append(&case, ExpectedRevision::Exact(5), events(1, 50))
         .await
         .unwrap_err();
     store
-        .append(&case, ExpectedRevision::Any, vec![NewEvent::new("", json!({}))])
+        .append(
+            &case,
+            ExpectedRevision::Any,
+            vec![NewEvent::new("", json!({}))],
+        )
         .await
         .unwrap_err();
     assert_eq!(store.head().await.unwrap(), before);
-    assert_eq!(store.stream_revision(&case).await.unwrap(), CurrentRevision::Revision(0));
+    assert_eq!(
+        store.stream_revision(&case).await.unwrap(),
+        CurrentRevision::Revision(0)
+    );
 }
 
 async fn the_same_append_again_is_acknowledged_without_writing(db: TestDb) {
     let store = db.open().await;
     let case = stream("case-1");
-    store.append(&case, ExpectedRevision::NoStream, events(0, 1)).await.unwrap();
+    store
+        .append(&case, ExpectedRevision::NoStream, events(0, 1))
+        .await
+        .unwrap();
     let batch = events(1, 3);
     let first = store
         .append(&case, ExpectedRevision::Exact(0), batch.clone())
         .await
         .unwrap();
-    store.append(&stream("case-2"), ExpectedRevision::Any, events(0, 1)).await.unwrap();
+    store
+        .append(&stream("case-2"), ExpectedRevision::Any, events(0, 1))
+        .await
+        .unwrap();
     // A client that lost the first answer retries the very same append.
     let retried = store
         .append(&case, ExpectedRevision::Exact(0), batch.clone())
         .await
         .unwrap();
     assert_eq!(retried, first);
-    let with_any = store.append(&case, ExpectedRevision::Any, batch).await.unwrap();
+    let with_any = store
+        .append(&case, ExpectedRevision::Any, batch)
+        .await
+        .unwrap();
     assert_eq!(with_any, first);
     assert_eq!(store.head().await.unwrap(), 5);
-    assert_eq!(store.stream_revision(&case).await.unwrap(), CurrentRevision::Revision(3));
+    assert_eq!(
+        store.stream_revision(&case).await.unwrap(),
+        CurrentRevision::Revision(3)
+    );
 
     let opening = events(0, 1);
     let new_stream = stream("case-3");
-    let once = store.append(&new_stream, ExpectedRevision::NoStream, opening.clone()).await.unwrap();
-    let twice = store.append(&new_stream, ExpectedRevision::NoStream, opening).await.unwrap();
+    let once = store
+        .append(&new_stream, ExpectedRevision::NoStream, opening.clone())
+        .await
+        .unwrap();
+    let twice = store
+        .append(&new_stream, ExpectedRevision::NoStream, opening)
+        .await
+        .unwrap();
     assert_eq!(once, twice);
 }
 
@@ -186,12 +266,18 @@ async fn reused_ids_with_another_expected_revision_fail(db: TestDb) {
     let store = db.open().await;
     let case = stream("case-1");
     let batch = events(0, 2);
-    store.append(&case, ExpectedRevision::NoStream, batch.clone()).await.unwrap();
+    store
+        .append(&case, ExpectedRevision::NoStream, batch.clone())
+        .await
+        .unwrap();
     let error = store
         .append(&case, ExpectedRevision::Exact(4), batch)
         .await
         .unwrap_err();
-    assert!(matches!(error, StoreError::IdempotencyConflict { .. }), "{error:?}");
+    assert!(
+        matches!(error, StoreError::IdempotencyConflict { .. }),
+        "{error:?}"
+    );
     assert_eq!(store.head().await.unwrap(), 2);
 }
 
@@ -199,31 +285,49 @@ async fn reused_ids_with_other_content_fail(db: TestDb) {
     let store = db.open().await;
     let case = stream("case-1");
     let original = events(0, 1);
-    store.append(&case, ExpectedRevision::NoStream, original.clone()).await.unwrap();
+    store
+        .append(&case, ExpectedRevision::NoStream, original.clone())
+        .await
+        .unwrap();
     let mut changed = original.clone();
     changed[0] = NewEvent::new("CallLogged", json!({ "n": 999 })).with_id(original[0].id);
     let error = store
         .append(&case, ExpectedRevision::NoStream, changed)
         .await
         .unwrap_err();
-    assert!(matches!(error, StoreError::IdempotencyConflict { .. }), "{error:?}");
+    assert!(
+        matches!(error, StoreError::IdempotencyConflict { .. }),
+        "{error:?}"
+    );
     // Part of an earlier append followed by a new event is no retry either.
     let mut extended = original;
     extended.extend(events(1, 1));
-    let error = store.append(&case, ExpectedRevision::Any, extended).await.unwrap_err();
-    assert!(matches!(error, StoreError::IdempotencyConflict { .. }), "{error:?}");
+    let error = store
+        .append(&case, ExpectedRevision::Any, extended)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::IdempotencyConflict { .. }),
+        "{error:?}"
+    );
     assert_eq!(store.head().await.unwrap(), 1);
 }
 
 async fn reused_ids_on_another_stream_fail(db: TestDb) {
     let store = db.open().await;
     let batch = events(0, 1);
-    store.append(&stream("case-1"), ExpectedRevision::Any, batch.clone()).await.unwrap();
+    store
+        .append(&stream("case-1"), ExpectedRevision::Any, batch.clone())
+        .await
+        .unwrap();
     let error = store
         .append(&stream("case-2"), ExpectedRevision::Any, batch)
         .await
         .unwrap_err();
-    assert!(matches!(error, StoreError::IdempotencyConflict { .. }), "{error:?}");
+    assert!(
+        matches!(error, StoreError::IdempotencyConflict { .. }),
+        "{error:?}"
+    );
 }
 
 async fn metadata_and_recorded_time_are_kept(db: TestDb) {
@@ -237,10 +341,16 @@ async fn metadata_and_recorded_time_are_kept(db: TestDb) {
         schema_version: Some(1),
         extra: Default::default(),
     };
-    let event = NewEvent::new("CaseRegistered", json!({ "customer": "张三", "amount_fen": 12900 }))
-        .with_metadata(metadata.to_value());
+    let event = NewEvent::new(
+        "CaseRegistered",
+        json!({ "customer": "张三", "amount_fen": 12900 }),
+    )
+    .with_metadata(metadata.to_value());
     let before = chrono::Utc::now() - chrono::Duration::seconds(1);
-    store.append(&case, ExpectedRevision::NoStream, vec![event.clone()]).await.unwrap();
+    store
+        .append(&case, ExpectedRevision::NoStream, vec![event.clone()])
+        .await
+        .unwrap();
     let read = store
         .read_stream(&case, StreamFrom::Start, Direction::Forwards, 1)
         .await
@@ -252,7 +362,12 @@ async fn metadata_and_recorded_time_are_kept(db: TestDb) {
         recorded.data_as::<serde_json::Value>().unwrap(),
         json!({ "customer": "张三", "amount_fen": 12900 })
     );
-    assert_eq!(recorded.metadata_as::<aftersales_store::EventMetadata>().unwrap(), metadata);
+    assert_eq!(
+        recorded
+            .metadata_as::<aftersales_store::EventMetadata>()
+            .unwrap(),
+        metadata
+    );
     assert!(recorded.recorded_at >= before && recorded.recorded_at <= chrono::Utc::now());
     assert_eq!(recorded.category(), "case");
 }
@@ -260,18 +375,35 @@ async fn metadata_and_recorded_time_are_kept(db: TestDb) {
 async fn racing_exact_appends_let_exactly_one_win(db: TestDb) {
     let store = db.open().await;
     let case = stream("case-race");
-    store.append(&case, ExpectedRevision::NoStream, events(0, 1)).await.unwrap();
+    store
+        .append(&case, ExpectedRevision::NoStream, events(0, 1))
+        .await
+        .unwrap();
     for round in 0..20u64 {
         let (a, b) = tokio::join!(
-            store.append(&case, ExpectedRevision::Exact(round), events(100 + round, 1)),
-            store.append(&case, ExpectedRevision::Exact(round), events(200 + round, 1)),
+            store.append(
+                &case,
+                ExpectedRevision::Exact(round),
+                events(100 + round, 1)
+            ),
+            store.append(
+                &case,
+                ExpectedRevision::Exact(round),
+                events(200 + round, 1)
+            ),
         );
         let wins = [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count();
         assert_eq!(wins, 1, "round {round}: {a:?} / {b:?}");
         let loser = if a.is_ok() { b } else { a };
-        assert!(matches!(loser, Err(StoreError::WrongExpectedRevision { .. })));
+        assert!(matches!(
+            loser,
+            Err(StoreError::WrongExpectedRevision { .. })
+        ));
     }
-    assert_eq!(store.stream_revision(&case).await.unwrap(), CurrentRevision::Revision(20));
+    assert_eq!(
+        store.stream_revision(&case).await.unwrap(),
+        CurrentRevision::Revision(20)
+    );
 }
 
 async fn concurrent_appends_to_many_streams_all_land_in_order(db: TestDb) {
@@ -298,7 +430,10 @@ async fn concurrent_appends_to_many_streams_all_land_in_order(db: TestDb) {
     }
     let total = writers * appends * 2;
     assert_eq!(store.head().await.unwrap(), total);
-    let all = store.read_all(&AllQuery::forwards(1, 10_000)).await.unwrap();
+    let all = store
+        .read_all(&AllQuery::forwards(1, 10_000))
+        .await
+        .unwrap();
     let positions: Vec<_> = all.events.iter().map(|e| e.position).collect();
     assert_eq!(positions, (1..=total).collect::<Vec<_>>());
     for w in 0..writers {

@@ -19,7 +19,13 @@ async fn a_paging_reader_never_skips_an_event_committed_by_concurrent_writers(db
     // its own connections and its own writer.
     let mut writers = Vec::new();
     for _ in 0..4 {
-        writers.push(db.open_with(StoreOptions { max_appends_per_commit: 4, ..Default::default() }).await);
+        writers.push(
+            db.open_with(StoreOptions {
+                max_appends_per_commit: 4,
+                ..Default::default()
+            })
+            .await,
+        );
     }
     let reader_store = db.open().await;
     let done = Arc::new(AtomicBool::new(false));
@@ -76,6 +82,12 @@ async fn a_paging_reader_never_skips_an_event_committed_by_concurrent_writers(db
     let distinct: BTreeSet<_> = seen.iter().copied().collect();
     assert_eq!(distinct.len(), seen.len(), "the reader saw an event twice");
     let missing: Vec<_> = (1..=head).filter(|p| !distinct.contains(p)).collect();
-    assert!(missing.is_empty(), "the reader skipped positions {missing:?}");
-    assert!(seen.windows(2).all(|w| w[0] < w[1]), "the reader saw positions out of order");
+    assert!(
+        missing.is_empty(),
+        "the reader skipped positions {missing:?}"
+    );
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "the reader saw positions out of order"
+    );
 }

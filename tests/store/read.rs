@@ -20,7 +20,10 @@ on_both_backends!(
 
 async fn seed(store: &dyn aftersales_store::EventStore) {
     // case-1: revisions 0..=4 at positions 1..=5; parcel-9: 0..=1 at 6..=7; case-2: 0 at 8
-    store.append(&stream("case-1"), ExpectedRevision::NoStream, events(0, 5)).await.unwrap();
+    store
+        .append(&stream("case-1"), ExpectedRevision::NoStream, events(0, 5))
+        .await
+        .unwrap();
     store
         .append(
             &stream("parcel-9"),
@@ -32,7 +35,10 @@ async fn seed(store: &dyn aftersales_store::EventStore) {
         )
         .await
         .unwrap();
-    store.append(&stream("case-2"), ExpectedRevision::NoStream, events(0, 1)).await.unwrap();
+    store
+        .append(&stream("case-2"), ExpectedRevision::NoStream, events(0, 1))
+        .await
+        .unwrap();
 }
 
 fn revisions(events: &[aftersales_store::RecordedEvent]) -> Vec<u64> {
@@ -63,7 +69,12 @@ async fn a_stream_reads_forwards_from_a_revision_with_a_limit(db: TestDb) {
         .unwrap();
     assert!(beyond.is_empty());
     let missing = store
-        .read_stream(&stream("case-404"), StreamFrom::Start, Direction::Forwards, 3)
+        .read_stream(
+            &stream("case-404"),
+            StreamFrom::Start,
+            Direction::Forwards,
+            3,
+        )
         .await
         .unwrap();
     assert!(missing.is_empty());
@@ -100,7 +111,10 @@ async fn all_reads_forwards_in_pages(db: TestDb) {
     let past_the_end = store.read_all(&AllQuery::forwards(9, 10)).await.unwrap();
     assert!(past_the_end.events.is_empty() && past_the_end.is_end);
     let from_end = store
-        .read_all(&AllQuery { from: AllFrom::End, ..AllQuery::forwards(0, 10) })
+        .read_all(&AllQuery {
+            from: AllFrom::End,
+            ..AllQuery::forwards(0, 10)
+        })
         .await
         .unwrap();
     assert!(from_end.events.is_empty());
@@ -119,7 +133,11 @@ async fn all_reads_backwards(db: TestDb) {
     let page = store.read_all(&query).await.unwrap();
     assert_eq!(positions(&page.events), vec![8, 7, 6]);
     let next = store
-        .read_all(&AllQuery { from: AllFrom::Position(page.scanned_to - 1), limit: 10, ..query })
+        .read_all(&AllQuery {
+            from: AllFrom::Position(page.scanned_to - 1),
+            limit: 10,
+            ..query
+        })
         .await
         .unwrap();
     assert_eq!(positions(&next.events), vec![5, 4, 3, 2, 1]);
@@ -178,7 +196,12 @@ async fn oversized_reads_are_refused(db: TestDb) {
         .unwrap_err();
     assert!(matches!(error, StoreError::InvalidInput(_)), "{error:?}");
     let error = store
-        .read_stream(&stream("case-1"), StreamFrom::Start, Direction::Forwards, MAX_READ_LIMIT + 1)
+        .read_stream(
+            &stream("case-1"),
+            StreamFrom::Start,
+            Direction::Forwards,
+            MAX_READ_LIMIT + 1,
+        )
         .await
         .unwrap_err();
     assert!(matches!(error, StoreError::InvalidInput(_)), "{error:?}");
@@ -189,10 +212,18 @@ async fn everything_survives_a_restart(db: TestDb) {
         let store = db.open().await;
         seed(&*store).await;
         store.save_checkpoint("case-views", 5).await.unwrap();
-        store.read_all(&AllQuery::forwards(1, 100)).await.unwrap().events
+        store
+            .read_all(&AllQuery::forwards(1, 100))
+            .await
+            .unwrap()
+            .events
     };
     let store = db.open().await;
-    let after = store.read_all(&AllQuery::forwards(1, 100)).await.unwrap().events;
+    let after = store
+        .read_all(&AllQuery::forwards(1, 100))
+        .await
+        .unwrap()
+        .events;
     assert_eq!(after, before);
     assert_eq!(store.load_checkpoint("case-views").await.unwrap(), Some(5));
     let next = store

@@ -38,40 +38,76 @@ async fn next_events(subscription: &mut Subscription, n: usize) -> Vec<u64> {
 
 async fn a_subscription_replays_history_then_delivers_live_events(db: TestDb) {
     let store = db.open().await;
-    store.append(&stream("case-1"), ExpectedRevision::Any, events(0, 3)).await.unwrap();
+    store
+        .append(&stream("case-1"), ExpectedRevision::Any, events(0, 3))
+        .await
+        .unwrap();
     let mut subscription = subscribe(store.clone(), SubscribeFrom::Start, AllFilter::default());
     assert_eq!(next_events(&mut subscription, 3).await, vec![1, 2, 3]);
-    assert_eq!(next(&mut subscription).await, SubscriptionMessage::CaughtUp { position: 3 });
-    store.append(&stream("case-2"), ExpectedRevision::Any, events(0, 2)).await.unwrap();
+    assert_eq!(
+        next(&mut subscription).await,
+        SubscriptionMessage::CaughtUp { position: 3 }
+    );
+    store
+        .append(&stream("case-2"), ExpectedRevision::Any, events(0, 2))
+        .await
+        .unwrap();
     assert_eq!(next_events(&mut subscription, 2).await, vec![4, 5]);
     // A second store on the same database, as another process would be.
     let other = db.open().await;
-    other.append(&stream("case-3"), ExpectedRevision::Any, events(0, 1)).await.unwrap();
+    other
+        .append(&stream("case-3"), ExpectedRevision::Any, events(0, 1))
+        .await
+        .unwrap();
     assert_eq!(next_events(&mut subscription, 1).await, vec![6]);
 }
 
 async fn a_subscription_resumes_after_a_checkpoint_with_a_category_filter(db: TestDb) {
     let store = db.open().await;
-    store.append(&stream("case-1"), ExpectedRevision::Any, events(0, 2)).await.unwrap();
-    store.append(&stream("parcel-1"), ExpectedRevision::Any, events(0, 2)).await.unwrap();
-    store.append(&stream("case-2"), ExpectedRevision::Any, events(0, 2)).await.unwrap();
+    store
+        .append(&stream("case-1"), ExpectedRevision::Any, events(0, 2))
+        .await
+        .unwrap();
+    store
+        .append(&stream("parcel-1"), ExpectedRevision::Any, events(0, 2))
+        .await
+        .unwrap();
+    store
+        .append(&stream("case-2"), ExpectedRevision::Any, events(0, 2))
+        .await
+        .unwrap();
     let mut subscription = subscribe(
         store.clone(),
         SubscribeFrom::After(1),
         AllFilter::category("case"),
     );
     assert_eq!(next_events(&mut subscription, 3).await, vec![2, 5, 6]);
-    store.append(&stream("parcel-1"), ExpectedRevision::Any, events(2, 1)).await.unwrap();
-    store.append(&stream("case-1"), ExpectedRevision::Any, events(2, 1)).await.unwrap();
+    store
+        .append(&stream("parcel-1"), ExpectedRevision::Any, events(2, 1))
+        .await
+        .unwrap();
+    store
+        .append(&stream("case-1"), ExpectedRevision::Any, events(2, 1))
+        .await
+        .unwrap();
     assert_eq!(next_events(&mut subscription, 1).await, vec![8]);
 }
 
 async fn a_subscription_from_the_end_sees_only_new_events(db: TestDb) {
     let store = db.open().await;
-    store.append(&stream("case-1"), ExpectedRevision::Any, events(0, 4)).await.unwrap();
+    store
+        .append(&stream("case-1"), ExpectedRevision::Any, events(0, 4))
+        .await
+        .unwrap();
     let mut subscription = subscribe(store.clone(), SubscribeFrom::End, AllFilter::default());
-    assert_eq!(next(&mut subscription).await, SubscriptionMessage::CaughtUp { position: 4 });
-    store.append(&stream("case-1"), ExpectedRevision::Any, events(4, 1)).await.unwrap();
+    assert_eq!(
+        next(&mut subscription).await,
+        SubscriptionMessage::CaughtUp { position: 4 }
+    );
+    store
+        .append(&stream("case-1"), ExpectedRevision::Any, events(4, 1))
+        .await
+        .unwrap();
     assert_eq!(next_events(&mut subscription, 1).await, vec![5]);
 }
 

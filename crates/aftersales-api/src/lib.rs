@@ -48,7 +48,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
             tracing::warn!(%error, "readiness check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "reason": "the event store does not answer" })),
+                Json(
+                    json!({ "status": "unavailable", "reason": "the event store does not answer" }),
+                ),
             )
                 .into_response()
         }
@@ -70,7 +72,9 @@ mod tests {
         let store = SqliteStore::open(dir.path().join("e.db"), StoreOptions::default())
             .await
             .unwrap();
-        let app = router(AppState { store: Arc::new(store) });
+        let app = router(AppState {
+            store: Arc::new(store),
+        });
         let response = app
             .clone()
             .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())

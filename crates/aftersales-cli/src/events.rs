@@ -78,24 +78,53 @@ pub async fn run(db: &str, options: StoreOptions, command: EventsCommand) -> any
         .await
         .with_context(|| format!("opening the store at {}", aftersales_store::redact(db)))?;
     match command {
-        EventsCommand::Append { stream, event_type, data, metadata, id, expected_revision } => {
+        EventsCommand::Append {
+            stream,
+            event_type,
+            data,
+            metadata,
+            id,
+            expected_revision,
+        } => {
             let stream = StreamName::new(stream)?;
             let data: Value = serde_json::from_str(&data).context("--data is not valid JSON")?;
             let metadata: Value = match metadata {
-                Some(text) => serde_json::from_str(&text).context("--metadata is not valid JSON")?,
+                Some(text) => {
+                    serde_json::from_str(&text).context("--metadata is not valid JSON")?
+                }
                 None => Value::Object(Default::default()),
             };
             let mut event = NewEvent::new(event_type, data).with_metadata(metadata);
             if let Some(id) = id {
                 event = event.with_id(id);
             }
-            let result = store.append(&stream, expected_revision, vec![event]).await?;
-            println!("revision={} position={}", result.next_expected_revision, result.position);
+            let result = store
+                .append(&stream, expected_revision, vec![event])
+                .await?;
+            println!(
+                "revision={} position={}",
+                result.next_expected_revision, result.position
+            );
             Ok(())
         }
-        EventsCommand::Read { stream, from, backwards, limit, category, event_type, json } => {
-            let direction = if backwards { Direction::Backwards } else { Direction::Forwards };
-            let filter = AllFilter { categories: category, event_types: event_type };
+        EventsCommand::Read {
+            stream,
+            from,
+            backwards,
+            limit,
+            category,
+            event_type,
+            json,
+        } => {
+            let direction = if backwards {
+                Direction::Backwards
+            } else {
+                Direction::Forwards
+            };
+            let filter = AllFilter {
+                categories: category,
+                event_types: event_type,
+            };
             let mut out = Printer::new(json, false);
             if stream == "$all" {
                 read_all(&*store, from, direction, limit, filter, &mut out).await
@@ -103,11 +132,27 @@ pub async fn run(db: &str, options: StoreOptions, command: EventsCommand) -> any
                 if !filter.is_empty() {
                     return Err(anyhow!("--category and --type filter '$all' only"));
                 }
-                read_stream(&*store, &StreamName::new(stream)?, from, direction, limit, &mut out).await
+                read_stream(
+                    &*store,
+                    &StreamName::new(stream)?,
+                    from,
+                    direction,
+                    limit,
+                    &mut out,
+                )
+                .await
             }
         }
-        EventsCommand::Tail { from, category, event_type, json } => {
-            let filter = AllFilter { categories: category, event_types: event_type };
+        EventsCommand::Tail {
+            from,
+            category,
+            event_type,
+            json,
+        } => {
+            let filter = AllFilter {
+                categories: category,
+                event_types: event_type,
+            };
             tail(store, from, filter, &mut Printer::new(json, true)).await
         }
     }
@@ -131,7 +176,9 @@ async fn read_stream(
         let page = store
             .read_stream(stream, from, direction, left.min(MAX_READ_LIMIT))
             .await?;
-        let Some(last) = page.last().map(|e| e.revision) else { break };
+        let Some(last) = page.last().map(|e| e.revision) else {
+            break;
+        };
         left -= page.len();
         for event in &page {
             out.print(event)?;
@@ -219,7 +266,11 @@ impl Drop for Printer {
 
 impl Printer {
     fn new(json: bool, live: bool) -> Self {
-        Self { json, live, out: std::io::BufWriter::new(std::io::stdout()) }
+        Self {
+            json,
+            live,
+            out: std::io::BufWriter::new(std::io::stdout()),
+        }
     }
 
     fn print(&mut self, event: &RecordedEvent) -> anyhow::Result<()> {
@@ -234,7 +285,9 @@ impl Printer {
                 event.stream,
                 event.revision,
                 event.event_type,
-                event.recorded_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                event
+                    .recorded_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 event.data
             )?;
         }

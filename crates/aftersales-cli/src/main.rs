@@ -10,7 +10,11 @@ use aftersales_store::{StoreError, StoreOptions, DEFAULT_DATABASE_URL};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "aftersales", version, about = "Event-sourced after-sales service backend")]
+#[command(
+    name = "aftersales",
+    version,
+    about = "Event-sourced after-sales service backend"
+)]
 struct Cli {
     /// The database: sqlite://PATH (embedded) or postgres://USER@HOST:PORT/DB.
     #[arg(long, global = true, env = "AFTERSALES_DB", default_value = DEFAULT_DATABASE_URL)]
@@ -64,7 +68,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(&cli.db, options, args).await,
         Command::Migrate => {
             aftersales_store::open(&cli.db, options).await?;
-            println!("migrations applied to {}", aftersales_store::redact(&cli.db));
+            println!(
+                "migrations applied to {}",
+                aftersales_store::redact(&cli.db)
+            );
             Ok(())
         }
         Command::Events(command) => events::run(&cli.db, options, command).await,
@@ -86,8 +93,9 @@ fn exit_code(error: &anyhow::Error) -> ExitCode {
 /// comes from RUST_LOG (default: info for the service's own crates).
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("warn,aftersales=info,aftersales_api=info,aftersales_store=info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("warn,aftersales=info,aftersales_api=info,aftersales_store=info")
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

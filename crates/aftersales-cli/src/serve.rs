@@ -17,7 +17,9 @@ pub async fn run(db: &str, options: StoreOptions, args: ServeArgs) -> anyhow::Re
     let store = aftersales_store::open(db, options)
         .await
         .with_context(|| format!("opening the store at {}", redact(db)))?;
-    let app = router(AppState { store: store.clone() });
+    let app = router(AppState {
+        store: store.clone(),
+    });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;

@@ -6,8 +6,12 @@
 //! cargo bench -p aftersales-store --bench store
 //!   BENCH_EVENTS   events per run (default 1,000,000)
 //!   BENCH_BATCH    events per append (default 1,000)
+//!   BENCH_RUNS     repetitions; the figures are their medians (default 3)
 //!   BENCH_PG       postgres:// URL of a server to create bench databases on
 //!                  (the PostgreSQL run is skipped without it)
+//!
+//! Every repetition writes into fresh, empty databases, the plain loop and the
+//! store taking turns so that both see the same machine.
 
 use std::time::{Duration, Instant};
 
@@ -24,22 +28,28 @@ struct Figures {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let events: usize = env_or("BENCH_EVENTS", 1_000_000);
-    let batch: usize = env_or("BENCH_BATCH", 1_000);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let batch: usize = env_or("BENCH_BATCH", 1_000).max(1);
+    let runs: usize = env_or("BENCH_RUNS", 3).max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let dir = tempfile::tempdir()?;
-        println!("store benchmark: {events} events of ~{} bytes in batches of {batch}", payload_size());
+        println!(
+            "store benchmark: {events} events of ~{} bytes in batches of {batch}, median of {runs} runs",
+            payload_size()
+        );
         let mut lines = Vec::new();
-
-        let store_url = format!("sqlite://{}", dir.path().join("store.db").display());
-        let plain_url = format!("sqlite://{}", dir.path().join("plain.db").display());
-        lines.push(run_backend("sqlite", &store_url, &plain_url, events, batch).await?);
-
+        let mut databases = 0;
+        let mut fresh_sqlite = || {
+            databases += 1;
+            Ok(format!("sqlite://{}", dir.path().join(format!("{databases}.db")).display()))
+        };
+        lines.push(run_backend("sqlite", &mut fresh_sqlite, events, batch, runs).await?);
         match std::env::var("BENCH_PG") {
             Ok(admin) => {
-                let store_url = create_pg_database(&admin, "bench_store").await?;
-                let plain_url = create_pg_database(&admin, "bench_plain").await?;
-                lines.push(run_backend("postgres", &store_url, &plain_url, events, batch).await?);
+                let mut fresh_pg = || Ok(admin.clone());
+                lines.push(run_backend("postgres", &mut fresh_pg, events, batch, runs).await?);
             }
             Err(_) => println!("postgres: skipped (set BENCH_PG, or run `make bench`)"),
         }
@@ -50,31 +60,74 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
 }
 
+type Fresh<'a> = dyn FnMut() -> Result<String, Box<dyn std::error::Error>> + 'a;
+
 async fn run_backend(
     backend: &str,
-    store_url: &str,
-    plain_url: &str,
+    fresh: &mut Fresh<'_>,
     events: usize,
     batch: usize,
+    runs: usize,
 ) -> Result<String, Box<dyn std::error::Error>> {
-    // The plain loop goes first on a schema the store created, so both write
-    // the same tables and indexes.
-    drop(open(plain_url, StoreOptions::default()).await?);
-    let plain = match backend {
-        "sqlite" => plain_sqlite(plain_url, events, batch).await?,
-        _ => plain_postgres(plain_url, events, batch).await?,
-    };
-    report(backend, "plain sqlx", &plain);
-    let store = open(store_url, StoreOptions::default()).await?;
-    let figures = through_store(&*store, events, batch).await?;
-    report(backend, "store", &figures);
-    let append_ratio = figures.append_eps / plain.append_eps;
-    let read_ratio = figures.read_eps / plain.read_eps;
-    println!("{backend:>8} ratio store/plain: append {append_ratio:.2}, read {read_ratio:.2}");
+    let mut plain = Vec::new();
+    let mut store = Vec::new();
+    for _ in 0..runs {
+        let plain_url = fresh_database(backend, fresh()?).await?;
+        // The plain loop writes a schema the store created, so both write
+        // the same tables and indexes.
+        drop(open(&plain_url, StoreOptions::default()).await?);
+        let figures = match backend {
+            "sqlite" => plain_sqlite(&plain_url, events, batch).await?,
+            _ => plain_postgres(&plain_url, events, batch).await?,
+        };
+        report(backend, "plain sqlx", &figures);
+        plain.push(figures);
+
+        let store_url = fresh_database(backend, fresh()?).await?;
+        let opened = open(&store_url, StoreOptions::default()).await?;
+        let figures = through_store(&*opened, events, batch).await?;
+        report(backend, "store", &figures);
+        store.push(figures);
+    }
+    let (plain, store) = (median(&plain), median(&store));
+    let append_ratio = store.append_eps / plain.append_eps;
+    let read_ratio = store.read_eps / plain.read_eps;
+    println!(
+        "{backend:>8} medians: plain append {:.0}/s read {:.0}/s; store append {:.0}/s read {:.0}/s; ratio store/plain: append {append_ratio:.2}, read {read_ratio:.2}",
+        plain.append_eps, plain.read_eps, store.append_eps, store.read_eps
+    );
     Ok(format!(
         "BENCH store {backend} append_eps={:.0} read_eps={:.0} append_ratio={append_ratio:.2} read_ratio={read_ratio:.2}",
-        figures.append_eps, figures.read_eps
+        store.append_eps, store.read_eps
     ))
+}
+
+fn median(runs: &[Figures]) -> Figures {
+    let middle = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    Figures {
+        append_eps: middle(runs.iter().map(|f| f.append_eps).collect()),
+        read_eps: middle(runs.iter().map(|f| f.read_eps).collect()),
+    }
+}
+
+/// A new empty database: SQLite gets a new file, PostgreSQL a new database
+/// on the server `base` names.
+async fn fresh_database(backend: &str, base: String) -> Result<String, Box<dyn std::error::Error>> {
+    if backend == "sqlite" {
+        return Ok(base);
+    }
+    let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&base).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await?;
+    let server = base
+        .rsplit_once('/')
+        .map_or(base.as_str(), |(server, _)| server);
+    Ok(format!("{server}/{name}"))
 }
 
 fn report(backend: &str, what: &str, figures: &Figures) {
@@ -119,7 +172,9 @@ async fn through_store(
     let started = Instant::now();
     for (i, events) in batches.into_iter().enumerate() {
         let stream = StreamName::new(format!("bench-{i}"))?;
-        store.append(&stream, ExpectedRevision::NoStream, events).await?;
+        store
+            .append(&stream, ExpectedRevision::NoStream, events)
+            .await?;
     }
     let append = started.elapsed();
 
@@ -134,7 +189,11 @@ async fn through_store(
             break;
         }
     }
-    assert_eq!(read, events / batch * batch, "the store read back what it wrote");
+    assert_eq!(
+        read,
+        events / batch * batch,
+        "the store read back what it wrote"
+    );
     Ok(figures(events / batch * batch, append, started.elapsed()))
 }
 
@@ -158,7 +217,11 @@ struct PlainRow {
     recorded_at: i64,
 }
 
-async fn plain_sqlite(url: &str, events: usize, batch: usize) -> Result<Figures, Box<dyn std::error::Error>> {
+async fn plain_sqlite(
+    url: &str,
+    events: usize,
+    batch: usize,
+) -> Result<Figures, Box<dyn std::error::Error>> {
     let options = url
         .parse::<sqlx::sqlite::SqliteConnectOptions>()?
         .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
@@ -238,7 +301,11 @@ type PgPlainRow = (
     chrono::DateTime<chrono::Utc>,
 );
 
-async fn plain_postgres(url: &str, events: usize, batch: usize) -> Result<Figures, Box<dyn std::error::Error>> {
+async fn plain_postgres(
+    url: &str,
+    events: usize,
+    batch: usize,
+) -> Result<Figures, Box<dyn std::error::Error>> {
     let mut conn = sqlx::PgConnection::connect(url).await?;
     let data = payload().to_string();
     let meta = metadata().to_string();
@@ -248,7 +315,12 @@ async fn plain_postgres(url: &str, events: usize, batch: usize) -> Result<Figure
     for b in 0..batches {
         let mut tx = conn.begin().await?;
         let stream = format!("bench-{b}");
-        let positions: Vec<i64> = (0..batch).map(|_| { position += 1; position }).collect();
+        let positions: Vec<i64> = (0..batch)
+            .map(|_| {
+                position += 1;
+                position
+            })
+            .collect();
         let ids: Vec<uuid::Uuid> = (0..batch).map(|_| uuid::Uuid::now_v7()).collect();
         let revisions: Vec<i64> = (0..batch as i64).collect();
         sqlx::query(
@@ -281,7 +353,18 @@ async fn plain_postgres(url: &str, events: usize, batch: usize) -> Result<Figure
         .await?;
         let decoded: Vec<PgPlainRow> = rows
             .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7)))
+            .map(|r| {
+                (
+                    r.get(0),
+                    r.get(1),
+                    r.get(2),
+                    r.get(3),
+                    r.get(4),
+                    r.get(5),
+                    r.get(6),
+                    r.get(7),
+                )
+            })
             .collect();
         let Some(last) = decoded.last() else { break };
         after = last.0;
@@ -291,14 +374,9 @@ async fn plain_postgres(url: &str, events: usize, batch: usize) -> Result<Figure
     Ok(figures(batches * batch, append, started.elapsed()))
 }
 
-async fn create_pg_database(admin: &str, prefix: &str) -> Result<String, Box<dyn std::error::Error>> {
-    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(admin).await?;
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
-    let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
-    Ok(format!("{base}/{name}"))
-}
-
 fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.replace('_', "").parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
 }

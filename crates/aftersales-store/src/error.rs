@@ -124,7 +124,11 @@ impl From<sqlx::Error> for StoreError {
             E::Io(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Tls(_) => {
                 Some(Kind::Unavailable)
             }
-            E::Database(db) if db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() => {
+            E::Database(db)
+                if db
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some() =>
+            {
                 postgres_kind(db.code().unwrap_or_default().as_ref())
             }
             E::Database(db) => sqlite_kind(db.code().unwrap_or_default().as_ref()),

@@ -31,7 +31,7 @@ pub use sqlite::SqliteStore;
 pub use store::{Backend, EventStore, StoreOptions, MAX_READ_LIMIT};
 pub use subscription::{subscribe, SubscribeFrom, Subscription, SubscriptionMessage};
 pub use types::{
-    category_of, check_event_type, AllFilter, AllFrom, AllPage, AllQuery, AppendResult,
-    CurrentRevision, Direction, EventMetadata, ExpectedRevision, NewEvent, Position,
-    RecordedEvent, Revision, StreamFrom, StreamName, MAX_NAME_BYTES, same_json,
+    category_of, check_event_type, same_json, AllFilter, AllFrom, AllPage, AllQuery, AppendResult,
+    CurrentRevision, Direction, EventMetadata, ExpectedRevision, NewEvent, Position, RecordedEvent,
+    Revision, StreamFrom, StreamName, MAX_NAME_BYTES,
 };

@@ -255,7 +255,10 @@ fn replayed_append(
         if stored.revision != start + offset as u64 {
             return conflict(
                 id,
-                format!("it is at revision {}, out of this append's order", stored.revision),
+                format!(
+                    "it is at revision {}, out of this append's order",
+                    stored.revision
+                ),
             );
         }
         if stored.event_type != event.event_type
@@ -309,15 +312,25 @@ mod tests {
 
     #[test]
     fn appends_in_one_batch_get_consecutive_positions_and_revisions() {
-        let a = request("case-a", ExpectedRevision::NoStream, vec![event(1), event(2)]);
+        let a = request(
+            "case-a",
+            ExpectedRevision::NoStream,
+            vec![event(1), event(2)],
+        );
         let b = request("case-a", ExpectedRevision::Exact(1), vec![event(3)]);
-        let state = LogState { head: 10, ..Default::default() };
+        let state = LogState {
+            head: 10,
+            ..Default::default()
+        };
         let plan = plan_batch(&[&a, &b], &state, &[], Utc::now());
         let placed: Vec<_> = plan.rows.iter().map(|r| (r.position, r.revision)).collect();
         assert_eq!(placed, vec![(11, 0), (12, 1), (13, 2)]);
         assert_eq!(
             plan.outcomes[1].as_ref().unwrap(),
-            &AppendResult { next_expected_revision: 2, position: 13 }
+            &AppendResult {
+                next_expected_revision: 2,
+                position: 13
+            }
         );
     }
 
@@ -330,14 +343,22 @@ mod tests {
         let stored = recorded(&first);
         let retry = request("case-a", ExpectedRevision::NoStream, events);
         // Another append has since moved the stream to revision 1.
-        let mut state = LogState { head: 2, ..Default::default() };
-        state.revisions.insert("case-a".into(), CurrentRevision::Revision(1));
+        let mut state = LogState {
+            head: 2,
+            ..Default::default()
+        };
+        state
+            .revisions
+            .insert("case-a".into(), CurrentRevision::Revision(1));
         // Without the stored ids the retry looks stale...
         let blind = plan_batch(&[&retry], &state, &[], Utc::now());
         assert!(blind.needs_known_ids());
         // ...with them it is acknowledged with its first answer.
         let informed = plan_batch(&[&retry], &state, &stored, Utc::now());
-        assert_eq!(informed.outcomes[0].as_ref().unwrap(), first.outcomes[0].as_ref().unwrap());
+        assert_eq!(
+            informed.outcomes[0].as_ref().unwrap(),
+            first.outcomes[0].as_ref().unwrap()
+        );
         assert!(informed.rows.is_empty());
     }
 
@@ -365,7 +386,10 @@ mod tests {
         let plan = plan_batch(&[&a, &stale, &other], &LogState::default(), &[], Utc::now());
         assert!(matches!(
             plan.outcomes[1],
-            Err(StoreError::WrongExpectedRevision { actual: CurrentRevision::Revision(0), .. })
+            Err(StoreError::WrongExpectedRevision {
+                actual: CurrentRevision::Revision(0),
+                ..
+            })
         ));
         assert_eq!(plan.rows.len(), 2);
         assert_eq!(plan.rows[1].position, 2);
@@ -378,17 +402,26 @@ mod tests {
         let again = request("case-a", ExpectedRevision::NoStream, events);
         let plan = plan_batch(&[&a, &again], &LogState::default(), &[], Utc::now());
         assert_eq!(plan.rows.len(), 2);
-        assert_eq!(plan.outcomes[0].as_ref().unwrap(), plan.outcomes[1].as_ref().unwrap());
+        assert_eq!(
+            plan.outcomes[0].as_ref().unwrap(),
+            plan.outcomes[1].as_ref().unwrap()
+        );
     }
 
     #[test]
     fn reused_ids_with_other_content_conflict() {
         let original = event(1);
-        let changed = NewEvent { data: serde_json::value::to_raw_value(&json!({ "n": 99 })).unwrap(), ..original.clone() };
+        let changed = NewEvent {
+            data: serde_json::value::to_raw_value(&json!({ "n": 99 })).unwrap(),
+            ..original.clone()
+        };
         let a = request("case-a", ExpectedRevision::Any, vec![original]);
         let b = request("case-a", ExpectedRevision::Any, vec![changed]);
         let plan = plan_batch(&[&a, &b], &LogState::default(), &[], Utc::now());
-        assert!(matches!(plan.outcomes[1], Err(StoreError::IdempotencyConflict { .. })));
+        assert!(matches!(
+            plan.outcomes[1],
+            Err(StoreError::IdempotencyConflict { .. })
+        ));
         assert_eq!(plan.rows.len(), 1);
     }
 

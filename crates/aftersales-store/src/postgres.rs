@@ -16,12 +16,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::types::Json;
 use sqlx::{Postgres, Row as _};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -105,8 +105,14 @@ impl PostgresStore {
 
 async fn check_durability(pool: &PgPool, unsafe_fast: bool) -> Result<(), StoreError> {
     let mut problems = Vec::new();
-    for (setting, unsafe_value) in [("fsync", "off"), ("synchronous_commit", "off"), ("full_page_writes", "off")] {
-        let value: String = sqlx::query_scalar(&format!("SHOW {setting}")).fetch_one(pool).await?;
+    for (setting, unsafe_value) in [
+        ("fsync", "off"),
+        ("synchronous_commit", "off"),
+        ("full_page_writes", "off"),
+    ] {
+        let value: String = sqlx::query_scalar(&format!("SHOW {setting}"))
+            .fetch_one(pool)
+            .await?;
         if value == unsafe_value {
             problems.push(format!("{setting} = {value}"));
         }
@@ -204,7 +210,8 @@ impl EventStore for PostgresStore {
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         check_read_limit(limit)?;
-        let Some(mut sql) = select_stream::<Postgres>(stream.as_str(), from, direction, limit) else {
+        let Some(mut sql) = select_stream::<Postgres>(stream.as_str(), from, direction, limit)
+        else {
             return Ok(Vec::new());
         };
         let rows = sql.build().fetch_all(&self.pool).await?;
@@ -230,7 +237,9 @@ impl EventStore for PostgresStore {
                     .build()
                     .fetch_all(&self.pool)
                     .await?;
-                rows.iter().map(decode_event).collect::<Result<Vec<_>, _>>()?
+                rows.iter()
+                    .map(decode_event)
+                    .collect::<Result<Vec<_>, _>>()?
             }
             _ => Vec::new(),
         };
@@ -247,15 +256,20 @@ impl EventStore for PostgresStore {
 
     async fn load_checkpoint(&self, subscriber: &str) -> Result<Option<Position>, StoreError> {
         check_subscriber(subscriber)?;
-        let position: Option<i64> =
-            sqlx::query_scalar("SELECT position FROM subscription_checkpoints WHERE subscriber = $1")
-                .bind(subscriber)
-                .fetch_optional(&self.pool)
-                .await?;
+        let position: Option<i64> = sqlx::query_scalar(
+            "SELECT position FROM subscription_checkpoints WHERE subscriber = $1",
+        )
+        .bind(subscriber)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(position.map(|p| p as Position))
     }
 
-    async fn save_checkpoint(&self, subscriber: &str, position: Position) -> Result<(), StoreError> {
+    async fn save_checkpoint(
+        &self,
+        subscriber: &str,
+        position: Position,
+    ) -> Result<(), StoreError> {
         check_subscriber(subscriber)?;
         sqlx::query(
             "INSERT INTO subscription_checkpoints (subscriber, position, updated_at) VALUES ($1, $2, now())

@@ -32,13 +32,18 @@ pub(crate) fn all_range(query: &AllQuery, head: Position) -> Option<(Position, P
 }
 
 /// `SELECT … FROM events` for a page of `$all` within `range`.
-pub(crate) fn select_all<'a, DB>(query: &'a AllQuery, range: (Position, Position)) -> QueryBuilder<'a, DB>
+pub(crate) fn select_all<'a, DB>(
+    query: &'a AllQuery,
+    range: (Position, Position),
+) -> QueryBuilder<'a, DB>
 where
     DB: Database,
     i64: for<'q> Encode<'q, DB> + Type<DB>,
     String: for<'q> Encode<'q, DB> + Type<DB>,
 {
-    let mut sql = QueryBuilder::new(format!("SELECT {EVENT_COLUMNS} FROM events WHERE position >= "));
+    let mut sql = QueryBuilder::new(format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE position >= "
+    ));
     sql.push_bind(to_i64(range.0));
     sql.push(" AND position <= ");
     sql.push_bind(to_i64(range.1));
@@ -88,7 +93,9 @@ where
         (Direction::Backwards, StreamFrom::Revision(r)) => ("<=", "DESC", Some(r)),
         (Direction::Backwards, StreamFrom::Start) => ("<=", "DESC", Some(0)),
     };
-    let mut sql = QueryBuilder::new(format!("SELECT {EVENT_COLUMNS} FROM events WHERE stream_name = "));
+    let mut sql = QueryBuilder::new(format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE stream_name = "
+    ));
     sql.push_bind(stream.to_owned());
     if let Some(revision) = revision {
         sql.push(format_args!(" AND revision {op} "));

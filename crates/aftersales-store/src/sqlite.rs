@@ -11,13 +11,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row as _, Sqlite};
 use tokio::sync::watch;
-use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -102,7 +102,15 @@ impl SqliteStore {
 
     /// Applies pending migrations to the file at `path`.
     pub async fn migrate(path: impl AsRef<Path>, options: StoreOptions) -> Result<(), StoreError> {
-        Self::open(path, StoreOptions { migrate: true, ..options }).await.map(|_| ())
+        Self::open(
+            path,
+            StoreOptions {
+                migrate: true,
+                ..options
+            },
+        )
+        .await
+        .map(|_| ())
     }
 
     pub fn path(&self) -> &Path {
@@ -129,8 +137,12 @@ impl SqliteStore {
 }
 
 async fn check_durability(pool: &SqlitePool, unsafe_fast: bool) -> Result<(), StoreError> {
-    let journal: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(pool).await?;
-    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(pool).await?;
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(pool)
+        .await?;
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(pool)
+        .await?;
     if unsafe_fast {
         tracing::warn!(
             journal_mode = %journal,
@@ -210,7 +222,9 @@ impl EventStore for SqliteStore {
                     .build()
                     .fetch_all(&self.read)
                     .await?;
-                rows.iter().map(decode_event).collect::<Result<Vec<_>, _>>()?
+                rows.iter()
+                    .map(decode_event)
+                    .collect::<Result<Vec<_>, _>>()?
             }
             _ => Vec::new(),
         };
@@ -227,15 +241,20 @@ impl EventStore for SqliteStore {
 
     async fn load_checkpoint(&self, subscriber: &str) -> Result<Option<Position>, StoreError> {
         check_subscriber(subscriber)?;
-        let position: Option<i64> =
-            sqlx::query_scalar("SELECT position FROM subscription_checkpoints WHERE subscriber = ?")
-                .bind(subscriber)
-                .fetch_optional(&self.read)
-                .await?;
+        let position: Option<i64> = sqlx::query_scalar(
+            "SELECT position FROM subscription_checkpoints WHERE subscriber = ?",
+        )
+        .bind(subscriber)
+        .fetch_optional(&self.read)
+        .await?;
         Ok(position.map(|p| p as Position))
     }
 
-    async fn save_checkpoint(&self, subscriber: &str, position: Position) -> Result<(), StoreError> {
+    async fn save_checkpoint(
+        &self,
+        subscriber: &str,
+        position: Position,
+    ) -> Result<(), StoreError> {
         check_subscriber(subscriber)?;
         sqlx::query(
             "INSERT INTO subscription_checkpoints (subscriber, position, updated_at) VALUES (?, ?, ?)
@@ -313,7 +332,10 @@ impl BatchWriter for SqliteWriter {
             ))
         })
         .collect::<Result<_, sqlx::Error>>()?;
-        let state = LogState { head: head as Position, revisions };
+        let state = LogState {
+            head: head as Position,
+            revisions,
+        };
 
         let known;
         let plan = match plan_batch(requests, &state, &[], recorded_at) {

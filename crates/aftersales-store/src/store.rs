@@ -111,7 +111,8 @@ pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
     async fn load_checkpoint(&self, subscriber: &str) -> Result<Option<Position>, StoreError>;
 
     /// Saves a named subscriber's checkpoint.
-    async fn save_checkpoint(&self, subscriber: &str, position: Position) -> Result<(), StoreError>;
+    async fn save_checkpoint(&self, subscriber: &str, position: Position)
+        -> Result<(), StoreError>;
 }
 
 pub(crate) fn check_read_limit(limit: usize) -> Result<(), InvalidInput> {

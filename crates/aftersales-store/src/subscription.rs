@@ -38,10 +38,14 @@ pub enum SubscriptionMessage {
     Event(RecordedEvent),
     /// The subscription has delivered the whole history up to `position` and
     /// goes live. Sent once.
-    CaughtUp { position: Position },
+    CaughtUp {
+        position: Position,
+    },
     /// A filtered subscription has looked at every event up to `position`;
     /// a subscriber may save it as its checkpoint to avoid rescanning.
-    Checkpoint { position: Position },
+    Checkpoint {
+        position: Position,
+    },
 }
 
 /// A running subscription. Dropping it stops the reader.
@@ -76,7 +80,11 @@ impl futures::Stream for Subscription {
 }
 
 /// Subscribes to `$all` (narrowed by `filter`) from `from`.
-pub fn subscribe(store: Arc<dyn EventStore>, from: SubscribeFrom, filter: AllFilter) -> Subscription {
+pub fn subscribe(
+    store: Arc<dyn EventStore>,
+    from: SubscribeFrom,
+    filter: AllFilter,
+) -> Subscription {
     let (sender, messages) = mpsc::channel(BUFFER);
     let reader = tokio::spawn(async move {
         // The consumer has gone when a send fails; stop quietly.
@@ -114,21 +122,28 @@ async fn follow(
         }
         if page.scanned_to > after {
             after = page.scanned_to;
-            send(sender, Ok(SubscriptionMessage::Checkpoint { position: after })).await?;
+            send(
+                sender,
+                Ok(SubscriptionMessage::Checkpoint { position: after }),
+            )
+            .await?;
         }
         if !page.is_end {
             continue;
         }
         if !caught_up {
             caught_up = true;
-            send(sender, Ok(SubscriptionMessage::CaughtUp { position: after })).await?;
+            send(
+                sender,
+                Ok(SubscriptionMessage::CaughtUp { position: after }),
+            )
+            .await?;
         }
         if *head_watch.borrow_and_update() > after {
             continue;
         }
-        match tokio::time::timeout(POLL, head_watch.changed()).await {
-            Ok(Err(_)) => return Err(Gone), // the store was closed
-            Ok(Ok(())) | Err(_) => {}
+        if let Ok(Err(_)) = tokio::time::timeout(POLL, head_watch.changed()).await {
+            return Err(Gone); // the store was closed
         }
     }
 }

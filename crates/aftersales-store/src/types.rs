@@ -52,7 +52,9 @@ impl StreamName {
 
 /// The category of a stream name: the part before the first `-`.
 pub fn category_of(stream: &str) -> &str {
-    stream.split_once('-').map_or(stream, |(category, _)| category)
+    stream
+        .split_once('-')
+        .map_or(stream, |(category, _)| category)
 }
 
 fn check_name(what: &'static str, name: &str) -> Result<(), InvalidInput> {
@@ -463,7 +465,10 @@ mod tests {
 
     #[test]
     fn bad_stream_names_are_rejected() {
-        assert!(matches!(StreamName::new(""), Err(InvalidInput::EmptyName(_))));
+        assert!(matches!(
+            StreamName::new(""),
+            Err(InvalidInput::EmptyName(_))
+        ));
         assert!(matches!(
             StreamName::new("x".repeat(MAX_NAME_BYTES + 1)),
             Err(InvalidInput::NameTooLong { .. })
@@ -481,10 +486,22 @@ mod tests {
 
     #[test]
     fn expected_revision_parses_the_cli_spellings() {
-        assert_eq!("any".parse::<ExpectedRevision>().unwrap(), ExpectedRevision::Any);
-        assert_eq!("no-stream".parse::<ExpectedRevision>().unwrap(), ExpectedRevision::NoStream);
-        assert_eq!("exists".parse::<ExpectedRevision>().unwrap(), ExpectedRevision::StreamExists);
-        assert_eq!("7".parse::<ExpectedRevision>().unwrap(), ExpectedRevision::Exact(7));
+        assert_eq!(
+            "any".parse::<ExpectedRevision>().unwrap(),
+            ExpectedRevision::Any
+        );
+        assert_eq!(
+            "no-stream".parse::<ExpectedRevision>().unwrap(),
+            ExpectedRevision::NoStream
+        );
+        assert_eq!(
+            "exists".parse::<ExpectedRevision>().unwrap(),
+            ExpectedRevision::StreamExists
+        );
+        assert_eq!(
+            "7".parse::<ExpectedRevision>().unwrap(),
+            ExpectedRevision::Exact(7)
+        );
         assert!(matches!(
             "-1".parse::<ExpectedRevision>(),
             Err(InvalidInput::ExpectedRevision(_))

@@ -51,7 +51,9 @@ pub(crate) struct Writer {
 
 impl std::fmt::Debug for Pending {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pending").field("stream", &self.request.stream).finish()
+        f.debug_struct("Pending")
+            .field("stream", &self.request.stream)
+            .finish()
     }
 }
 
@@ -160,8 +162,13 @@ async fn write(
     {
         Ok(result) => result,
         Err(_) => {
-            tracing::error!(appends = batch.len(), "the event writer panicked; the batch was not written");
-            Err(StoreError::Unavailable("the event writer failed".to_owned()))
+            tracing::error!(
+                appends = batch.len(),
+                "the event writer panicked; the batch was not written"
+            );
+            Err(StoreError::Unavailable(
+                "the event writer failed".to_owned(),
+            ))
         }
     }
 }

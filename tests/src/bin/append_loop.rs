@@ -14,9 +14,14 @@ use serde_json::json;
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let url = args.next().ok_or_else(|| anyhow::anyhow!("usage: append-loop URL RUN"))?;
+    let url = args
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("usage: append-loop URL RUN"))?;
     let run: u64 = args.next().unwrap_or_default().parse().unwrap_or(0);
-    let options = StoreOptions { timeout: Duration::from_secs(2), ..Default::default() };
+    let options = StoreOptions {
+        timeout: Duration::from_secs(2),
+        ..Default::default()
+    };
     let store = loop {
         match open(&url, options.clone()).await {
             Ok(store) => break store,

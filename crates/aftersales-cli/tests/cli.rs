@@ -1,0 +1,363 @@
+//! The `aftersales` binary as operators run it, against real databases.
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use aftersales_tests::{on_both_backends, TestDb};
+use serde_json::Value;
+
+fn aftersales(db: &TestDb, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aftersales"))
+        .arg("--db")
+        .arg(&db.url)
+        .args(args)
+        .output()
+        .expect("run aftersales")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn read_json(db: &TestDb, args: &[&str]) -> Vec<Value> {
+    let mut full = vec!["events", "read"];
+    full.extend_from_slice(args);
+    full.push("--json");
+    let output = aftersales(db, &full);
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("NDJSON"))
+        .collect()
+}
+
+on_both_backends!(
+    append_prints_revision_and_position_and_read_prints_ndjson,
+    a_wrong_expected_revision_exits_3_and_writes_nothing,
+    invalid_input_is_refused_with_a_message,
+    read_all_filters_and_pages_backwards,
+    tail_prints_events_as_they_are_committed,
+);
+
+async fn append_prints_revision_and_position_and_read_prints_ndjson(db: TestDb) {
+    let id = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+    let output = aftersales(
+        &db,
+        &[
+            "events",
+            "append",
+            "case-7",
+            "--type",
+            "CaseRegistered",
+            "--data",
+            r#"{"customer":"李四","priority":"P1"}"#,
+            "--metadata",
+            r#"{"actor_id":"agent-1","actor_role":"agent"}"#,
+            "--id",
+            id,
+            "--expected-revision",
+            "no-stream",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).trim(), "revision=0 position=1");
+    let output = aftersales(
+        &db,
+        &[
+            "events",
+            "append",
+            "case-7",
+            "--type",
+            "CallLogged",
+            "--data",
+            "{}",
+            "--expected-revision",
+            "0",
+        ],
+    );
+    assert_eq!(stdout(&output).trim(), "revision=1 position=2");
+
+    let events = read_json(&db, &["case-7"]);
+    assert_eq!(events.len(), 2);
+    let first = &events[0];
+    assert_eq!(first["stream"], "case-7");
+    assert_eq!(first["revision"], 0);
+    assert_eq!(first["position"], 1);
+    assert_eq!(first["id"], id);
+    assert_eq!(first["type"], "CaseRegistered");
+    assert_eq!(first["data"]["customer"], "李四");
+    assert_eq!(first["metadata"]["actor_role"], "agent");
+    assert!(first["recorded_at"].as_str().is_some());
+
+    // The same id again is an idempotent retry: acknowledged, not written.
+    let output = aftersales(
+        &db,
+        &[
+            "events",
+            "append",
+            "case-7",
+            "--type",
+            "CaseRegistered",
+            "--data",
+            r#"{"customer":"李四","priority":"P1"}"#,
+            "--metadata",
+            r#"{"actor_id":"agent-1","actor_role":"agent"}"#,
+            "--id",
+            id,
+            "--expected-revision",
+            "no-stream",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).trim(), "revision=0 position=1");
+    assert_eq!(read_json(&db, &["$all"]).len(), 2);
+
+    let backwards = read_json(&db, &["case-7", "--backwards", "--limit", "1"]);
+    assert_eq!(backwards[0]["revision"], 1);
+}
+
+async fn a_wrong_expected_revision_exits_3_and_writes_nothing(db: TestDb) {
+    aftersales(
+        &db,
+        &["events", "append", "case-1", "--type", "A", "--data", "{}"],
+    );
+    let output = aftersales(
+        &db,
+        &[
+            "events",
+            "append",
+            "case-1",
+            "--type",
+            "B",
+            "--data",
+            "{}",
+            "--expected-revision",
+            "5",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stderr(&output).contains("wrong expected revision on stream case-1: expected 5, actual 0"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(read_json(&db, &["$all"]).len(), 1);
+}
+
+async fn invalid_input_is_refused_with_a_message(db: TestDb) {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "events",
+                "append",
+                "case-1",
+                "--type",
+                "A",
+                "--data",
+                "{not json",
+            ],
+            "--data is not valid JSON",
+        ),
+        (
+            &[
+                "events",
+                "append",
+                "case-1",
+                "--type",
+                "A",
+                "--data",
+                "{}",
+                "--metadata",
+                "[1]",
+            ],
+            "metadata must be a JSON object",
+        ),
+        (
+            &["events", "append", "", "--type", "A", "--data", "{}"],
+            "stream name is empty",
+        ),
+        (
+            &["events", "append", "$all", "--type", "A", "--data", "{}"],
+            "reserved",
+        ),
+        (
+            &["events", "append", "case-1", "--type", "", "--data", "{}"],
+            "event type is empty",
+        ),
+        (
+            &[
+                "events",
+                "append",
+                "case-1",
+                "--type",
+                "A",
+                "--data",
+                "{}",
+                "--expected-revision",
+                "soon",
+            ],
+            "unknown expected revision",
+        ),
+        (
+            &["events", "read", "case-1", "--category", "case"],
+            "filter '$all' only",
+        ),
+    ];
+    for (args, message) in cases {
+        let output = aftersales(&db, args);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(
+            stderr(&output).contains(message),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    assert!(read_json(&db, &["$all"]).is_empty());
+}
+
+async fn read_all_filters_and_pages_backwards(db: TestDb) {
+    for (stream, event_type) in [
+        ("case-1", "CaseRegistered"),
+        ("parcel-1", "ParcelReportedLost"),
+        ("case-2", "CaseRegistered"),
+        ("case-1", "CaseClosed"),
+    ] {
+        let output = aftersales(
+            &db,
+            &[
+                "events", "append", stream, "--type", event_type, "--data", "{}",
+            ],
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let positions = |events: Vec<Value>| {
+        events
+            .iter()
+            .map(|e| e["position"].as_u64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        positions(read_json(&db, &["$all", "--category", "case"])),
+        vec![1, 3, 4]
+    );
+    assert_eq!(
+        positions(read_json(&db, &["$all", "--type", "CaseRegistered"])),
+        vec![1, 3]
+    );
+    assert_eq!(
+        positions(read_json(&db, &["$all", "--from", "2", "--limit", "2"])),
+        vec![2, 3]
+    );
+    assert_eq!(
+        positions(read_json(&db, &["$all", "--backwards", "--limit", "3"])),
+        vec![4, 3, 2]
+    );
+    let text = stdout(&aftersales(&db, &["events", "read", "$all"]));
+    assert!(text.contains("parcel-1@0  ParcelReportedLost"), "{text}");
+}
+
+async fn tail_prints_events_as_they_are_committed(db: TestDb) {
+    aftersales(
+        &db,
+        &[
+            "events", "append", "case-1", "--type", "Old", "--data", "{}",
+        ],
+    );
+    let mut tail = Command::new(env!("CARGO_BIN_EXE_aftersales"))
+        .args(["--db", &db.url, "events", "tail", "--from", "0", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tail");
+    let (lines, received) = std::sync::mpsc::channel();
+    let out = tail.stdout.take().expect("piped stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || -> Value {
+        let line = received
+            .recv_timeout(Duration::from_secs(20))
+            .expect("tail printed a line");
+        serde_json::from_str(&line).expect("NDJSON")
+    };
+    assert_eq!(next()["type"], "Old");
+    aftersales(
+        &db,
+        &[
+            "events",
+            "append",
+            "case-2",
+            "--type",
+            "New",
+            "--data",
+            r#"{"n":1}"#,
+        ],
+    );
+    let live = next();
+    assert_eq!(
+        (live["type"].as_str(), live["position"].as_u64()),
+        (Some("New"), Some(2))
+    );
+    tail.kill().ok();
+    tail.wait().ok();
+}
+
+#[tokio::test]
+async fn serve_answers_health_and_readiness_on_loopback() {
+    let db = TestDb::sqlite().await;
+    let port = aftersales_tests::free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_aftersales"))
+        .args([
+            "--db",
+            &db.url,
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the service");
+    let response = (0..200)
+        .find_map(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            http_get(port, "/readyz").ok()
+        })
+        .expect("the service answered");
+    server.kill().ok();
+    server.wait().ok();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains(r#""backend":"sqlite""#), "{response}");
+}
+
+#[test]
+fn migrate_creates_the_schema_and_reports_it() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(TestDb::sqlite());
+    let output = aftersales(&db, &["migrate"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("migrations applied"));
+}
+
+/// A bare HTTP/1.1 GET, enough for a probe.
+fn http_get(port: u16, path: &str) -> std::io::Result<String> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response)
+}
