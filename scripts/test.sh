@@ -7,13 +7,21 @@ cd "$(dirname "$0")/.."
 
 pg_dir=$(mktemp -d /tmp/aftersales-test-pg.XXXXXX)
 port=$(scripts/free-port.sh)
+log=$(mktemp /tmp/aftersales-test-log.XXXXXX)
 cleanup() {
     scripts/pg.sh stop "$pg_dir" || true
-    rm -rf "$pg_dir"
+    rm -rf "$pg_dir" "$log"
 }
 trap cleanup EXIT
 scripts/pg.sh start "$pg_dir" "$port"
 export AFTERSALES_TEST_PG
 AFTERSALES_TEST_PG=$(scripts/pg.sh url "$port")
 
-cargo test --workspace --locked "$@"
+status=0
+cargo test --workspace --locked "$@" 2>&1 | tee "$log" || status=$?
+
+# One closing line for the whole run: cargo prints one per test binary, and
+# the last of those (often a crate's doc tests) may well count none.
+awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, ignored }' "$log"
+exit "$status"
