@@ -79,7 +79,10 @@ pub struct Actor {
 
 impl Actor {
     pub fn new(id: impl Into<String>, role: Role) -> Self {
-        Self { id: id.into(), role }
+        Self {
+            id: id.into(),
+            role,
+        }
     }
 
     pub fn system() -> Self {

@@ -27,7 +27,10 @@ impl TryFrom<String> for Currency {
         if bytes.len() == 3 && bytes.iter().all(u8::is_ascii_uppercase) {
             Ok(Self([bytes[0], bytes[1], bytes[2]]))
         } else {
-            Err(DomainError::invalid("currency", "a currency is three capital letters, e.g. CNY"))
+            Err(DomainError::invalid(
+                "currency",
+                "a currency is three capital letters, e.g. CNY",
+            ))
         }
     }
 }
@@ -48,7 +51,10 @@ pub struct Money {
 
 impl Money {
     pub fn cny(minor: i64) -> Self {
-        Self { minor, currency: Currency::CNY }
+        Self {
+            minor,
+            currency: Currency::CNY,
+        }
     }
 
     pub fn zero(currency: Currency) -> Self {
@@ -61,12 +67,18 @@ impl Money {
 
     /// Checks an amount a user entered: positive and within a sane bound.
     pub fn check_positive(&self, field: &'static str) -> Result<(), DomainError> {
-        const MAX_MINOR: i64 = 1_000_000_000_00; // ¥1,000,000,000.00
+        const MAX_MINOR: i64 = 100_000_000_000; // ¥1,000,000,000.00
         if self.minor <= 0 {
-            return Err(DomainError::invalid(field, "the amount must be greater than zero"));
+            return Err(DomainError::invalid(
+                field,
+                "the amount must be greater than zero",
+            ));
         }
         if self.minor > MAX_MINOR {
-            return Err(DomainError::invalid(field, "the amount is implausibly large"));
+            return Err(DomainError::invalid(
+                field,
+                "the amount is implausibly large",
+            ));
         }
         Ok(())
     }
@@ -75,7 +87,10 @@ impl Money {
         self.same_currency(other)?;
         self.minor
             .checked_add(other.minor)
-            .map(|minor| Self { minor, currency: self.currency })
+            .map(|minor| Self {
+                minor,
+                currency: self.currency,
+            })
             .ok_or(DomainError::MoneyOverflow)
     }
 
@@ -83,7 +98,10 @@ impl Money {
         self.same_currency(other)?;
         self.minor
             .checked_sub(other.minor)
-            .map(|minor| Self { minor, currency: self.currency })
+            .map(|minor| Self {
+                minor,
+                currency: self.currency,
+            })
             .ok_or(DomainError::MoneyOverflow)
     }
 
@@ -103,7 +121,13 @@ impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sign = if self.minor < 0 { "-" } else { "" };
         let abs = self.minor.unsigned_abs();
-        write!(f, "{sign}{}.{:02} {}", abs / 100, abs % 100, self.currency.as_str())
+        write!(
+            f,
+            "{sign}{}.{:02} {}",
+            abs / 100,
+            abs % 100,
+            self.currency.as_str()
+        )
     }
 }
 
@@ -119,13 +143,22 @@ mod tests {
 
     #[test]
     fn currencies_do_not_mix() {
-        let usd = Money { minor: 1, currency: Currency::try_from("USD".to_owned()).unwrap() };
-        assert!(matches!(Money::cny(1).checked_add(usd), Err(DomainError::CurrencyMismatch { .. })));
+        let usd = Money {
+            minor: 1,
+            currency: Currency::try_from("USD".to_owned()).unwrap(),
+        };
+        assert!(matches!(
+            Money::cny(1).checked_add(usd),
+            Err(DomainError::CurrencyMismatch { .. })
+        ));
         assert!(Currency::try_from("cny".to_owned()).is_err());
     }
 
     #[test]
     fn overflow_is_an_error() {
-        assert_eq!(Money::cny(i64::MAX).checked_add(Money::cny(1)), Err(DomainError::MoneyOverflow));
+        assert_eq!(
+            Money::cny(i64::MAX).checked_add(Money::cny(1)),
+            Err(DomainError::MoneyOverflow)
+        );
     }
 }

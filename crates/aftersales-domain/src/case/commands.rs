@@ -1,0 +1,498 @@
+//! What users ask of a case, in the imperative, with the roles that may ask.
+//! Ids of things a command creates (refunds, approvals, calls…) come with the
+//! command, so that a retried command names the same things.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::events::{
+    ApprovalSubject, AttemptChannel, PauseReason, PayoutChannel, ReturnToSenderReason, SlaClock,
+};
+use crate::model::{
+    CallDirection, CallOutcome, Category, ContactChannel, Customer, Department, FollowUpStatus,
+    Order, ParcelClass, Priority, Problem, Product, RefundKind, Resolution, ReturnCause,
+    RevisitKind, RevisitOutcome, WarrantyStatus,
+};
+use crate::money::Money;
+
+crate::domain_commands! {
+    /// Every command on a case stream.
+    pub enum CaseCommand {
+        RegisterCase => [Agent, Supervisor, Integration, Admin],
+        AssignCase => [Agent, Supervisor, Admin],
+        PauseSla => [Agent, Supervisor],
+        ResumeSla => [Agent, Supervisor],
+        RecordSlaBreach => [System, Supervisor],
+        MergeCase => [Agent, Supervisor],
+        SplitCase => [Agent, Supervisor],
+        LogCall => [Agent, Supervisor, Integration],
+        RecordContactAttempt => [Agent, Supervisor],
+        ReportParcelProblem => [Agent, Supervisor, Warehouse, Integration],
+        AddParcelPhotos => [Agent, Supervisor, Warehouse],
+        ChaseParcel => [Agent, Supervisor],
+        ExtendReceipt => [Agent, Supervisor],
+        ConfirmParcelLost => [Agent, Supervisor, Integration],
+        ReshipParcel => [Agent, Supervisor, Warehouse],
+        RecallParcel => [Agent, Supervisor, Warehouse],
+        TransferToCarrier => [Agent, Supervisor, Warehouse],
+        ArrangeSelfPickup => [Agent, Supervisor],
+        ReturnParcelToSender => [Agent, Supervisor, System],
+        FileCourierClaim => [Agent, Supervisor, Finance],
+        SettleCourierClaim => [Finance],
+        RequestReturn => [Agent, Supervisor, Integration],
+        AuthoriseReturn => [Agent, Supervisor],
+        ReceiveReturnParcel => [Warehouse],
+        InspectReturn => [Warehouse],
+        RestockReturn => [Warehouse],
+        RequestExchange => [Agent, Supervisor, Integration],
+        RecordAdvancedPostage => [Agent, Supervisor],
+        ReimbursePostage => [Finance],
+        CreateReshipOrder => [Agent, Supervisor],
+        ShipReshipOrder => [Warehouse],
+        RequestRefund => [Agent, Supervisor, Integration],
+        RecordPlatformRefundDeadline => [Agent, Supervisor, Integration],
+        ApproveRefund => [Agent, Supervisor],
+        AutoAcceptRefund => [System],
+        RejectRefund => [Agent, Supervisor],
+        ExecuteRefund => [Finance],
+        OfferCompensation => [Agent, Supervisor],
+        PayCompensation => [Finance],
+        RequestPriceDifferenceRefund => [Agent, Supervisor],
+        PayPriceDifferenceRefund => [Finance],
+        RequestApproval => [Agent, Supervisor, Warehouse],
+        ApproveRequest => [Supervisor],
+        RejectRequest => [Supervisor],
+        HandOffCase => [Agent, Supervisor],
+        RecordDepartmentResponse => [Agent, Supervisor, Warehouse, Finance, Technician],
+        InformCustomer => [Agent, Supervisor],
+        ScheduleRevisit => [Agent, Supervisor],
+        RecordRevisit => [Agent, Supervisor],
+        CloseCase => [Agent, Supervisor],
+        RecordCustomerFeedback => [Agent, Supervisor, Integration],
+        ReopenCase => [Agent, Supervisor],
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterCase {
+    /// Chosen by whoever creates the case (the API assigns it), so that a
+    /// retried registration names the same case.
+    pub case_id: Uuid,
+    pub customer: Customer,
+    #[serde(default)]
+    pub order: Option<Order>,
+    pub product: Product,
+    pub problem: Problem,
+    pub channel: ContactChannel,
+    pub category: Category,
+    pub priority: Priority,
+    /// Set when this case is split from another (see [`SplitCase`]).
+    #[serde(default)]
+    pub split_from: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignCase {
+    pub agent_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PauseSla {
+    pub reason: PauseReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResumeSla {}
+
+/// Issued by the scheduler when a deadline has passed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordSlaBreach {
+    pub clock: SlaClock,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeCase {
+    pub survivor: Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitCase {
+    pub new_case_id: Uuid,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogCall {
+    pub call_id: Uuid,
+    pub direction: CallDirection,
+    /// Whether the person on the line is the customer (002's scripts log
+    /// calls with others as such).
+    #[serde(default = "yes")]
+    pub with_customer: bool,
+    #[serde(default)]
+    pub party_name: Option<String>,
+    pub number: String,
+    pub called_at: DateTime<Utc>,
+    pub content: String,
+    #[serde(default)]
+    pub product: Option<String>,
+    #[serde(default)]
+    pub fault: Option<String>,
+    pub warranty: WarrantyStatus,
+    pub outcome: CallOutcome,
+    pub follow_up: FollowUpStatus,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordContactAttempt {
+    pub channel: AttemptChannel,
+    pub reached: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportParcelProblem {
+    pub tracking_no: String,
+    pub carrier: String,
+    pub class: ParcelClass,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddParcelPhotos {
+    pub photos: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChaseParcel {
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendReceipt {
+    pub days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmParcelLost {
+    pub courier_reference: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReshipParcel {
+    pub reship_id: Uuid,
+    pub tracking_no: String,
+    pub carrier: String,
+    pub items: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecallParcel {}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferToCarrier {
+    pub carrier: String,
+    pub tracking_no: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArrangeSelfPickup {
+    pub location: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnParcelToSender {
+    pub reason: ReturnToSenderReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCourierClaim {
+    pub claim_id: Uuid,
+    pub amount: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettleCourierClaim {
+    pub claim_id: Uuid,
+    pub amount: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestReturn {
+    pub cause: ReturnCause,
+    pub sub_reason: String,
+    /// Not yet shipped goods are refunded directly, not returned.
+    pub goods_shipped: bool,
+    #[serde(default)]
+    pub no_reason: bool,
+    /// Tags and packaging intact, not worn or washed (不影响二次销售).
+    pub resellable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthoriseReturn {
+    pub return_address: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiveReturnParcel {
+    pub tracking_no: String,
+    pub quantity: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InspectReturn {
+    pub resellable: bool,
+    #[serde(default)]
+    pub photos: Vec<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestockReturn {
+    pub quantity: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestExchange {
+    pub cause: ReturnCause,
+    pub reason: String,
+    pub resellable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordAdvancedPostage {
+    pub amount: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReimbursePostage {
+    pub amount: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateReshipOrder {
+    pub reship_order_id: Uuid,
+    pub stock_name: String,
+    pub quantity: u32,
+    pub reason: String,
+    /// For a short shipment: whether the warehouse verified it by weight.
+    /// An unverified one needs a granted approval, named here.
+    #[serde(default)]
+    pub verified_by_weight: Option<bool>,
+    #[serde(default)]
+    pub approval_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShipReshipOrder {
+    pub reship_order_id: Uuid,
+    pub tracking_no: String,
+    pub carrier: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestRefund {
+    pub refund_id: Uuid,
+    pub kind: RefundKind,
+    pub amount: Money,
+    pub reason: String,
+    #[serde(default)]
+    pub payee_account: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordPlatformRefundDeadline {
+    pub refund_id: Uuid,
+    pub deadline: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveRefund {
+    pub refund_id: Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoAcceptRefund {
+    pub refund_id: Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectRefund {
+    pub refund_id: Uuid,
+    pub reason: String,
+    pub evidence: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteRefund {
+    pub refund_id: Uuid,
+    pub channel: PayoutChannel,
+    pub reference: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfferCompensation {
+    pub compensation_id: Uuid,
+    /// Used when the amount needs a supervisor's approval.
+    pub approval_id: Uuid,
+    pub amount: Money,
+    pub issue: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayCompensation {
+    pub compensation_id: Uuid,
+    pub channel: PayoutChannel,
+    pub reference: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestPriceDifferenceRefund {
+    pub price_refund_id: Uuid,
+    pub approval_id: Uuid,
+    pub amount: Money,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayPriceDifferenceRefund {
+    pub price_refund_id: Uuid,
+    pub channel: PayoutChannel,
+    pub reference: String,
+}
+
+/// Ask a supervisor to approve a reship of an unverified short shipment or
+/// an exceptional demand. (Compensations and price-difference refunds ask
+/// by themselves.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestApproval {
+    pub approval_id: Uuid,
+    pub subject: ApprovalSubject,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveRequest {
+    pub approval_id: Uuid,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectRequest {
+    pub approval_id: Uuid,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandOffCase {
+    pub handoff_id: Uuid,
+    pub department: Department,
+    pub question: String,
+    /// Business hours the department has to answer.
+    pub respond_within_hours: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordDepartmentResponse {
+    pub handoff_id: Uuid,
+    pub response: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InformCustomer {
+    pub channel: ContactChannel,
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleRevisit {
+    pub revisit_id: Uuid,
+    pub kind: RevisitKind,
+    pub due_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordRevisit {
+    pub revisit_id: Uuid,
+    pub outcome: RevisitOutcome,
+    #[serde(default)]
+    pub complaint: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseCase {
+    pub solution: String,
+    pub resolution: Resolution,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordCustomerFeedback {
+    pub confirmed: bool,
+    #[serde(default)]
+    pub feedback: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReopenCase {
+    pub reason: String,
+}
