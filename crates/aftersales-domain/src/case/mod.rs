@@ -3,6 +3,7 @@
 
 mod commands;
 mod decide;
+mod due;
 mod events;
 mod state;
 

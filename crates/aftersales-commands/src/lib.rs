@@ -1,0 +1,20 @@
+//! Command handlers: the path from a command to events in the store.
+//!
+//! A handler loads an aggregate's state (from a bounded cache of recent
+//! states, else by reading its stream), asks the pure domain to decide,
+//! and appends the events with `Exact(revision)`: if another writer got there
+//! first, the append fails, the state is read again and the command decided
+//! again, a bounded number of times. Events carry the actor, the command's
+//! correlation and causation ids and the schema version in their metadata.
+//!
+//! The [`Scheduler`] issues the time-driven commands (auto-accepted refunds,
+//! SLA breaches, parcels returned after 4 days unreachable, unpaid orders
+//! closed) through the same handlers; running it twice appends nothing new.
+
+mod clock;
+mod handler;
+mod scheduler;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use handler::{CommandOutcome, Envelope, Handler, HandlerError};
+pub use scheduler::{Scheduler, SchedulerRun};

@@ -1,0 +1,237 @@
+use std::sync::Arc;
+
+use aftersales_commands::{Envelope, Handler, HandlerError};
+use aftersales_domain::case::*;
+use aftersales_domain::model::*;
+use aftersales_domain::{DomainError, Policy};
+use aftersales_store::{CurrentRevision, Direction, EventMetadata, StreamFrom, StreamName};
+use aftersales_tests::{on_both_backends, TestDb};
+use uuid::Uuid;
+
+use crate::{agent, registration, Desk};
+
+on_both_backends!(
+    an_accepted_command_appends_its_events_with_the_actor_and_ids_in_metadata,
+    a_rejected_command_appends_nothing_and_names_the_rule,
+    a_concurrent_write_makes_the_handler_decide_again,
+    a_stale_if_match_revision_is_refused,
+    the_cache_survives_only_as_long_as_the_stream_agrees,
+);
+
+async fn an_accepted_command_appends_its_events_with_the_actor_and_ids_in_metadata(db: TestDb) {
+    let desk = Desk::new(db.open().await);
+    let case_id = Uuid::new_v4();
+    let mut envelope = Envelope::new(
+        case_id,
+        registration(
+            case_id,
+            Priority::P2,
+            Category::Logistics,
+            PlatformState::SellerShipped,
+        )
+        .into(),
+        agent(),
+    );
+    envelope.causation_id = Some(Uuid::new_v4());
+    let outcome = desk.cases.execute(&envelope).await.unwrap();
+    assert_eq!(outcome.revision, Some(0));
+    let stream = StreamName::of("case", case_id).unwrap();
+    let stored = desk
+        .store
+        .read_stream(&stream, StreamFrom::Start, Direction::Forwards, 10)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].event_type, "CaseRegistered");
+    let metadata: EventMetadata = stored[0].metadata_as().unwrap();
+    assert_eq!(metadata.actor_id.as_deref(), Some("agent-1"));
+    assert_eq!(metadata.actor_role.as_deref(), Some("agent"));
+    assert_eq!(metadata.correlation_id, Some(envelope.correlation_id));
+    assert_eq!(metadata.causation_id, envelope.causation_id);
+    assert_eq!(metadata.schema_version, Some(1));
+    assert_eq!(metadata.extra["command"], "RegisterCase");
+}
+
+async fn a_rejected_command_appends_nothing_and_names_the_rule(db: TestDb) {
+    let desk = Desk::new(db.open().await);
+    let case_id = desk
+        .register(
+            Priority::P2,
+            Category::Logistics,
+            PlatformState::SellerShipped,
+        )
+        .await;
+    let head = desk.store.head().await.unwrap();
+    let refund = RequestRefund {
+        refund_id: Uuid::new_v4(),
+        kind: RefundKind::ReceivedNoReturn,
+        amount: aftersales_domain::Money::cny(99_999),
+        reason: "质量问题".into(),
+        payee_account: None,
+    };
+    match desk.try_run(case_id, &agent(), refund).await {
+        Err(HandlerError::Rejected(error @ DomainError::RefundExceedsPaid { .. })) => {
+            assert_eq!(error.code(), "refund-exceeds-paid");
+        }
+        other => panic!("expected the refund rule, got {other:?}"),
+    }
+    assert_eq!(desk.store.head().await.unwrap(), head);
+}
+
+async fn a_concurrent_write_makes_the_handler_decide_again(db: TestDb) {
+    let store = db.open().await;
+    let desk = Desk::new(store.clone());
+    let case_id = desk
+        .register(
+            Priority::P2,
+            Category::Logistics,
+            PlatformState::SellerShipped,
+        )
+        .await;
+    // A second service process with its own cache.
+    let other = Handler::<Case>::new(
+        store.clone(),
+        Arc::new(Policy::default()),
+        desk.clock.clone(),
+    );
+    other
+        .execute(&Envelope::new(
+            case_id,
+            AssignCase {
+                agent_id: "agent-2".into(),
+            }
+            .into(),
+            agent(),
+        ))
+        .await
+        .unwrap();
+    // The first handler's cached state is now one revision behind.
+    let outcome = desk
+        .cases
+        .execute(&Envelope::new(
+            case_id,
+            AssignCase {
+                agent_id: "agent-3".into(),
+            }
+            .into(),
+            agent(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(outcome.conflicts, 1);
+    assert_eq!(outcome.revision, Some(2));
+    match &outcome.events[0] {
+        CaseEvent::CaseAssigned(assigned) => {
+            assert_eq!(assigned.previous_agent_id.as_deref(), Some("agent-2"))
+        }
+        other => panic!("{other:?}"),
+    }
+    // Many racing writers on one case: every command lands exactly once.
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let handler = Arc::new(Handler::<Case>::new(
+            store.clone(),
+            Arc::new(Policy::default()),
+            desk.clock.clone(),
+        ));
+        tasks.push(tokio::spawn(async move {
+            handler
+                .execute(&Envelope::new(
+                    case_id,
+                    AssignCase {
+                        agent_id: format!("agent-x{n}"),
+                    }
+                    .into(),
+                    agent(),
+                ))
+                .await
+        }));
+    }
+    let mut landed = 0;
+    for task in tasks {
+        if task.await.unwrap().is_ok() {
+            landed += 1;
+        }
+    }
+    let (revision, _) = desk.cases.load(case_id).await.unwrap();
+    assert_eq!(revision, CurrentRevision::Revision(2 + landed));
+    assert!(landed >= 1);
+}
+
+async fn a_stale_if_match_revision_is_refused(db: TestDb) {
+    let desk = Desk::new(db.open().await);
+    let case_id = desk
+        .register(
+            Priority::P2,
+            Category::Logistics,
+            PlatformState::SellerShipped,
+        )
+        .await;
+    desk.run(
+        case_id,
+        &agent(),
+        AssignCase {
+            agent_id: "agent-2".into(),
+        },
+    )
+    .await;
+    let mut envelope = Envelope::new(
+        case_id,
+        AssignCase {
+            agent_id: "agent-3".into(),
+        }
+        .into(),
+        agent(),
+    );
+    envelope.expected_revision = Some(0);
+    assert!(matches!(
+        desk.cases.execute(&envelope).await,
+        Err(HandlerError::StaleRevision {
+            expected: 0,
+            actual: CurrentRevision::Revision(1),
+            ..
+        })
+    ));
+    envelope.expected_revision = Some(1);
+    assert!(desk.cases.execute(&envelope).await.is_ok());
+}
+
+async fn the_cache_survives_only_as_long_as_the_stream_agrees(db: TestDb) {
+    let store = db.open().await;
+    let desk = Desk::new(store.clone());
+    let case_id = desk
+        .register(
+            Priority::P2,
+            Category::Logistics,
+            PlatformState::SellerShipped,
+        )
+        .await;
+    // Someone closes the case behind the handler's back.
+    let other = Handler::<Case>::new(store, Arc::new(Policy::default()), desk.clock.clone());
+    other
+        .execute(&Envelope::new(
+            case_id,
+            CloseCase {
+                solution: "客户撤回".into(),
+                resolution: Resolution::Abandoned,
+            }
+            .into(),
+            agent(),
+        ))
+        .await
+        .unwrap();
+    // The stale cache thinks the case is open; the stream wins.
+    let result = desk
+        .try_run(
+            case_id,
+            &agent(),
+            AssignCase {
+                agent_id: "agent-5".into(),
+            },
+        )
+        .await;
+    assert!(
+        matches!(result, Err(HandlerError::Rejected(DomainError::CaseClosed))),
+        "{result:?}"
+    );
+}

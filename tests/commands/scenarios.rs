@@ -1,0 +1,325 @@
+//! The SOPs of DOMAIN.md, end to end through the handlers.
+
+use aftersales_domain::case::*;
+use aftersales_domain::model::*;
+use aftersales_domain::Money;
+use aftersales_tests::{on_both_backends, TestDb};
+use chrono::Duration;
+use uuid::Uuid;
+
+use crate::{agent, finance, monday_10am, supervisor, warehouse, Desk};
+
+on_both_backends!(
+    damaged_parcel_photos_reship_and_courier_claim,
+    customer_cause_return_to_restock,
+    exchange_with_postage_advanced_by_the_customer,
+    refund_auto_accepted_then_paid_by_finance,
+    price_difference_refund_after_approval,
+);
+
+async fn damaged_parcel_photos_reship_and_courier_claim(db: TestDb) {
+    let desk = Desk::new(db.open().await);
+    let case = desk
+        .register(
+            Priority::P2,
+            Category::Logistics,
+            PlatformState::SellerShipped,
+        )
+        .await;
+    desk.run(
+        case,
+        &agent(),
+        ReportParcelProblem {
+            tracking_no: "YT9988776655".into(),
+            carrier: "圆通".into(),
+            class: ParcelClass::Damaged,
+            note: Some("外箱压坏".into()),
+        },
+    )
+    .await;
+    let reship = ReshipParcel {
+        reship_id: Uuid::new_v4(),
+        tracking_no: "SF1122334455".into(),
+        carrier: "顺丰".into(),
+        items: "空气净化器 AP-300 x1".into(),
+        reason: "运输破损".into(),
+    };
+    assert!(
+        desk.try_run(case, &agent(), reship.clone()).await.is_err(),
+        "no reship without photos"
+    );
+    desk.run(
+        case,
+        &agent(),
+        AddParcelPhotos {
+            photos: vec!["box.jpg".into(), "crack.jpg".into()],
+        },
+    )
+    .await;
+    desk.run(case, &agent(), reship).await;
+    let claim_id = Uuid::new_v4();
+    desk.run(
+        case,
+        &agent(),
+        FileCourierClaim {
+            claim_id,
+            amount: Money::cny(29_900),
+        },
+    )
+    .await;
+    desk.run(
+        case,
+        &finance(),
+        SettleCourierClaim {
+            claim_id,
+            amount: Money::cny(29_900),
+        },
+    )
+    .await;
+    let (_, state) = desk.cases.load(case).await.unwrap();
+    assert!(state.claims[&claim_id].settled);
+    assert!(state.parcel.as_ref().unwrap().reshipped);
+}
+
+async fn customer_cause_return_to_restock(db: TestDb) {
+    let desk = Desk::new(db.open().await);
+    let case = desk
+        .register(
+            Priority::P3,
+            Category::ProductQuality,
+            PlatformState::TradeSucceeded,
+        )
+        .await;
+    let events = desk
+        .run(
+            case,
+            &agent(),
+            RequestReturn {
+                cause: ReturnCause::Customer,
+                sub_reason: "买到更便宜的".into(),
+                goods_shipped: true,
+                no_reason: true,
+                resellable: true,
+            },
+        )
+        .await;
+    assert!(
+        matches!(&events[0], CaseEvent::ReturnRequested(r) if r.postage_bearer == PostageBearer::Customer)
+    );
+    desk.run(
+        case,
+        &agent(),
+        AuthoriseReturn {
+            return_address: "杭州市余杭区仓储中心 A3".into(),
+        },
+    )
+    .await;
+    desk.run(
+        case,
+        &warehouse(),
+        ReceiveReturnParcel {
+            tracking_no: "ZT5566".into(),
+            quantity: 1,
+        },
+    )
+    .await;
+    desk.run(
+        case,
+        &warehouse(),
+        InspectReturn {
+            resellable: true,
+            photos: vec![],
+            note: None,
+        },
+    )
+    .await;
+    desk.run(case, &warehouse(), RestockReturn { quantity: 1 })
+        .await;
+    let refund_id = Uuid::new_v4();
+    desk.run(
+        case,
+        &agent(),
+        RequestRefund {
+            refund_id,
+            kind: RefundKind::DirectTransfer,
+            amount: Money::cny(29_900),
+            reason: "七天无理由退货".into(),
+            payee_account: Some("alipay:li***@qq.com".into()),
+        },
+    )
+    .await;
+    desk.run(case, &agent(), ApproveRefund { refund_id }).await;
+    desk.run(
+        case,
+        &finance(),
+        ExecuteRefund {
+            refund_id,
+            channel: PayoutChannel::Alipay,
+            reference: "ALI-778".into(),
+        },
+    )
+    .await;
+    let (_, state) = desk.cases.load(case).await.unwrap();
+    assert_eq!(state.refundable().unwrap(), Money::cny(0));
+}
+
+async fn exchange_with_postage_advanced_by_the_customer(db: TestDb) {
+    let desk = Desk::new(db.open().await);
+    let case = desk
+        .register(
+            Priority::P2,
+            Category::ProductQuality,
+            PlatformState::TradeSucceeded,
+        )
+        .await;
+    desk.run(
+        case,
+        &agent(),
+        RequestExchange {
+            cause: ReturnCause::Quality,
+            reason: "滤网异响".into(),
+            resellable: true,
+        },
+    )
+    .await;
+    desk.run(
+        case,
+        &agent(),
+        RecordAdvancedPostage {
+            amount: Money::cny(1_500),
+        },
+    )
+    .await;
+    let order = Uuid::new_v4();
+    desk.run(
+        case,
+        &agent(),
+        CreateReshipOrder {
+            reship_order_id: order,
+            stock_name: "AP-300 整机".into(),
+            quantity: 1,
+            reason: "质量问题换货".into(),
+            verified_by_weight: None,
+            approval_id: None,
+        },
+    )
+    .await;
+    desk.run(
+        case,
+        &warehouse(),
+        ShipReshipOrder {
+            reship_order_id: order,
+            tracking_no: "SF777".into(),
+            carrier: "顺丰".into(),
+        },
+    )
+    .await;
+    desk.run(
+        case,
+        &finance(),
+        ReimbursePostage {
+            amount: Money::cny(1_500),
+        },
+    )
+    .await;
+    let (_, state) = desk.cases.load(case).await.unwrap();
+    assert_eq!(state.postage_reimbursed, Some(Money::cny(1_500)));
+}
+
+async fn refund_auto_accepted_then_paid_by_finance(db: TestDb) {
+    let desk = Desk::new(db.open().await);
+    let case = desk
+        .register(
+            Priority::P2,
+            Category::Logistics,
+            PlatformState::SellerShipped,
+        )
+        .await;
+    let refund_id = Uuid::new_v4();
+    desk.run(
+        case,
+        &agent(),
+        RequestRefund {
+            refund_id,
+            kind: RefundKind::NotReceived,
+            amount: Money::cny(29_900),
+            reason: "物流显示签收但未收到".into(),
+            payee_account: None,
+        },
+    )
+    .await;
+    desk.clock.set(monday_10am() + Duration::days(7));
+    let mut scheduler = aftersales_commands::Scheduler::new(
+        desk.store.clone(),
+        desk.cases.clone(),
+        desk.clock.clone(),
+    );
+    scheduler.run_once().await.unwrap();
+    let events = desk
+        .run(
+            case,
+            &finance(),
+            ExecuteRefund {
+                refund_id,
+                channel: PayoutChannel::Platform,
+                reference: "TB-R-1".into(),
+            },
+        )
+        .await;
+    assert!(matches!(&events[0], CaseEvent::RefundPaid(p) if p.amount == Money::cny(29_900)));
+}
+
+async fn price_difference_refund_after_approval(db: TestDb) {
+    let desk = Desk::new(db.open().await);
+    let case = desk
+        .register(
+            Priority::P3,
+            Category::PriceDrop,
+            PlatformState::TradeSucceeded,
+        )
+        .await;
+    let (price_refund_id, approval_id) = (Uuid::new_v4(), Uuid::new_v4());
+    desk.run(
+        case,
+        &supervisor(1),
+        RequestPriceDifferenceRefund {
+            price_refund_id,
+            approval_id,
+            amount: Money::cny(3_000),
+            reason: "下单后三天内降价".into(),
+        },
+    )
+    .await;
+    let pay = PayPriceDifferenceRefund {
+        price_refund_id,
+        channel: PayoutChannel::Alipay,
+        reference: "ALI-9".into(),
+    };
+    assert!(
+        desk.try_run(case, &finance(), pay.clone()).await.is_err(),
+        "not before approval"
+    );
+    assert!(
+        desk.try_run(
+            case,
+            &supervisor(1),
+            ApproveRequest {
+                approval_id,
+                note: None
+            }
+        )
+        .await
+        .is_err(),
+        "not by the requester"
+    );
+    desk.run(
+        case,
+        &supervisor(2),
+        ApproveRequest {
+            approval_id,
+            note: Some("符合价保".into()),
+        },
+    )
+    .await;
+    desk.run(case, &finance(), pay).await;
+}
