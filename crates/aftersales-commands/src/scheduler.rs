@@ -1,12 +1,14 @@
-//! Issues the time-driven commands: it follows the log to know every case
-//! that may fall due, asks the domain what is due now, and sends those
-//! commands through the ordinary handler as the `system` actor.
+//! Issues the time-driven commands: it follows the log to know every
+//! aggregate that may fall due, asks the domain what is due now, and sends
+//! those commands through the ordinary handlers as the `system` actor.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aftersales_domain::case::{Case, CaseEvent};
-use aftersales_domain::{Actor, Aggregate, DomainError, DomainEvent};
+use aftersales_domain::case::Case;
+use aftersales_domain::grant::AccessGrant;
+use aftersales_domain::reminder::UnpaidOrder;
+use aftersales_domain::{Actor, DomainError, DomainEvent, Scheduled};
 use aftersales_store::{AllFilter, AllQuery, EventStore, Position};
 use uuid::Uuid;
 
@@ -24,56 +26,81 @@ pub struct SchedulerRun {
     pub skipped: usize,
 }
 
+impl SchedulerRun {
+    fn add(&mut self, other: Self) {
+        self.issued += other.issued;
+        self.skipped += other.skipped;
+    }
+}
+
+/// The scheduler of every time-driven rule.
 #[derive(Debug)]
 pub struct Scheduler {
-    store: Arc<dyn EventStore>,
-    cases: Arc<Handler<Case>>,
-    clock: Arc<dyn Clock>,
-    checkpoint: Position,
-    states: HashMap<Uuid, Case>,
+    cases: Follower<Case>,
+    unpaid: Follower<UnpaidOrder>,
+    grants: Follower<AccessGrant>,
 }
 
 impl Scheduler {
-    pub fn new(
-        store: Arc<dyn EventStore>,
-        cases: Arc<Handler<Case>>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(store: Arc<dyn EventStore>, cases: Arc<Handler<Case>>, clock: Arc<dyn Clock>) -> Self {
+        let policy = Arc::new(cases.policy().clone());
+        let unpaid = Arc::new(Handler::new(store.clone(), policy.clone(), clock.clone()));
+        let grants = Arc::new(Handler::new(store.clone(), policy, clock.clone()));
         Self {
-            store,
-            cases,
-            clock,
-            checkpoint: 0,
-            states: HashMap::new(),
+            cases: Follower::new(store.clone(), cases, clock.clone()),
+            unpaid: Follower::new(store.clone(), unpaid, clock.clone()),
+            grants: Follower::new(store, grants, clock),
         }
     }
 
     /// Catches up with the log, then issues every command due now.
     pub async fn run_once(&mut self) -> Result<SchedulerRun, HandlerError> {
+        let mut run = self.cases.run_once().await?;
+        run.add(self.unpaid.run_once().await?);
+        run.add(self.grants.run_once().await?);
+        Ok(run)
+    }
+}
+
+/// Follows one aggregate type's category and issues its due commands.
+#[derive(Debug)]
+struct Follower<A: Scheduled> {
+    store: Arc<dyn EventStore>,
+    handler: Arc<Handler<A>>,
+    clock: Arc<dyn Clock>,
+    checkpoint: Position,
+    states: HashMap<Uuid, A>,
+}
+
+impl<A: Scheduled> Follower<A> {
+    fn new(store: Arc<dyn EventStore>, handler: Arc<Handler<A>>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, handler, clock, checkpoint: 0, states: HashMap::new() }
+    }
+
+    async fn run_once(&mut self) -> Result<SchedulerRun, HandlerError> {
         self.catch_up().await?;
         let now = self.clock.now();
-        let mut run = SchedulerRun::default();
-        let due: Vec<(Uuid, _)> = self
+        let policy = self.handler.policy();
+        let due: Vec<(Uuid, A::Command)> = self
             .states
             .iter()
-            .flat_map(|(id, case)| {
-                case.due_commands(now, self.cases.policy())
-                    .into_iter()
-                    .map(move |c| (*id, c))
-            })
+            .flat_map(|(id, state)| state.due_commands(now, policy).into_iter().map(move |c| (*id, c)))
             .collect();
+        let mut run = SchedulerRun::default();
         for (id, command) in due {
-            let envelope = Envelope::new(id, command, Actor::system());
-            match self.cases.execute(&envelope).await {
+            match self.handler.execute(&Envelope::new(id, command, Actor::system())).await {
                 Ok(outcome) if !outcome.events.is_empty() => run.issued += 1,
                 Ok(_) => {}
+                // Someone (a person, another scheduler) got there first.
                 Err(HandlerError::Rejected(
                     DomainError::NotDueYet { .. }
                     | DomainError::AlreadyDone { .. }
                     | DomainError::RefundNotPending
                     | DomainError::SlaPaused
                     | DomainError::ParcelSettled
-                    | DomainError::CaseClosed,
+                    | DomainError::CaseClosed
+                    | DomainError::OrderSettled
+                    | DomainError::GrantNotActive,
                 )) => run.skipped += 1,
                 Err(error) => return Err(error),
             }
@@ -83,24 +110,16 @@ impl Scheduler {
     }
 
     async fn catch_up(&mut self) -> Result<(), HandlerError> {
+        let prefix = format!("{}-", A::CATEGORY);
         loop {
-            let query = AllQuery::forwards(self.checkpoint + 1, PAGE)
-                .with_filter(AllFilter::category(Case::CATEGORY));
+            let query = AllQuery::forwards(self.checkpoint + 1, PAGE).with_filter(AllFilter::category(A::CATEGORY));
             let page = self.store.read_all(&query).await?;
             for recorded in &page.events {
-                let Some(id) = recorded
-                    .stream
-                    .strip_prefix("case-")
-                    .and_then(|id| Uuid::parse_str(id).ok())
-                else {
+                let Some(id) = recorded.stream.strip_prefix(&prefix).and_then(|id| Uuid::parse_str(id).ok()) else {
                     continue;
                 };
-                let event = CaseEvent::decode(&recorded.event_type, recorded.data.get()).map_err(
-                    |source| HandlerError::Undecodable {
-                        position: recorded.position,
-                        source,
-                    },
-                )?;
+                let event = A::Event::decode(&recorded.event_type, recorded.data.get())
+                    .map_err(|source| HandlerError::Undecodable { position: recorded.position, source })?;
                 self.states.entry(id).or_default().evolve(&event);
             }
             self.checkpoint = page.scanned_to;
@@ -108,7 +127,7 @@ impl Scheduler {
                 break;
             }
         }
-        self.states.retain(|_, case| case.may_fall_due());
+        self.states.retain(|_, state| state.may_fall_due());
         Ok(())
     }
 }

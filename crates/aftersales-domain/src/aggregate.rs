@@ -92,6 +92,16 @@ pub trait Aggregate: std::fmt::Debug + Default + Clone + Send + Sync + 'static {
     }
 }
 
+/// An aggregate with rules that fall due with time.
+pub trait Scheduled: Aggregate {
+    /// The commands due at `now`. Deciding them checks the rule again, so
+    /// issuing one twice appends nothing the second time.
+    fn due_commands(&self, now: DateTime<Utc>, policy: &Policy) -> Vec<Self::Command>;
+
+    /// Whether anything may still fall due (false once settled for good).
+    fn may_fall_due(&self) -> bool;
+}
+
 /// Declares an aggregate's event enum: one variant per payload struct, each
 /// with its stored type name.
 #[macro_export]

@@ -9,15 +9,21 @@
 
 pub mod actor;
 pub mod aggregate;
+pub mod audit;
 pub mod calendar;
 pub mod case;
 pub mod error;
+pub mod grant;
 pub mod model;
 pub mod money;
 pub mod policy;
+pub mod reminder;
+pub mod repair;
+#[cfg(test)]
+mod testing;
 
 pub use actor::{Actor, Role};
-pub use aggregate::{Aggregate, Command, Context, DecodeError, DomainEvent};
+pub use aggregate::{Aggregate, Command, Context, DecodeError, DomainEvent, Scheduled};
 pub use error::DomainError;
 pub use money::{Currency, Money};
 pub use policy::Policy;

@@ -7,11 +7,11 @@ use chrono::{DateTime, Utc};
 use super::commands::*;
 use super::events::{ReturnToSenderReason, SlaClock};
 use super::state::{Case, RefundStage, Status};
+use crate::aggregate::Scheduled;
 use crate::policy::{hours, Policy};
 
-impl Case {
-    /// The commands due at `now`.
-    pub fn due_commands(&self, now: DateTime<Utc>, policy: &Policy) -> Vec<CaseCommand> {
+impl Scheduled for Case {
+    fn due_commands(&self, now: DateTime<Utc>, policy: &Policy) -> Vec<CaseCommand> {
         let mut due = Vec::new();
         if self.status == Status::Open && self.sla.paused_since.is_none() {
             let overdue = |deadline: Option<DateTime<Utc>>| deadline.is_some_and(|d| now > d);
@@ -68,8 +68,7 @@ impl Case {
         due
     }
 
-    /// Whether anything may still fall due on this case.
-    pub fn may_fall_due(&self) -> bool {
+    fn may_fall_due(&self) -> bool {
         match self.status {
             Status::Open => true,
             Status::Closed => self.pending_refunds() > 0,

@@ -1,0 +1,392 @@
+//! The monthly revisit sampling audit (回访抽查 SOP). Stream `audit-<id>`.
+//!
+//! The sample is drawn from a seed with a generator defined here, so that
+//! anyone can draw it again from the recorded seed and population and get
+//! the same customers: the audit itself can be audited.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Datelike, NaiveTime, Utc, Weekday};
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::{Aggregate, Context};
+use crate::calendar::BusinessCalendar;
+use crate::error::DomainError;
+use crate::model::{check_optional, require_short};
+
+/// Unanswered attempts, in different time slots, before a customer is left out.
+const ATTEMPTS_BEFORE_EXCLUSION: usize = 3;
+/// The score of a customer who answers and refuses.
+const REFUSED_SCORE: u8 = 3;
+/// The largest population a draw takes.
+const MAX_POPULATION: usize = 100_000;
+
+crate::domain_commands! {
+    pub enum AuditCommand {
+        DrawSample => [Supervisor],
+        RecordAuditCall => [Agent, Supervisor],
+        CloseAudit => [Supervisor],
+    }
+}
+
+crate::domain_events! {
+    pub enum AuditEvent {
+        AuditSampleDrawn = "AuditSampleDrawn",
+        AuditCallRecorded = "AuditCallRecorded",
+        AuditCustomerScored = "AuditCustomerScored",
+        AuditCustomerExcluded = "AuditCustomerExcluded",
+        AuditClosed = "AuditClosed",
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrawSample {
+    /// `YYYY-MM`
+    pub month: String,
+    pub seed: u64,
+    /// Customers to draw from (issue register, parcel register, reviewers,
+    /// VIPs), by a stable key such as the buyer id.
+    pub population: Vec<String>,
+    pub size: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum AuditCallOutcome {
+    Answered {
+        score: u8,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// Answered but would not take part: scored 3.
+    Refused,
+    NoAnswer,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordAuditCall {
+    pub customer: String,
+    pub called_at: DateTime<Utc>,
+    pub outcome: AuditCallOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseAudit {}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditSampleDrawn {
+    pub month: String,
+    pub seed: u64,
+    pub population: Vec<String>,
+    pub drawn: Vec<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditCallRecorded {
+    pub customer: String,
+    pub called_at: DateTime<Utc>,
+    /// `YYYY-MM-DD morning|afternoon|evening` in the team's local time.
+    pub slot: String,
+    pub outcome: AuditCallOutcome,
+    pub caller: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditCustomerScored {
+    pub customer: String,
+    pub score: u8,
+    pub refused: bool,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditCustomerExcluded {
+    pub customer: String,
+    pub attempts: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditClosed {
+    pub sampled: usize,
+    pub scored: usize,
+    pub excluded: usize,
+    pub refused: usize,
+    pub score_sum: u32,
+    /// Satisfaction = sum / scored, in hundredths (412 = 4.12).
+    pub satisfaction_hundredths: Option<u32>,
+    pub target_met: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// One month's sampling audit.
+#[derive(Debug, Clone, Default)]
+pub struct SamplingAudit {
+    pub drawn: BTreeSet<String>,
+    pub scores: BTreeMap<String, (u8, bool)>,
+    pub excluded: BTreeSet<String>,
+    pub unanswered_slots: BTreeMap<String, BTreeSet<String>>,
+    pub closed: bool,
+}
+
+impl Aggregate for SamplingAudit {
+    const CATEGORY: &'static str = "audit";
+    type Command = AuditCommand;
+    type Event = AuditEvent;
+
+    fn decide(&self, command: &AuditCommand, ctx: &Context<'_>) -> Result<Vec<AuditEvent>, DomainError> {
+        if self.closed {
+            return Err(DomainError::AuditClosed);
+        }
+        match command {
+            AuditCommand::DrawSample(c) => {
+                if !self.drawn.is_empty() {
+                    return Err(DomainError::SampleAlreadyDrawn);
+                }
+                check_month(&c.month)?;
+                let min = ctx.policy.audit_min_sample;
+                if c.size < min {
+                    return Err(DomainError::SampleTooSmall { size: c.size, min });
+                }
+                if c.population.len() > MAX_POPULATION {
+                    return Err(DomainError::invalid("population", format!("at most {MAX_POPULATION} customers")));
+                }
+                for key in &c.population {
+                    require_short("population", key)?;
+                }
+                // Never the same customer twice.
+                let population: Vec<String> = c.population.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect();
+                if population.len() < c.size {
+                    return Err(DomainError::PopulationTooSmall { size: c.size, available: population.len() });
+                }
+                let drawn = draw(&population, c.seed, c.size);
+                Ok(vec![AuditSampleDrawn { month: c.month.clone(), seed: c.seed, population, drawn, at: ctx.now }.into()])
+            }
+            AuditCommand::RecordAuditCall(c) => {
+                if self.drawn.is_empty() {
+                    return Err(DomainError::SampleNotDrawn);
+                }
+                if !self.drawn.contains(&c.customer) {
+                    return Err(DomainError::NotInSample);
+                }
+                if self.scores.contains_key(&c.customer) || self.excluded.contains(&c.customer) {
+                    return Err(DomainError::AlreadyScored);
+                }
+                let calendar = &ctx.policy.calendar;
+                let slot = call_slot(calendar, c.called_at).ok_or(DomainError::OutsideCallWindow)?;
+                let mut events = vec![AuditEvent::from(AuditCallRecorded {
+                    customer: c.customer.clone(),
+                    called_at: c.called_at,
+                    slot: slot.clone(),
+                    outcome: c.outcome.clone(),
+                    caller: ctx.actor.id.clone(),
+                })];
+                match &c.outcome {
+                    AuditCallOutcome::Answered { score, reason } => {
+                        if !(1..=5).contains(score) {
+                            return Err(DomainError::ScoreOutOfRange { score: *score });
+                        }
+                        check_optional("outcome.reason", reason)?;
+                        if *score < 5 && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+                            return Err(DomainError::LowScoreNeedsReason);
+                        }
+                        events.push(AuditCustomerScored { customer: c.customer.clone(), score: *score, refused: false, reason: reason.clone() }.into());
+                    }
+                    AuditCallOutcome::Refused => {
+                        events.push(AuditCustomerScored { customer: c.customer.clone(), score: REFUSED_SCORE, refused: true, reason: None }.into());
+                    }
+                    AuditCallOutcome::NoAnswer => {
+                        let mut slots = self.unanswered_slots.get(&c.customer).cloned().unwrap_or_default();
+                        slots.insert(slot);
+                        if slots.len() >= ATTEMPTS_BEFORE_EXCLUSION {
+                            events.push(AuditCustomerExcluded { customer: c.customer.clone(), attempts: slots.len() }.into());
+                        }
+                    }
+                }
+                Ok(events)
+            }
+            AuditCommand::CloseAudit(_) => {
+                if self.drawn.is_empty() {
+                    return Err(DomainError::SampleNotDrawn);
+                }
+                let scored = self.scores.len();
+                let score_sum: u32 = self.scores.values().map(|(s, _)| u32::from(*s)).sum();
+                let satisfaction_hundredths = (scored > 0).then(|| score_sum * 100 / scored as u32);
+                Ok(vec![AuditClosed {
+                    sampled: self.drawn.len(),
+                    scored,
+                    excluded: self.excluded.len(),
+                    refused: self.scores.values().filter(|(_, refused)| *refused).count(),
+                    score_sum,
+                    satisfaction_hundredths,
+                    target_met: satisfaction_hundredths.is_some_and(|s| s >= ctx.policy.audit_target_tenths * 10),
+                    at: ctx.now,
+                }
+                .into()])
+            }
+        }
+    }
+
+    fn evolve(&mut self, event: &AuditEvent) {
+        match event {
+            AuditEvent::AuditSampleDrawn(e) => self.drawn = e.drawn.iter().cloned().collect(),
+            AuditEvent::AuditCallRecorded(e) => {
+                if e.outcome == AuditCallOutcome::NoAnswer {
+                    self.unanswered_slots.entry(e.customer.clone()).or_default().insert(e.slot.clone());
+                }
+            }
+            AuditEvent::AuditCustomerScored(e) => {
+                self.scores.insert(e.customer.clone(), (e.score, e.refused));
+            }
+            AuditEvent::AuditCustomerExcluded(e) => {
+                self.excluded.insert(e.customer.clone());
+            }
+            AuditEvent::AuditClosed(_) => self.closed = true,
+        }
+    }
+}
+
+fn check_month(month: &str) -> Result<(), DomainError> {
+    let ok = month.len() == 7 && chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").is_ok();
+    if ok {
+        Ok(())
+    } else {
+        Err(DomainError::invalid("month", "is YYYY-MM"))
+    }
+}
+
+/// Draws `size` keys from the sorted, distinct `population`: a Fisher-Yates
+/// shuffle driven by SplitMix64 from `seed`. Both are fixed here, so the draw
+/// never changes with a library version.
+pub fn draw(population: &[String], seed: u64, size: usize) -> Vec<String> {
+    let mut keys: Vec<String> = population.to_vec();
+    let mut state = seed;
+    let mut next = || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let n = keys.len();
+    for i in 0..size.min(n) {
+        let j = i + (next() % (n - i) as u64) as usize;
+        keys.swap(i, j);
+    }
+    keys.truncate(size.min(n));
+    keys
+}
+
+/// The time slot of an audit call, or `None` outside the allowed windows:
+/// weekdays 09:00-12:00 and 13:00-20:00, holidays (weekends and the
+/// calendar's closed days) 10:00-12:00 and 13:00-20:00, local time.
+pub fn call_slot(calendar: &BusinessCalendar, at: DateTime<Utc>) -> Option<String> {
+    let local = at.with_timezone(&calendar.offset());
+    let day = local.date_naive();
+    let holiday = matches!(day.weekday(), Weekday::Sat | Weekday::Sun) || calendar.closed_days.contains(&day);
+    let time = local.time();
+    let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap_or_default();
+    let morning_start = if holiday { hm(10, 0) } else { hm(9, 0) };
+    let slot = if time >= morning_start && time < hm(12, 0) {
+        "morning"
+    } else if time >= hm(13, 0) && time < hm(17, 0) {
+        "afternoon"
+    } else if time >= hm(17, 0) && time < hm(20, 0) {
+        "evening"
+    } else {
+        return None;
+    };
+    Some(format!("{day} {slot}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{apply, t, when};
+    use crate::Role;
+
+    const LEAD: (&str, Role) = ("sup-1", Role::Supervisor);
+    const AGENT: (&str, Role) = ("agent-2", Role::Agent);
+
+    fn population(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("buyer-{i:03}")).collect()
+    }
+
+    fn drawn(size: usize) -> (Vec<AuditEvent>, Vec<String>) {
+        let mut history = Vec::new();
+        let events = apply::<SamplingAudit>(
+            &mut history,
+            DrawSample { month: "2026-03".into(), seed: 42, population: population(120), size },
+            LEAD,
+            t("2026-03-20T02:00:00Z"),
+        );
+        let AuditEvent::AuditSampleDrawn(sample) = &events[0] else { panic!("a draw") };
+        (history, sample.drawn.clone())
+    }
+
+    #[test]
+    fn the_sample_is_at_least_50_distinct_customers_and_drawn_reproducibly() {
+        let too_small = DrawSample { month: "2026-03".into(), seed: 1, population: population(120), size: 49 };
+        assert_eq!(when::<SamplingAudit>(&[], too_small, LEAD, t("2026-03-20T02:00:00Z")), Err(DomainError::SampleTooSmall { size: 49, min: 50 }));
+        let mut twice = population(30);
+        twice.extend(population(30));
+        let duplicates = DrawSample { month: "2026-03".into(), seed: 1, population: twice, size: 50 };
+        assert_eq!(when::<SamplingAudit>(&[], duplicates, LEAD, t("2026-03-20T02:00:00Z")), Err(DomainError::PopulationTooSmall { size: 50, available: 30 }));
+        let (_, first) = drawn(50);
+        let (_, again) = drawn(50);
+        assert_eq!(first, again);
+        assert_eq!(first.iter().collect::<BTreeSet<_>>().len(), 50);
+        assert_ne!(first, draw(&population(120), 43, 50));
+    }
+
+    #[test]
+    fn calls_are_made_only_in_the_allowed_windows() {
+        let (history, sample) = drawn(50);
+        let call = |at| RecordAuditCall { customer: sample[0].clone(), called_at: t(at), outcome: AuditCallOutcome::Answered { score: 5, reason: None } };
+        // Friday 2026-03-20 12:30 China time: lunch break.
+        assert_eq!(when::<SamplingAudit>(&history, call("2026-03-20T04:30:00Z"), AGENT, t("2026-03-20T12:00:00Z")), Err(DomainError::OutsideCallWindow));
+        // Saturday 09:30: before the holiday window opens.
+        assert_eq!(when::<SamplingAudit>(&history, call("2026-03-21T01:30:00Z"), AGENT, t("2026-03-21T12:00:00Z")), Err(DomainError::OutsideCallWindow));
+        // Friday 09:30 is fine.
+        assert!(when::<SamplingAudit>(&history, call("2026-03-20T01:30:00Z"), AGENT, t("2026-03-20T12:00:00Z")).is_ok());
+    }
+
+    #[test]
+    fn three_unanswered_attempts_in_different_slots_exclude_a_customer() {
+        let (mut history, sample) = drawn(50);
+        let no_answer = |at: &str| RecordAuditCall { customer: sample[1].clone(), called_at: t(at), outcome: AuditCallOutcome::NoAnswer };
+        let now = t("2026-03-25T12:00:00Z");
+        apply::<SamplingAudit>(&mut history, no_answer("2026-03-20T01:30:00Z"), AGENT, now);
+        // The same slot again does not count twice.
+        let same_slot = apply::<SamplingAudit>(&mut history, no_answer("2026-03-20T02:30:00Z"), AGENT, now);
+        assert_eq!(same_slot.len(), 1);
+        apply::<SamplingAudit>(&mut history, no_answer("2026-03-20T06:00:00Z"), AGENT, now);
+        let third = apply::<SamplingAudit>(&mut history, no_answer("2026-03-20T10:00:00Z"), AGENT, now);
+        assert!(matches!(&third[1], AuditEvent::AuditCustomerExcluded(e) if e.attempts == 3));
+        assert_eq!(when::<SamplingAudit>(&history, no_answer("2026-03-23T01:30:00Z"), AGENT, now), Err(DomainError::AlreadyScored));
+    }
+
+    #[test]
+    fn a_refusal_scores_3_a_low_score_needs_a_reason_and_satisfaction_is_sum_over_scored() {
+        let (mut history, sample) = drawn(50);
+        let now = t("2026-03-25T12:00:00Z");
+        let at = "2026-03-20T01:30:00Z";
+        let call = |i: usize, outcome| RecordAuditCall { customer: sample[i].clone(), called_at: t(at), outcome };
+        assert_eq!(
+            when::<SamplingAudit>(&history, call(0, AuditCallOutcome::Answered { score: 4, reason: None }), AGENT, now),
+            Err(DomainError::LowScoreNeedsReason)
+        );
+        apply::<SamplingAudit>(&mut history, call(0, AuditCallOutcome::Answered { score: 4, reason: Some("发货慢".into()) }), AGENT, now);
+        apply::<SamplingAudit>(&mut history, call(1, AuditCallOutcome::Refused), AGENT, now);
+        apply::<SamplingAudit>(&mut history, call(2, AuditCallOutcome::Answered { score: 5, reason: None }), AGENT, now);
+        assert_eq!(when::<SamplingAudit>(&history, RecordAuditCall { customer: "stranger".into(), called_at: t(at), outcome: AuditCallOutcome::Refused }, AGENT, now), Err(DomainError::NotInSample));
+        let closed = apply::<SamplingAudit>(&mut history, CloseAudit {}, LEAD, now);
+        let AuditEvent::AuditClosed(summary) = &closed[0] else { panic!("closed") };
+        assert_eq!((summary.scored, summary.refused, summary.score_sum), (3, 1, 12));
+        assert_eq!(summary.satisfaction_hundredths, Some(400));
+        assert!(summary.target_met);
+    }
+}

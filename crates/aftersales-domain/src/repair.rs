@@ -1,0 +1,387 @@
+//! Repairs of returned devices (返修 / 接返机流程). Stream `repair-<id>`:
+//! a repair order outlives the case it came from.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::aggregate::{Aggregate, Context};
+use crate::error::DomainError;
+use crate::model::{check_optional, require_short};
+use crate::money::Money;
+
+crate::domain_commands! {
+    pub enum RepairCommand {
+        ReceiveDevice => [Technician, Warehouse],
+        RecordIntakeCheck => [Technician],
+        DecideWarranty => [Technician, Supervisor],
+        AcknowledgeDataLossDisclaimer => [Technician, Agent],
+        SendToVendor => [Technician],
+        ReceiveFromVendor => [Technician, Warehouse],
+        RecordRepairTest => [Technician],
+        ReturnDevice => [Technician, Warehouse],
+    }
+}
+
+crate::domain_events! {
+    pub enum RepairEvent {
+        DeviceReceivedForRepair = "DeviceReceivedForRepair",
+        IntakeChecked = "IntakeChecked",
+        WarrantyDecided = "WarrantyDecided",
+        DataLossDisclaimerAcknowledged = "DataLossDisclaimerAcknowledged",
+        DeviceSentToVendor = "DeviceSentToVendor",
+        DeviceReturnedFromVendor = "DeviceReturnedFromVendor",
+        RepairTested = "RepairTested",
+        DeviceReturnedToCustomer = "DeviceReturnedToCustomer",
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiveDevice {
+    #[serde(default)]
+    pub case_id: Option<Uuid>,
+    pub serial_outside: String,
+    /// Turnaround tier 1, 2 or 3: 4, 8 or 16 days by default.
+    pub tier: u8,
+    #[serde(default)]
+    pub accessories: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordIntakeCheck {
+    /// Serial/IMEI read inside the device.
+    pub serial_inside: String,
+    pub seal_intact: bool,
+    pub liquid_damage: bool,
+    #[serde(default)]
+    pub missing_parts: Vec<String>,
+    pub unauthorised_repair: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecideWarranty {
+    pub in_warranty: bool,
+    /// A fault of the product, not of its use.
+    pub product_fault: bool,
+    /// For a paid repair: the most the customer agreed to pay.
+    #[serde(default)]
+    pub cost_cap: Option<Money>,
+    #[serde(default)]
+    pub customer_signed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcknowledgeDataLossDisclaimer {}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendToVendor {
+    pub vendor: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiveFromVendor {}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordRepairTest {
+    pub passed: bool,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnDevice {
+    pub tracking_no: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceReceivedForRepair {
+    pub case_id: Option<Uuid>,
+    pub serial_outside: String,
+    pub tier: u8,
+    pub accessories: Vec<String>,
+    pub due_at: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntakeChecked {
+    pub serial_inside: String,
+    pub serial_matches: bool,
+    pub seal_intact: bool,
+    pub liquid_damage: bool,
+    pub missing_parts: Vec<String>,
+    pub unauthorised_repair: bool,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WarrantyDecided {
+    pub free: bool,
+    pub cost_cap: Option<Money>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataLossDisclaimerAcknowledged {
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceSentToVendor {
+    pub vendor: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceReturnedFromVendor {
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepairTested {
+    pub passed: bool,
+    pub note: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceReturnedToCustomer {
+    pub tracking_no: String,
+    pub turnaround_days: i64,
+    pub on_time: bool,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Step {
+    #[default]
+    New,
+    Received,
+    Checked,
+    Decided,
+    AtVendor,
+    BackFromVendor,
+    TestFailed,
+    TestPassed,
+    Returned,
+}
+
+/// A repair order.
+#[derive(Debug, Clone, Default)]
+pub struct RepairOrder {
+    pub step: Step,
+    pub received_at: Option<DateTime<Utc>>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub serial_outside: String,
+    /// Customer-caused signs found at intake: no free repair.
+    pub customer_caused: bool,
+    pub disclaimer: bool,
+}
+
+impl RepairOrder {
+    fn at(&self, step: Step, expected: &'static str) -> Result<(), DomainError> {
+        if self.step == Step::Returned {
+            return Err(DomainError::RepairNotOpen);
+        }
+        if self.step != step {
+            return Err(DomainError::RepairStep { expected });
+        }
+        Ok(())
+    }
+}
+
+impl Aggregate for RepairOrder {
+    const CATEGORY: &'static str = "repair";
+    type Command = RepairCommand;
+    type Event = RepairEvent;
+
+    fn decide(&self, command: &RepairCommand, ctx: &Context<'_>) -> Result<Vec<RepairEvent>, DomainError> {
+        let now = ctx.now;
+        match command {
+            RepairCommand::ReceiveDevice(c) => {
+                if self.step != Step::New {
+                    return Err(DomainError::AlreadyDone { what: "the device was received" });
+                }
+                require_short("serial_outside", &c.serial_outside)?;
+                let days = match c.tier {
+                    1..=3 => ctx.policy.repair_turnaround_days[usize::from(c.tier - 1)],
+                    _ => return Err(DomainError::invalid("tier", "is 1, 2 or 3")),
+                };
+                for accessory in &c.accessories {
+                    require_short("accessories", accessory)?;
+                }
+                Ok(vec![DeviceReceivedForRepair {
+                    case_id: c.case_id,
+                    serial_outside: c.serial_outside.clone(),
+                    tier: c.tier,
+                    accessories: c.accessories.clone(),
+                    due_at: now + Duration::days(i64::from(days)),
+                    at: now,
+                }
+                .into()])
+            }
+            RepairCommand::RecordIntakeCheck(c) => {
+                self.at(Step::Received, "received, waiting for the intake check")?;
+                require_short("serial_inside", &c.serial_inside)?;
+                for part in &c.missing_parts {
+                    require_short("missing_parts", part)?;
+                }
+                Ok(vec![IntakeChecked {
+                    serial_inside: c.serial_inside.clone(),
+                    serial_matches: c.serial_inside.trim() == self.serial_outside.trim(),
+                    seal_intact: c.seal_intact,
+                    liquid_damage: c.liquid_damage,
+                    missing_parts: c.missing_parts.clone(),
+                    unauthorised_repair: c.unauthorised_repair,
+                    at: now,
+                }
+                .into()])
+            }
+            RepairCommand::DecideWarranty(c) => {
+                self.at(Step::Checked, "checked, waiting for the warranty decision")?;
+                let free = c.in_warranty && c.product_fault && !self.customer_caused;
+                if !free {
+                    let cap_ok = c.cost_cap.is_some_and(|cap| cap.check_positive("cost_cap").is_ok());
+                    if !cap_ok || !c.customer_signed {
+                        return Err(DomainError::PaidRepairNeedsConsent);
+                    }
+                }
+                Ok(vec![WarrantyDecided { free, cost_cap: if free { None } else { c.cost_cap }, at: now }.into()])
+            }
+            RepairCommand::AcknowledgeDataLossDisclaimer(_) => {
+                if self.disclaimer {
+                    return Err(DomainError::AlreadyDone { what: "the disclaimer was acknowledged" });
+                }
+                if matches!(self.step, Step::New | Step::Returned) {
+                    return Err(DomainError::RepairNotOpen);
+                }
+                Ok(vec![DataLossDisclaimerAcknowledged { at: now }.into()])
+            }
+            RepairCommand::SendToVendor(c) => {
+                if self.step != Step::TestFailed {
+                    self.at(Step::Decided, "decided, ready for the vendor")?;
+                }
+                if !self.disclaimer {
+                    return Err(DomainError::DisclaimerNotAcknowledged);
+                }
+                require_short("vendor", &c.vendor)?;
+                Ok(vec![DeviceSentToVendor { vendor: c.vendor.clone(), at: now }.into()])
+            }
+            RepairCommand::ReceiveFromVendor(_) => {
+                self.at(Step::AtVendor, "at the vendor")?;
+                Ok(vec![DeviceReturnedFromVendor { at: now }.into()])
+            }
+            RepairCommand::RecordRepairTest(c) => {
+                self.at(Step::BackFromVendor, "back from the vendor, waiting for its test")?;
+                check_optional("note", &c.note)?;
+                Ok(vec![RepairTested { passed: c.passed, note: c.note.clone(), at: now }.into()])
+            }
+            RepairCommand::ReturnDevice(c) => {
+                if self.step == Step::TestFailed {
+                    return Err(DomainError::RepairTestFailed);
+                }
+                self.at(Step::TestPassed, "tested and passed")?;
+                require_short("tracking_no", &c.tracking_no)?;
+                let received = self.received_at.unwrap_or(now);
+                Ok(vec![DeviceReturnedToCustomer {
+                    tracking_no: c.tracking_no.clone(),
+                    turnaround_days: (now - received).num_days(),
+                    on_time: self.due_at.is_none_or(|due| now <= due),
+                    at: now,
+                }
+                .into()])
+            }
+        }
+    }
+
+    fn evolve(&mut self, event: &RepairEvent) {
+        match event {
+            RepairEvent::DeviceReceivedForRepair(e) => {
+                self.step = Step::Received;
+                self.received_at = Some(e.at);
+                self.due_at = Some(e.due_at);
+                self.serial_outside = e.serial_outside.clone();
+            }
+            RepairEvent::IntakeChecked(e) => {
+                self.step = Step::Checked;
+                self.customer_caused = !e.serial_matches || !e.seal_intact || e.liquid_damage || e.unauthorised_repair;
+            }
+            RepairEvent::WarrantyDecided(_) => self.step = Step::Decided,
+            RepairEvent::DataLossDisclaimerAcknowledged(_) => self.disclaimer = true,
+            RepairEvent::DeviceSentToVendor(_) => self.step = Step::AtVendor,
+            RepairEvent::DeviceReturnedFromVendor(_) => self.step = Step::BackFromVendor,
+            RepairEvent::RepairTested(e) => self.step = if e.passed { Step::TestPassed } else { Step::TestFailed },
+            RepairEvent::DeviceReturnedToCustomer(_) => self.step = Step::Returned,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{apply, t, when};
+    use crate::Role;
+
+    const TECH: (&str, Role) = ("tech-1", Role::Technician);
+
+    fn checked(serial_inside: &str, liquid_damage: bool) -> Vec<RepairEvent> {
+        let mut history = Vec::new();
+        let now = t("2026-03-02T02:00:00Z");
+        apply::<RepairOrder>(&mut history, ReceiveDevice { case_id: None, serial_outside: "IMEI-1".into(), tier: 1, accessories: vec!["充电器".into()] }, TECH, now);
+        apply::<RepairOrder>(
+            &mut history,
+            RecordIntakeCheck { serial_inside: serial_inside.into(), seal_intact: true, liquid_damage, missing_parts: vec![], unauthorised_repair: false },
+            TECH,
+            now,
+        );
+        history
+    }
+
+    #[test]
+    fn an_in_warranty_product_fault_is_repaired_free() {
+        let decision = DecideWarranty { in_warranty: true, product_fault: true, cost_cap: None, customer_signed: false };
+        let events = when::<RepairOrder>(&checked("IMEI-1", false), decision, TECH, t("2026-03-02T03:00:00Z")).unwrap();
+        assert!(matches!(&events[0], RepairEvent::WarrantyDecided(w) if w.free));
+    }
+
+    #[test]
+    fn customer_caused_damage_is_a_paid_repair_with_a_cost_cap_and_signature() {
+        let decision = |cap: Option<Money>, signed| DecideWarranty { in_warranty: true, product_fault: true, cost_cap: cap, customer_signed: signed };
+        for history in [checked("IMEI-1", true), checked("IMEI-OTHER", false)] {
+            assert_eq!(when::<RepairOrder>(&history, decision(None, true), TECH, t("2026-03-02T03:00:00Z")), Err(DomainError::PaidRepairNeedsConsent));
+            assert_eq!(when::<RepairOrder>(&history, decision(Some(Money::cny(30_000)), false), TECH, t("2026-03-02T03:00:00Z")), Err(DomainError::PaidRepairNeedsConsent));
+            let events = when::<RepairOrder>(&history, decision(Some(Money::cny(30_000)), true), TECH, t("2026-03-02T03:00:00Z")).unwrap();
+            assert!(matches!(&events[0], RepairEvent::WarrantyDecided(w) if !w.free));
+        }
+    }
+
+    #[test]
+    fn a_device_goes_to_the_vendor_only_after_the_disclaimer_and_back_only_after_a_passed_test() {
+        let mut history = checked("IMEI-1", false);
+        let now = t("2026-03-03T02:00:00Z");
+        apply::<RepairOrder>(&mut history, DecideWarranty { in_warranty: true, product_fault: true, cost_cap: None, customer_signed: false }, TECH, now);
+        let send = SendToVendor { vendor: "华东维修中心".into() };
+        assert_eq!(when::<RepairOrder>(&history, send.clone(), TECH, now), Err(DomainError::DisclaimerNotAcknowledged));
+        apply::<RepairOrder>(&mut history, AcknowledgeDataLossDisclaimer {}, TECH, now);
+        apply::<RepairOrder>(&mut history, send.clone(), TECH, now);
+        apply::<RepairOrder>(&mut history, ReceiveFromVendor {}, TECH, now);
+        apply::<RepairOrder>(&mut history, RecordRepairTest { passed: false, note: Some("仍不开机".into()) }, TECH, now);
+        assert_eq!(when::<RepairOrder>(&history, ReturnDevice { tracking_no: "SF1".into() }, TECH, now), Err(DomainError::RepairTestFailed));
+        apply::<RepairOrder>(&mut history, send, TECH, now);
+        apply::<RepairOrder>(&mut history, ReceiveFromVendor {}, TECH, now);
+        apply::<RepairOrder>(&mut history, RecordRepairTest { passed: true, note: None }, TECH, now);
+        // Tier 1: 4 days from 2026-03-02 10:00; returned on day 7 is late.
+        let late = when::<RepairOrder>(&history, ReturnDevice { tracking_no: "SF1".into() }, TECH, t("2026-03-09T02:00:00Z")).unwrap();
+        assert!(matches!(&late[0], RepairEvent::DeviceReturnedToCustomer(r) if !r.on_time && r.turnaround_days == 7));
+        let on_time = when::<RepairOrder>(&history, ReturnDevice { tracking_no: "SF1".into() }, TECH, t("2026-03-05T02:00:00Z")).unwrap();
+        assert!(matches!(&on_time[0], RepairEvent::DeviceReturnedToCustomer(r) if r.on_time));
+    }
+}
