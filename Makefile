@@ -25,7 +25,7 @@ crash-long:
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
-	! cargo tree -p aftersales-store -e normal | grep -q aftersales-api
+	scripts/check-layers.sh
 
 fmt:
 	cargo fmt --all

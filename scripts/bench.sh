@@ -17,7 +17,9 @@ export BENCH_PG
 BENCH_PG=$(scripts/pg.sh url "$port")
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr)"
-if [ $# -eq 0 ]; then
-    set -- -p aftersales-store --bench store
+if [ $# -gt 0 ]; then
+    cargo bench --locked "$@"
+else
+    cargo bench --locked -p aftersales-store --bench store
+    cargo bench --locked -p aftersales-commands --bench commands
 fi
-cargo bench --locked "$@"

@@ -17,6 +17,8 @@ scripts/pg.sh start "$pg_dir" "$port"
 export AFTERSALES_TEST_PG
 AFTERSALES_TEST_PG=$(scripts/pg.sh url "$port")
 
+scripts/check-layers.sh
+
 status=0
 cargo test --workspace --locked "$@" 2>&1 | tee "$log" || status=$?
 

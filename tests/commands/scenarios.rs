@@ -333,27 +333,80 @@ async fn price_difference_refund_after_approval(db: TestDb) {
 async fn payment_reminder_to_paid_and_unpaid_order_closed_by_the_platform(db: TestDb) {
     use aftersales_domain::reminder::*;
     let desk = Desk::new(db.open().await);
-    let orders = Handler::<UnpaidOrder>::new(desk.store.clone(), Arc::new(Policy::default()), desk.clock.clone());
+    let orders = Handler::<UnpaidOrder>::new(
+        desk.store.clone(),
+        Arc::new(Policy::default()),
+        desk.clock.clone(),
+    );
     let run = |id, command: ReminderCommand| {
         let orders = &orders;
         async move { orders.execute(&Envelope::new(id, command, agent())).await }
     };
     let (paid, forgotten) = (Uuid::new_v4(), Uuid::new_v4());
     for (id, order_no) in [(paid, "TB-UNPAID-1"), (forgotten, "TB-UNPAID-2")] {
-        run(id, RegisterUnpaidOrder {
-            order_no: order_no.into(),
-            buyer_id: "tb_zhou".into(),
-            ordered_at: monday_10am() - Duration::hours(20),
-            amount: Money::cny(15_800),
-        }.into()).await.unwrap();
+        run(
+            id,
+            RegisterUnpaidOrder {
+                order_no: order_no.into(),
+                buyer_id: "tb_zhou".into(),
+                ordered_at: monday_10am() - Duration::hours(20),
+                amount: Money::cny(15_800),
+            }
+            .into(),
+        )
+        .await
+        .unwrap();
     }
-    run(paid, RecordReminder { channel: ReminderChannel::Phone, result: ReminderResult::WillPay, note: Some("今晚付款".into()) }.into()).await.unwrap();
-    run(paid, RecordPayment { paid_at: monday_10am() + Duration::hours(8), amount: Money::cny(15_800) }.into()).await.unwrap();
-    run(forgotten, RecordReminder { channel: ReminderChannel::Phone, result: ReminderResult::Annoyed, note: None }.into()).await.unwrap();
-    assert!(run(forgotten, RecordReminder { channel: ReminderChannel::Phone, result: ReminderResult::WillPay, note: None }.into()).await.is_err());
+    run(
+        paid,
+        RecordReminder {
+            channel: ReminderChannel::Phone,
+            result: ReminderResult::WillPay,
+            note: Some("今晚付款".into()),
+        }
+        .into(),
+    )
+    .await
+    .unwrap();
+    run(
+        paid,
+        RecordPayment {
+            paid_at: monday_10am() + Duration::hours(8),
+            amount: Money::cny(15_800),
+        }
+        .into(),
+    )
+    .await
+    .unwrap();
+    run(
+        forgotten,
+        RecordReminder {
+            channel: ReminderChannel::Phone,
+            result: ReminderResult::Annoyed,
+            note: None,
+        }
+        .into(),
+    )
+    .await
+    .unwrap();
+    assert!(run(
+        forgotten,
+        RecordReminder {
+            channel: ReminderChannel::Phone,
+            result: ReminderResult::WillPay,
+            note: None
+        }
+        .into()
+    )
+    .await
+    .is_err());
     // Three days after the order the platform closes what is still unpaid.
     desk.clock.set(monday_10am() + Duration::hours(52));
-    let mut scheduler = aftersales_commands::Scheduler::new(desk.store.clone(), desk.cases.clone(), desk.clock.clone());
+    let mut scheduler = aftersales_commands::Scheduler::new(
+        desk.store.clone(),
+        desk.cases.clone(),
+        desk.clock.clone(),
+    );
     assert_eq!(scheduler.run_once().await.unwrap().issued, 1);
     assert_eq!(scheduler.run_once().await.unwrap().issued, 0);
     let (_, state) = orders.load(forgotten).await.unwrap();
@@ -363,36 +416,84 @@ async fn payment_reminder_to_paid_and_unpaid_order_closed_by_the_platform(db: Te
 async fn sampling_audit_of_50(db: TestDb) {
     use aftersales_domain::audit::*;
     let desk = Desk::new(db.open().await);
-    let audits = Handler::<SamplingAudit>::new(desk.store.clone(), Arc::new(Policy::default()), desk.clock.clone());
+    let audits = Handler::<SamplingAudit>::new(
+        desk.store.clone(),
+        Arc::new(Policy::default()),
+        desk.clock.clone(),
+    );
     let audit = Uuid::new_v4();
     let population: Vec<String> = (0..80).map(|i| format!("buyer-{i}")).collect();
     let outcome = audits
-        .execute(&Envelope::new(audit, DrawSample { month: "2026-03".into(), seed: 20260327, population, size: 50 }.into(), supervisor(1)))
+        .execute(&Envelope::new(
+            audit,
+            DrawSample {
+                month: "2026-03".into(),
+                seed: 20260327,
+                population,
+                size: 50,
+            }
+            .into(),
+            supervisor(1),
+        ))
         .await
         .unwrap();
-    let AuditEvent::AuditSampleDrawn(sample) = &outcome.events[0] else { panic!("a draw") };
+    let AuditEvent::AuditSampleDrawn(sample) = &outcome.events[0] else {
+        panic!("a draw")
+    };
     assert_eq!(sample.drawn.len(), 50);
     // Weekday mornings, 09:30 China time, one day per attempt.
     let call_at = |day: i64| monday_10am() - Duration::minutes(30) + Duration::days(day);
     for (i, customer) in sample.drawn.iter().enumerate() {
         let outcome = match i {
-            0..=39 => AuditCallOutcome::Answered { score: 5, reason: None },
-            40..=44 => AuditCallOutcome::Answered { score: 3, reason: Some("物流太慢".into()) },
+            0..=39 => AuditCallOutcome::Answered {
+                score: 5,
+                reason: None,
+            },
+            40..=44 => AuditCallOutcome::Answered {
+                score: 3,
+                reason: Some("物流太慢".into()),
+            },
             45..=47 => AuditCallOutcome::Refused,
             _ => AuditCallOutcome::NoAnswer,
         };
-        let attempts = if matches!(outcome, AuditCallOutcome::NoAnswer) { 3 } else { 1 };
+        let attempts = if matches!(outcome, AuditCallOutcome::NoAnswer) {
+            3
+        } else {
+            1
+        };
         for day in 0..attempts {
             audits
-                .execute(&Envelope::new(audit, RecordAuditCall { customer: customer.clone(), called_at: call_at(day), outcome: outcome.clone() }.into(), agent()))
+                .execute(&Envelope::new(
+                    audit,
+                    RecordAuditCall {
+                        customer: customer.clone(),
+                        called_at: call_at(day),
+                        outcome: outcome.clone(),
+                    }
+                    .into(),
+                    agent(),
+                ))
                 .await
                 .unwrap();
         }
     }
     desk.clock.set(monday_10am() + Duration::days(5));
-    let closed = audits.execute(&Envelope::new(audit, CloseAudit {}.into(), supervisor(1))).await.unwrap();
-    let AuditEvent::AuditClosed(summary) = &closed.events[0] else { panic!("closed") };
-    assert_eq!((summary.sampled, summary.scored, summary.excluded, summary.refused), (50, 48, 2, 3));
+    let closed = audits
+        .execute(&Envelope::new(audit, CloseAudit {}.into(), supervisor(1)))
+        .await
+        .unwrap();
+    let AuditEvent::AuditClosed(summary) = &closed.events[0] else {
+        panic!("closed")
+    };
+    assert_eq!(
+        (
+            summary.sampled,
+            summary.scored,
+            summary.excluded,
+            summary.refused
+        ),
+        (50, 48, 2, 3)
+    );
     // (40 x 5 + 5 x 3 + 3 x 3) / 48 = 224 / 48 = 4.66
     assert_eq!(summary.score_sum, 224);
     assert_eq!(summary.satisfaction_hundredths, Some(466));
@@ -402,22 +503,67 @@ async fn sampling_audit_of_50(db: TestDb) {
 async fn repair_in_warranty(db: TestDb) {
     use aftersales_domain::repair::*;
     let desk = Desk::new(db.open().await);
-    let repairs = Handler::<RepairOrder>::new(desk.store.clone(), Arc::new(Policy::default()), desk.clock.clone());
+    let repairs = Handler::<RepairOrder>::new(
+        desk.store.clone(),
+        Arc::new(Policy::default()),
+        desk.clock.clone(),
+    );
     let repair = Uuid::new_v4();
     let tech = aftersales_domain::Actor::new("tech-1", aftersales_domain::Role::Technician);
     let steps: Vec<RepairCommand> = vec![
-        ReceiveDevice { case_id: None, serial_outside: "IMEI-8899".into(), tier: 2, accessories: vec!["充电线".into()] }.into(),
-        RecordIntakeCheck { serial_inside: "IMEI-8899".into(), seal_intact: true, liquid_damage: false, missing_parts: vec![], unauthorised_repair: false }.into(),
-        DecideWarranty { in_warranty: true, product_fault: true, cost_cap: None, customer_signed: false }.into(),
+        ReceiveDevice {
+            case_id: None,
+            serial_outside: "IMEI-8899".into(),
+            tier: 2,
+            accessories: vec!["充电线".into()],
+        }
+        .into(),
+        RecordIntakeCheck {
+            serial_inside: "IMEI-8899".into(),
+            seal_intact: true,
+            liquid_damage: false,
+            missing_parts: vec![],
+            unauthorised_repair: false,
+        }
+        .into(),
+        DecideWarranty {
+            in_warranty: true,
+            product_fault: true,
+            cost_cap: None,
+            customer_signed: false,
+        }
+        .into(),
         AcknowledgeDataLossDisclaimer {}.into(),
-        SendToVendor { vendor: "厂家售后中心".into() }.into(),
+        SendToVendor {
+            vendor: "厂家售后中心".into(),
+        }
+        .into(),
         ReceiveFromVendor {}.into(),
-        RecordRepairTest { passed: true, note: None }.into(),
+        RecordRepairTest {
+            passed: true,
+            note: None,
+        }
+        .into(),
     ];
     for step in steps {
-        repairs.execute(&Envelope::new(repair, step, tech.clone())).await.unwrap();
+        repairs
+            .execute(&Envelope::new(repair, step, tech.clone()))
+            .await
+            .unwrap();
     }
     desk.clock.set(monday_10am() + Duration::days(6));
-    let returned = repairs.execute(&Envelope::new(repair, ReturnDevice { tracking_no: "SF-RET-1".into() }.into(), tech)).await.unwrap();
-    assert!(matches!(&returned.events[0], RepairEvent::DeviceReturnedToCustomer(r) if r.on_time && r.turnaround_days == 6));
+    let returned = repairs
+        .execute(&Envelope::new(
+            repair,
+            ReturnDevice {
+                tracking_no: "SF-RET-1".into(),
+            }
+            .into(),
+            tech,
+        ))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&returned.events[0], RepairEvent::DeviceReturnedToCustomer(r) if r.on_time && r.turnaround_days == 6)
+    );
 }

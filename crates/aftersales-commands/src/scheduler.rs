@@ -42,7 +42,11 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    pub fn new(store: Arc<dyn EventStore>, cases: Arc<Handler<Case>>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        store: Arc<dyn EventStore>,
+        cases: Arc<Handler<Case>>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let policy = Arc::new(cases.policy().clone());
         let unpaid = Arc::new(Handler::new(store.clone(), policy.clone(), clock.clone()));
         let grants = Arc::new(Handler::new(store.clone(), policy, clock.clone()));
@@ -74,7 +78,13 @@ struct Follower<A: Scheduled> {
 
 impl<A: Scheduled> Follower<A> {
     fn new(store: Arc<dyn EventStore>, handler: Arc<Handler<A>>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, handler, clock, checkpoint: 0, states: HashMap::new() }
+        Self {
+            store,
+            handler,
+            clock,
+            checkpoint: 0,
+            states: HashMap::new(),
+        }
     }
 
     async fn run_once(&mut self) -> Result<SchedulerRun, HandlerError> {
@@ -84,11 +94,20 @@ impl<A: Scheduled> Follower<A> {
         let due: Vec<(Uuid, A::Command)> = self
             .states
             .iter()
-            .flat_map(|(id, state)| state.due_commands(now, policy).into_iter().map(move |c| (*id, c)))
+            .flat_map(|(id, state)| {
+                state
+                    .due_commands(now, policy)
+                    .into_iter()
+                    .map(move |c| (*id, c))
+            })
             .collect();
         let mut run = SchedulerRun::default();
         for (id, command) in due {
-            match self.handler.execute(&Envelope::new(id, command, Actor::system())).await {
+            match self
+                .handler
+                .execute(&Envelope::new(id, command, Actor::system()))
+                .await
+            {
                 Ok(outcome) if !outcome.events.is_empty() => run.issued += 1,
                 Ok(_) => {}
                 // Someone (a person, another scheduler) got there first.
@@ -112,14 +131,23 @@ impl<A: Scheduled> Follower<A> {
     async fn catch_up(&mut self) -> Result<(), HandlerError> {
         let prefix = format!("{}-", A::CATEGORY);
         loop {
-            let query = AllQuery::forwards(self.checkpoint + 1, PAGE).with_filter(AllFilter::category(A::CATEGORY));
+            let query = AllQuery::forwards(self.checkpoint + 1, PAGE)
+                .with_filter(AllFilter::category(A::CATEGORY));
             let page = self.store.read_all(&query).await?;
             for recorded in &page.events {
-                let Some(id) = recorded.stream.strip_prefix(&prefix).and_then(|id| Uuid::parse_str(id).ok()) else {
+                let Some(id) = recorded
+                    .stream
+                    .strip_prefix(&prefix)
+                    .and_then(|id| Uuid::parse_str(id).ok())
+                else {
                     continue;
                 };
-                let event = A::Event::decode(&recorded.event_type, recorded.data.get())
-                    .map_err(|source| HandlerError::Undecodable { position: recorded.position, source })?;
+                let event = A::Event::decode(&recorded.event_type, recorded.data.get()).map_err(
+                    |source| HandlerError::Undecodable {
+                        position: recorded.position,
+                        source,
+                    },
+                )?;
                 self.states.entry(id).or_default().evolve(&event);
             }
             self.checkpoint = page.scanned_to;

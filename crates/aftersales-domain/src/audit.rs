@@ -137,7 +137,11 @@ impl Aggregate for SamplingAudit {
     type Command = AuditCommand;
     type Event = AuditEvent;
 
-    fn decide(&self, command: &AuditCommand, ctx: &Context<'_>) -> Result<Vec<AuditEvent>, DomainError> {
+    fn decide(
+        &self,
+        command: &AuditCommand,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<AuditEvent>, DomainError> {
         if self.closed {
             return Err(DomainError::AuditClosed);
         }
@@ -152,18 +156,37 @@ impl Aggregate for SamplingAudit {
                     return Err(DomainError::SampleTooSmall { size: c.size, min });
                 }
                 if c.population.len() > MAX_POPULATION {
-                    return Err(DomainError::invalid("population", format!("at most {MAX_POPULATION} customers")));
+                    return Err(DomainError::invalid(
+                        "population",
+                        format!("at most {MAX_POPULATION} customers"),
+                    ));
                 }
                 for key in &c.population {
                     require_short("population", key)?;
                 }
                 // Never the same customer twice.
-                let population: Vec<String> = c.population.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect();
+                let population: Vec<String> = c
+                    .population
+                    .iter()
+                    .cloned()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
                 if population.len() < c.size {
-                    return Err(DomainError::PopulationTooSmall { size: c.size, available: population.len() });
+                    return Err(DomainError::PopulationTooSmall {
+                        size: c.size,
+                        available: population.len(),
+                    });
                 }
                 let drawn = draw(&population, c.seed, c.size);
-                Ok(vec![AuditSampleDrawn { month: c.month.clone(), seed: c.seed, population, drawn, at: ctx.now }.into()])
+                Ok(vec![AuditSampleDrawn {
+                    month: c.month.clone(),
+                    seed: c.seed,
+                    population,
+                    drawn,
+                    at: ctx.now,
+                }
+                .into()])
             }
             AuditCommand::RecordAuditCall(c) => {
                 if self.drawn.is_empty() {
@@ -176,7 +199,8 @@ impl Aggregate for SamplingAudit {
                     return Err(DomainError::AlreadyScored);
                 }
                 let calendar = &ctx.policy.calendar;
-                let slot = call_slot(calendar, c.called_at).ok_or(DomainError::OutsideCallWindow)?;
+                let slot =
+                    call_slot(calendar, c.called_at).ok_or(DomainError::OutsideCallWindow)?;
                 let mut events = vec![AuditEvent::from(AuditCallRecorded {
                     customer: c.customer.clone(),
                     called_at: c.called_at,
@@ -193,16 +217,42 @@ impl Aggregate for SamplingAudit {
                         if *score < 5 && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
                             return Err(DomainError::LowScoreNeedsReason);
                         }
-                        events.push(AuditCustomerScored { customer: c.customer.clone(), score: *score, refused: false, reason: reason.clone() }.into());
+                        events.push(
+                            AuditCustomerScored {
+                                customer: c.customer.clone(),
+                                score: *score,
+                                refused: false,
+                                reason: reason.clone(),
+                            }
+                            .into(),
+                        );
                     }
                     AuditCallOutcome::Refused => {
-                        events.push(AuditCustomerScored { customer: c.customer.clone(), score: REFUSED_SCORE, refused: true, reason: None }.into());
+                        events.push(
+                            AuditCustomerScored {
+                                customer: c.customer.clone(),
+                                score: REFUSED_SCORE,
+                                refused: true,
+                                reason: None,
+                            }
+                            .into(),
+                        );
                     }
                     AuditCallOutcome::NoAnswer => {
-                        let mut slots = self.unanswered_slots.get(&c.customer).cloned().unwrap_or_default();
+                        let mut slots = self
+                            .unanswered_slots
+                            .get(&c.customer)
+                            .cloned()
+                            .unwrap_or_default();
                         slots.insert(slot);
                         if slots.len() >= ATTEMPTS_BEFORE_EXCLUSION {
-                            events.push(AuditCustomerExcluded { customer: c.customer.clone(), attempts: slots.len() }.into());
+                            events.push(
+                                AuditCustomerExcluded {
+                                    customer: c.customer.clone(),
+                                    attempts: slots.len(),
+                                }
+                                .into(),
+                            );
                         }
                     }
                 }
@@ -222,7 +272,8 @@ impl Aggregate for SamplingAudit {
                     refused: self.scores.values().filter(|(_, refused)| *refused).count(),
                     score_sum,
                     satisfaction_hundredths,
-                    target_met: satisfaction_hundredths.is_some_and(|s| s >= ctx.policy.audit_target_tenths * 10),
+                    target_met: satisfaction_hundredths
+                        .is_some_and(|s| s >= ctx.policy.audit_target_tenths * 10),
                     at: ctx.now,
                 }
                 .into()])
@@ -235,7 +286,10 @@ impl Aggregate for SamplingAudit {
             AuditEvent::AuditSampleDrawn(e) => self.drawn = e.drawn.iter().cloned().collect(),
             AuditEvent::AuditCallRecorded(e) => {
                 if e.outcome == AuditCallOutcome::NoAnswer {
-                    self.unanswered_slots.entry(e.customer.clone()).or_default().insert(e.slot.clone());
+                    self.unanswered_slots
+                        .entry(e.customer.clone())
+                        .or_default()
+                        .insert(e.slot.clone());
                 }
             }
             AuditEvent::AuditCustomerScored(e) => {
@@ -250,7 +304,8 @@ impl Aggregate for SamplingAudit {
 }
 
 fn check_month(month: &str) -> Result<(), DomainError> {
-    let ok = month.len() == 7 && chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").is_ok();
+    let ok = month.len() == 7
+        && chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").is_ok();
     if ok {
         Ok(())
     } else {
@@ -286,7 +341,8 @@ pub fn draw(population: &[String], seed: u64, size: usize) -> Vec<String> {
 pub fn call_slot(calendar: &BusinessCalendar, at: DateTime<Utc>) -> Option<String> {
     let local = at.with_timezone(&calendar.offset());
     let day = local.date_naive();
-    let holiday = matches!(day.weekday(), Weekday::Sat | Weekday::Sun) || calendar.closed_days.contains(&day);
+    let holiday =
+        matches!(day.weekday(), Weekday::Sat | Weekday::Sun) || calendar.closed_days.contains(&day);
     let time = local.time();
     let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap_or_default();
     let morning_start = if holiday { hm(10, 0) } else { hm(9, 0) };
@@ -319,22 +375,48 @@ mod tests {
         let mut history = Vec::new();
         let events = apply::<SamplingAudit>(
             &mut history,
-            DrawSample { month: "2026-03".into(), seed: 42, population: population(120), size },
+            DrawSample {
+                month: "2026-03".into(),
+                seed: 42,
+                population: population(120),
+                size,
+            },
             LEAD,
             t("2026-03-20T02:00:00Z"),
         );
-        let AuditEvent::AuditSampleDrawn(sample) = &events[0] else { panic!("a draw") };
+        let AuditEvent::AuditSampleDrawn(sample) = &events[0] else {
+            panic!("a draw")
+        };
         (history, sample.drawn.clone())
     }
 
     #[test]
     fn the_sample_is_at_least_50_distinct_customers_and_drawn_reproducibly() {
-        let too_small = DrawSample { month: "2026-03".into(), seed: 1, population: population(120), size: 49 };
-        assert_eq!(when::<SamplingAudit>(&[], too_small, LEAD, t("2026-03-20T02:00:00Z")), Err(DomainError::SampleTooSmall { size: 49, min: 50 }));
+        let too_small = DrawSample {
+            month: "2026-03".into(),
+            seed: 1,
+            population: population(120),
+            size: 49,
+        };
+        assert_eq!(
+            when::<SamplingAudit>(&[], too_small, LEAD, t("2026-03-20T02:00:00Z")),
+            Err(DomainError::SampleTooSmall { size: 49, min: 50 })
+        );
         let mut twice = population(30);
         twice.extend(population(30));
-        let duplicates = DrawSample { month: "2026-03".into(), seed: 1, population: twice, size: 50 };
-        assert_eq!(when::<SamplingAudit>(&[], duplicates, LEAD, t("2026-03-20T02:00:00Z")), Err(DomainError::PopulationTooSmall { size: 50, available: 30 }));
+        let duplicates = DrawSample {
+            month: "2026-03".into(),
+            seed: 1,
+            population: twice,
+            size: 50,
+        };
+        assert_eq!(
+            when::<SamplingAudit>(&[], duplicates, LEAD, t("2026-03-20T02:00:00Z")),
+            Err(DomainError::PopulationTooSmall {
+                size: 50,
+                available: 30
+            })
+        );
         let (_, first) = drawn(50);
         let (_, again) = drawn(50);
         assert_eq!(first, again);
@@ -345,28 +427,66 @@ mod tests {
     #[test]
     fn calls_are_made_only_in_the_allowed_windows() {
         let (history, sample) = drawn(50);
-        let call = |at| RecordAuditCall { customer: sample[0].clone(), called_at: t(at), outcome: AuditCallOutcome::Answered { score: 5, reason: None } };
+        let call = |at| RecordAuditCall {
+            customer: sample[0].clone(),
+            called_at: t(at),
+            outcome: AuditCallOutcome::Answered {
+                score: 5,
+                reason: None,
+            },
+        };
         // Friday 2026-03-20 12:30 China time: lunch break.
-        assert_eq!(when::<SamplingAudit>(&history, call("2026-03-20T04:30:00Z"), AGENT, t("2026-03-20T12:00:00Z")), Err(DomainError::OutsideCallWindow));
+        assert_eq!(
+            when::<SamplingAudit>(
+                &history,
+                call("2026-03-20T04:30:00Z"),
+                AGENT,
+                t("2026-03-20T12:00:00Z")
+            ),
+            Err(DomainError::OutsideCallWindow)
+        );
         // Saturday 09:30: before the holiday window opens.
-        assert_eq!(when::<SamplingAudit>(&history, call("2026-03-21T01:30:00Z"), AGENT, t("2026-03-21T12:00:00Z")), Err(DomainError::OutsideCallWindow));
+        assert_eq!(
+            when::<SamplingAudit>(
+                &history,
+                call("2026-03-21T01:30:00Z"),
+                AGENT,
+                t("2026-03-21T12:00:00Z")
+            ),
+            Err(DomainError::OutsideCallWindow)
+        );
         // Friday 09:30 is fine.
-        assert!(when::<SamplingAudit>(&history, call("2026-03-20T01:30:00Z"), AGENT, t("2026-03-20T12:00:00Z")).is_ok());
+        assert!(when::<SamplingAudit>(
+            &history,
+            call("2026-03-20T01:30:00Z"),
+            AGENT,
+            t("2026-03-20T12:00:00Z")
+        )
+        .is_ok());
     }
 
     #[test]
     fn three_unanswered_attempts_in_different_slots_exclude_a_customer() {
         let (mut history, sample) = drawn(50);
-        let no_answer = |at: &str| RecordAuditCall { customer: sample[1].clone(), called_at: t(at), outcome: AuditCallOutcome::NoAnswer };
+        let no_answer = |at: &str| RecordAuditCall {
+            customer: sample[1].clone(),
+            called_at: t(at),
+            outcome: AuditCallOutcome::NoAnswer,
+        };
         let now = t("2026-03-25T12:00:00Z");
         apply::<SamplingAudit>(&mut history, no_answer("2026-03-20T01:30:00Z"), AGENT, now);
         // The same slot again does not count twice.
-        let same_slot = apply::<SamplingAudit>(&mut history, no_answer("2026-03-20T02:30:00Z"), AGENT, now);
+        let same_slot =
+            apply::<SamplingAudit>(&mut history, no_answer("2026-03-20T02:30:00Z"), AGENT, now);
         assert_eq!(same_slot.len(), 1);
         apply::<SamplingAudit>(&mut history, no_answer("2026-03-20T06:00:00Z"), AGENT, now);
-        let third = apply::<SamplingAudit>(&mut history, no_answer("2026-03-20T10:00:00Z"), AGENT, now);
+        let third =
+            apply::<SamplingAudit>(&mut history, no_answer("2026-03-20T10:00:00Z"), AGENT, now);
         assert!(matches!(&third[1], AuditEvent::AuditCustomerExcluded(e) if e.attempts == 3));
-        assert_eq!(when::<SamplingAudit>(&history, no_answer("2026-03-23T01:30:00Z"), AGENT, now), Err(DomainError::AlreadyScored));
+        assert_eq!(
+            when::<SamplingAudit>(&history, no_answer("2026-03-23T01:30:00Z"), AGENT, now),
+            Err(DomainError::AlreadyScored)
+        );
     }
 
     #[test]
@@ -374,18 +494,72 @@ mod tests {
         let (mut history, sample) = drawn(50);
         let now = t("2026-03-25T12:00:00Z");
         let at = "2026-03-20T01:30:00Z";
-        let call = |i: usize, outcome| RecordAuditCall { customer: sample[i].clone(), called_at: t(at), outcome };
+        let call = |i: usize, outcome| RecordAuditCall {
+            customer: sample[i].clone(),
+            called_at: t(at),
+            outcome,
+        };
         assert_eq!(
-            when::<SamplingAudit>(&history, call(0, AuditCallOutcome::Answered { score: 4, reason: None }), AGENT, now),
+            when::<SamplingAudit>(
+                &history,
+                call(
+                    0,
+                    AuditCallOutcome::Answered {
+                        score: 4,
+                        reason: None
+                    }
+                ),
+                AGENT,
+                now
+            ),
             Err(DomainError::LowScoreNeedsReason)
         );
-        apply::<SamplingAudit>(&mut history, call(0, AuditCallOutcome::Answered { score: 4, reason: Some("发货慢".into()) }), AGENT, now);
+        apply::<SamplingAudit>(
+            &mut history,
+            call(
+                0,
+                AuditCallOutcome::Answered {
+                    score: 4,
+                    reason: Some("发货慢".into()),
+                },
+            ),
+            AGENT,
+            now,
+        );
         apply::<SamplingAudit>(&mut history, call(1, AuditCallOutcome::Refused), AGENT, now);
-        apply::<SamplingAudit>(&mut history, call(2, AuditCallOutcome::Answered { score: 5, reason: None }), AGENT, now);
-        assert_eq!(when::<SamplingAudit>(&history, RecordAuditCall { customer: "stranger".into(), called_at: t(at), outcome: AuditCallOutcome::Refused }, AGENT, now), Err(DomainError::NotInSample));
+        apply::<SamplingAudit>(
+            &mut history,
+            call(
+                2,
+                AuditCallOutcome::Answered {
+                    score: 5,
+                    reason: None,
+                },
+            ),
+            AGENT,
+            now,
+        );
+        assert_eq!(
+            when::<SamplingAudit>(
+                &history,
+                RecordAuditCall {
+                    customer: "stranger".into(),
+                    called_at: t(at),
+                    outcome: AuditCallOutcome::Refused
+                },
+                AGENT,
+                now
+            ),
+            Err(DomainError::NotInSample)
+        );
         let closed = apply::<SamplingAudit>(&mut history, CloseAudit {}, LEAD, now);
-        let AuditEvent::AuditClosed(summary) = &closed[0] else { panic!("closed") };
-        assert_eq!((summary.scored, summary.refused, summary.score_sum), (3, 1, 12));
+        let AuditEvent::AuditClosed(summary) = &closed[0] else {
+            panic!("closed")
+        };
+        assert_eq!(
+            (summary.scored, summary.refused, summary.score_sum),
+            (3, 1, 12)
+        );
         assert_eq!(summary.satisfaction_hundredths, Some(400));
         assert!(summary.target_met);
     }

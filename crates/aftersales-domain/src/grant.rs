@@ -118,7 +118,6 @@ impl AccessGrant {
     pub fn is_active(&self, now: DateTime<Utc>) -> bool {
         self.stage == GrantStage::Active && self.expires_at.is_some_and(|e| now < e)
     }
-
 }
 
 impl Scheduled for AccessGrant {
@@ -140,16 +139,28 @@ impl Aggregate for AccessGrant {
     type Command = GrantCommand;
     type Event = GrantEvent;
 
-    fn decide(&self, command: &GrantCommand, ctx: &Context<'_>) -> Result<Vec<GrantEvent>, DomainError> {
+    fn decide(
+        &self,
+        command: &GrantCommand,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<GrantEvent>, DomainError> {
         let now = ctx.now;
         match command {
             GrantCommand::RequestAccess(c) => {
                 if self.stage != GrantStage::New {
-                    return Err(DomainError::AlreadyDone { what: "access was requested" });
+                    return Err(DomainError::AlreadyDone {
+                        what: "access was requested",
+                    });
                 }
                 require_short("customer", &c.customer)?;
                 require_text("purpose", &c.purpose)?;
-                Ok(vec![AccessRequested { customer: c.customer.clone(), purpose: c.purpose.clone(), requested_by: ctx.actor.id.clone(), at: now }.into()])
+                Ok(vec![AccessRequested {
+                    customer: c.customer.clone(),
+                    purpose: c.purpose.clone(),
+                    requested_by: ctx.actor.id.clone(),
+                    at: now,
+                }
+                .into()])
             }
             GrantCommand::ApproveAccess(c) => {
                 if self.stage != GrantStage::Pending {
@@ -161,28 +172,45 @@ impl Aggregate for AccessGrant {
                 if !(1..=720).contains(&c.valid_for_hours) {
                     return Err(DomainError::invalid("valid_for_hours", "is 1 to 720"));
                 }
-                Ok(vec![AccessGranted { approved_by: ctx.actor.id.clone(), expires_at: now + hours(c.valid_for_hours), at: now }.into()])
+                Ok(vec![AccessGranted {
+                    approved_by: ctx.actor.id.clone(),
+                    expires_at: now + hours(c.valid_for_hours),
+                    at: now,
+                }
+                .into()])
             }
             GrantCommand::RejectAccess(c) => {
                 if self.stage != GrantStage::Pending {
                     return Err(DomainError::GrantNotPending);
                 }
                 require_text("reason", &c.reason)?;
-                Ok(vec![AccessRejected { rejected_by: ctx.actor.id.clone(), reason: c.reason.clone(), at: now }.into()])
+                Ok(vec![AccessRejected {
+                    rejected_by: ctx.actor.id.clone(),
+                    reason: c.reason.clone(),
+                    at: now,
+                }
+                .into()])
             }
             GrantCommand::RevokeAccess(c) => {
                 if self.stage != GrantStage::Active {
                     return Err(DomainError::GrantNotActive);
                 }
                 require_text("reason", &c.reason)?;
-                Ok(vec![AccessRevoked { revoked_by: ctx.actor.id.clone(), reason: c.reason.clone(), at: now }.into()])
+                Ok(vec![AccessRevoked {
+                    revoked_by: ctx.actor.id.clone(),
+                    reason: c.reason.clone(),
+                    at: now,
+                }
+                .into()])
             }
             GrantCommand::ExpireAccess(_) => {
                 if self.stage != GrantStage::Active {
                     return Err(DomainError::GrantNotActive);
                 }
                 if self.expires_at.is_none_or(|e| now < e) {
-                    return Err(DomainError::NotDueYet { due: self.expires_at });
+                    return Err(DomainError::NotDueYet {
+                        due: self.expires_at,
+                    });
                 }
                 Ok(vec![AccessExpired { at: now }.into()])
             }
@@ -200,7 +228,9 @@ impl Aggregate for AccessGrant {
                 self.stage = GrantStage::Active;
                 self.expires_at = Some(e.expires_at);
             }
-            GrantEvent::AccessRejected(_) | GrantEvent::AccessRevoked(_) | GrantEvent::AccessExpired(_) => {
+            GrantEvent::AccessRejected(_)
+            | GrantEvent::AccessRevoked(_)
+            | GrantEvent::AccessExpired(_) => {
                 self.stage = GrantStage::Ended;
             }
         }
@@ -218,18 +248,50 @@ mod tests {
     fn a_grant_is_approved_by_another_supervisor_and_expires() {
         let mut history = Vec::new();
         let now = t("2026-03-02T02:00:00Z");
-        apply::<AccessGrant>(&mut history, RequestAccess { customer: "13800138000".into(), purpose: "核对退款账户".into() }, ("sup-1", Role::Supervisor), now);
-        let approve = ApproveAccess { valid_for_hours: 24 };
-        assert_eq!(when::<AccessGrant>(&history, approve.clone(), ("sup-1", Role::Supervisor), now), Err(DomainError::ApproverIsRequester));
-        assert!(matches!(when::<AccessGrant>(&history, approve.clone(), ("agent-1", Role::Agent), now), Err(DomainError::RoleNotAllowed { .. })));
+        apply::<AccessGrant>(
+            &mut history,
+            RequestAccess {
+                customer: "13800138000".into(),
+                purpose: "核对退款账户".into(),
+            },
+            ("sup-1", Role::Supervisor),
+            now,
+        );
+        let approve = ApproveAccess {
+            valid_for_hours: 24,
+        };
+        assert_eq!(
+            when::<AccessGrant>(&history, approve.clone(), ("sup-1", Role::Supervisor), now),
+            Err(DomainError::ApproverIsRequester)
+        );
+        assert!(matches!(
+            when::<AccessGrant>(&history, approve.clone(), ("agent-1", Role::Agent), now),
+            Err(DomainError::RoleNotAllowed { .. })
+        ));
         apply::<AccessGrant>(&mut history, approve, ("sup-2", Role::Supervisor), now);
         let grant = AccessGrant::replay(&history);
         assert!(grant.is_active(now));
         assert!(!grant.is_active(t("2026-03-03T02:00:00Z")));
         let system = ("scheduler", Role::System);
-        assert!(matches!(when::<AccessGrant>(&history, ExpireAccess {}, system, now), Err(DomainError::NotDueYet { .. })));
-        assert_eq!(grant.due_commands(t("2026-03-03T02:00:00Z"), &Policy::default()).len(), 1);
-        apply::<AccessGrant>(&mut history, ExpireAccess {}, system, t("2026-03-03T02:00:00Z"));
-        assert_eq!(when::<AccessGrant>(&history, ExpireAccess {}, system, t("2026-03-04T02:00:00Z")), Err(DomainError::GrantNotActive));
+        assert!(matches!(
+            when::<AccessGrant>(&history, ExpireAccess {}, system, now),
+            Err(DomainError::NotDueYet { .. })
+        ));
+        assert_eq!(
+            grant
+                .due_commands(t("2026-03-03T02:00:00Z"), &Policy::default())
+                .len(),
+            1
+        );
+        apply::<AccessGrant>(
+            &mut history,
+            ExpireAccess {},
+            system,
+            t("2026-03-03T02:00:00Z"),
+        );
+        assert_eq!(
+            when::<AccessGrant>(&history, ExpireAccess {}, system, t("2026-03-04T02:00:00Z")),
+            Err(DomainError::GrantNotActive)
+        );
     }
 }

@@ -81,7 +81,9 @@ pub struct RecordPayment {
 pub enum CloseReason {
     /// The platform closes an unpaid order after 3 days.
     PlatformTimeout,
-    Manual { reason: String },
+    Manual {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -135,7 +137,10 @@ impl Scheduled for UnpaidOrder {
     /// The platform's auto-close, once due.
     fn due_commands(&self, now: DateTime<Utc>, _policy: &Policy) -> Vec<ReminderCommand> {
         if self.registered && !self.settled && self.auto_close_at.is_some_and(|at| now >= at) {
-            vec![CloseUnpaidOrder { reason: CloseReason::PlatformTimeout }.into()]
+            vec![CloseUnpaidOrder {
+                reason: CloseReason::PlatformTimeout,
+            }
+            .into()]
         } else {
             Vec::new()
         }
@@ -163,7 +168,11 @@ impl Aggregate for UnpaidOrder {
     type Command = ReminderCommand;
     type Event = ReminderEvent;
 
-    fn decide(&self, command: &ReminderCommand, ctx: &Context<'_>) -> Result<Vec<ReminderEvent>, DomainError> {
+    fn decide(
+        &self,
+        command: &ReminderCommand,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<ReminderEvent>, DomainError> {
         let now = ctx.now;
         match command {
             ReminderCommand::RegisterUnpaidOrder(c) => {
@@ -211,7 +220,12 @@ impl Aggregate for UnpaidOrder {
                         });
                     }
                 }
-                Ok(vec![UnpaidOrderPaid { paid_at: c.paid_at, amount: c.amount, at: now }.into()])
+                Ok(vec![UnpaidOrderPaid {
+                    paid_at: c.paid_at,
+                    amount: c.amount,
+                    at: now,
+                }
+                .into()])
             }
             ReminderCommand::CloseUnpaidOrder(c) => {
                 self.open()?;
@@ -224,7 +238,11 @@ impl Aggregate for UnpaidOrder {
                     }
                     CloseReason::Manual { reason } => require_text("reason", reason)?,
                 }
-                Ok(vec![UnpaidOrderClosed { reason: c.reason.clone(), at: now }.into()])
+                Ok(vec![UnpaidOrderClosed {
+                    reason: c.reason.clone(),
+                    at: now,
+                }
+                .into()])
             }
         }
     }
@@ -241,7 +259,9 @@ impl Aggregate for UnpaidOrder {
                     self.do_not_call = true;
                 }
             }
-            ReminderEvent::UnpaidOrderPaid(_) | ReminderEvent::UnpaidOrderClosed(_) => self.settled = true,
+            ReminderEvent::UnpaidOrderPaid(_) | ReminderEvent::UnpaidOrderClosed(_) => {
+                self.settled = true
+            }
         }
     }
 }
@@ -274,37 +294,93 @@ mod tests {
     #[test]
     fn an_annoyed_buyer_is_not_called_again_but_may_get_a_message() {
         let mut history = registered();
-        let annoyed = RecordReminder { channel: ReminderChannel::Phone, result: ReminderResult::Annoyed, note: None };
-        apply::<UnpaidOrder>(&mut history, annoyed.clone(), AGENT, t("2026-03-02T03:00:00Z"));
-        assert_eq!(when::<UnpaidOrder>(&history, annoyed, AGENT, t("2026-03-02T05:00:00Z")), Err(DomainError::DoNotCall));
-        let sms = RecordReminder { channel: ReminderChannel::Sms, result: ReminderResult::WillPay, note: None };
+        let annoyed = RecordReminder {
+            channel: ReminderChannel::Phone,
+            result: ReminderResult::Annoyed,
+            note: None,
+        };
+        apply::<UnpaidOrder>(
+            &mut history,
+            annoyed.clone(),
+            AGENT,
+            t("2026-03-02T03:00:00Z"),
+        );
+        assert_eq!(
+            when::<UnpaidOrder>(&history, annoyed, AGENT, t("2026-03-02T05:00:00Z")),
+            Err(DomainError::DoNotCall)
+        );
+        let sms = RecordReminder {
+            channel: ReminderChannel::Sms,
+            result: ReminderResult::WillPay,
+            note: None,
+        };
         assert!(when::<UnpaidOrder>(&history, sms, AGENT, t("2026-03-02T05:00:00Z")).is_ok());
     }
 
     #[test]
     fn the_platform_closes_an_unpaid_order_after_three_days() {
         let history = registered();
-        let close = CloseUnpaidOrder { reason: CloseReason::PlatformTimeout };
-        assert!(matches!(when::<UnpaidOrder>(&history, close.clone(), SYSTEM, t("2026-03-04T11:00:00Z")), Err(DomainError::NotDueYet { .. })));
+        let close = CloseUnpaidOrder {
+            reason: CloseReason::PlatformTimeout,
+        };
+        assert!(matches!(
+            when::<UnpaidOrder>(&history, close.clone(), SYSTEM, t("2026-03-04T11:00:00Z")),
+            Err(DomainError::NotDueYet { .. })
+        ));
         let state = UnpaidOrder::replay(&history);
-        assert_eq!(state.due_commands(t("2026-03-04T12:00:00Z"), &Policy::default()).len(), 1);
+        assert_eq!(
+            state
+                .due_commands(t("2026-03-04T12:00:00Z"), &Policy::default())
+                .len(),
+            1
+        );
         assert!(when::<UnpaidOrder>(&history, close, SYSTEM, t("2026-03-04T12:00:00Z")).is_ok());
     }
 
     #[test]
     fn a_paid_order_takes_no_more_reminders() {
         let mut history = registered();
-        apply::<UnpaidOrder>(&mut history, RecordPayment { paid_at: t("2026-03-02T04:00:00Z"), amount: Money::cny(8_800) }, AGENT, t("2026-03-02T04:00:00Z"));
-        let reminder = RecordReminder { channel: ReminderChannel::Im, result: ReminderResult::WillPay, note: None };
-        assert_eq!(when::<UnpaidOrder>(&history, reminder, AGENT, t("2026-03-02T05:00:00Z")), Err(DomainError::OrderSettled));
-        assert!(UnpaidOrder::replay(&history).due_commands(t("2026-03-09T00:00:00Z"), &Policy::default()).is_empty());
+        apply::<UnpaidOrder>(
+            &mut history,
+            RecordPayment {
+                paid_at: t("2026-03-02T04:00:00Z"),
+                amount: Money::cny(8_800),
+            },
+            AGENT,
+            t("2026-03-02T04:00:00Z"),
+        );
+        let reminder = RecordReminder {
+            channel: ReminderChannel::Im,
+            result: ReminderResult::WillPay,
+            note: None,
+        };
+        assert_eq!(
+            when::<UnpaidOrder>(&history, reminder, AGENT, t("2026-03-02T05:00:00Z")),
+            Err(DomainError::OrderSettled)
+        );
+        assert!(UnpaidOrder::replay(&history)
+            .due_commands(t("2026-03-09T00:00:00Z"), &Policy::default())
+            .is_empty());
     }
 
     #[test]
     fn a_manual_close_needs_a_reason() {
         let history = registered();
-        let close = |reason: &str| CloseUnpaidOrder { reason: CloseReason::Manual { reason: reason.into() } };
-        assert!(matches!(when::<UnpaidOrder>(&history, close(" "), AGENT, t("2026-03-02T05:00:00Z")), Err(DomainError::Invalid { .. })));
-        assert!(when::<UnpaidOrder>(&history, close("其他：客户已重新下单"), AGENT, t("2026-03-02T05:00:00Z")).is_ok());
+        let close = |reason: &str| CloseUnpaidOrder {
+            reason: CloseReason::Manual {
+                reason: reason.into(),
+            },
+        };
+        assert!(matches!(
+            when::<UnpaidOrder>(&history, close(" "), AGENT, t("2026-03-02T05:00:00Z")),
+            Err(DomainError::Invalid { .. })
+        ));
+        assert!(when::<UnpaidOrder>(
+            &history,
+            close("其他：客户已重新下单"),
+            AGENT,
+            t("2026-03-02T05:00:00Z")
+        )
+        .is_ok());
     }
 }

@@ -203,12 +203,18 @@ impl Aggregate for RepairOrder {
     type Command = RepairCommand;
     type Event = RepairEvent;
 
-    fn decide(&self, command: &RepairCommand, ctx: &Context<'_>) -> Result<Vec<RepairEvent>, DomainError> {
+    fn decide(
+        &self,
+        command: &RepairCommand,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<RepairEvent>, DomainError> {
         let now = ctx.now;
         match command {
             RepairCommand::ReceiveDevice(c) => {
                 if self.step != Step::New {
-                    return Err(DomainError::AlreadyDone { what: "the device was received" });
+                    return Err(DomainError::AlreadyDone {
+                        what: "the device was received",
+                    });
                 }
                 require_short("serial_outside", &c.serial_outside)?;
                 let days = match c.tier {
@@ -249,16 +255,25 @@ impl Aggregate for RepairOrder {
                 self.at(Step::Checked, "checked, waiting for the warranty decision")?;
                 let free = c.in_warranty && c.product_fault && !self.customer_caused;
                 if !free {
-                    let cap_ok = c.cost_cap.is_some_and(|cap| cap.check_positive("cost_cap").is_ok());
+                    let cap_ok = c
+                        .cost_cap
+                        .is_some_and(|cap| cap.check_positive("cost_cap").is_ok());
                     if !cap_ok || !c.customer_signed {
                         return Err(DomainError::PaidRepairNeedsConsent);
                     }
                 }
-                Ok(vec![WarrantyDecided { free, cost_cap: if free { None } else { c.cost_cap }, at: now }.into()])
+                Ok(vec![WarrantyDecided {
+                    free,
+                    cost_cap: if free { None } else { c.cost_cap },
+                    at: now,
+                }
+                .into()])
             }
             RepairCommand::AcknowledgeDataLossDisclaimer(_) => {
                 if self.disclaimer {
-                    return Err(DomainError::AlreadyDone { what: "the disclaimer was acknowledged" });
+                    return Err(DomainError::AlreadyDone {
+                        what: "the disclaimer was acknowledged",
+                    });
                 }
                 if matches!(self.step, Step::New | Step::Returned) {
                     return Err(DomainError::RepairNotOpen);
@@ -273,16 +288,28 @@ impl Aggregate for RepairOrder {
                     return Err(DomainError::DisclaimerNotAcknowledged);
                 }
                 require_short("vendor", &c.vendor)?;
-                Ok(vec![DeviceSentToVendor { vendor: c.vendor.clone(), at: now }.into()])
+                Ok(vec![DeviceSentToVendor {
+                    vendor: c.vendor.clone(),
+                    at: now,
+                }
+                .into()])
             }
             RepairCommand::ReceiveFromVendor(_) => {
                 self.at(Step::AtVendor, "at the vendor")?;
                 Ok(vec![DeviceReturnedFromVendor { at: now }.into()])
             }
             RepairCommand::RecordRepairTest(c) => {
-                self.at(Step::BackFromVendor, "back from the vendor, waiting for its test")?;
+                self.at(
+                    Step::BackFromVendor,
+                    "back from the vendor, waiting for its test",
+                )?;
                 check_optional("note", &c.note)?;
-                Ok(vec![RepairTested { passed: c.passed, note: c.note.clone(), at: now }.into()])
+                Ok(vec![RepairTested {
+                    passed: c.passed,
+                    note: c.note.clone(),
+                    at: now,
+                }
+                .into()])
             }
             RepairCommand::ReturnDevice(c) => {
                 if self.step == Step::TestFailed {
@@ -312,13 +339,20 @@ impl Aggregate for RepairOrder {
             }
             RepairEvent::IntakeChecked(e) => {
                 self.step = Step::Checked;
-                self.customer_caused = !e.serial_matches || !e.seal_intact || e.liquid_damage || e.unauthorised_repair;
+                self.customer_caused =
+                    !e.serial_matches || !e.seal_intact || e.liquid_damage || e.unauthorised_repair;
             }
             RepairEvent::WarrantyDecided(_) => self.step = Step::Decided,
             RepairEvent::DataLossDisclaimerAcknowledged(_) => self.disclaimer = true,
             RepairEvent::DeviceSentToVendor(_) => self.step = Step::AtVendor,
             RepairEvent::DeviceReturnedFromVendor(_) => self.step = Step::BackFromVendor,
-            RepairEvent::RepairTested(e) => self.step = if e.passed { Step::TestPassed } else { Step::TestFailed },
+            RepairEvent::RepairTested(e) => {
+                self.step = if e.passed {
+                    Step::TestPassed
+                } else {
+                    Step::TestFailed
+                }
+            }
             RepairEvent::DeviceReturnedToCustomer(_) => self.step = Step::Returned,
         }
     }
@@ -335,10 +369,26 @@ mod tests {
     fn checked(serial_inside: &str, liquid_damage: bool) -> Vec<RepairEvent> {
         let mut history = Vec::new();
         let now = t("2026-03-02T02:00:00Z");
-        apply::<RepairOrder>(&mut history, ReceiveDevice { case_id: None, serial_outside: "IMEI-1".into(), tier: 1, accessories: vec!["充电器".into()] }, TECH, now);
         apply::<RepairOrder>(
             &mut history,
-            RecordIntakeCheck { serial_inside: serial_inside.into(), seal_intact: true, liquid_damage, missing_parts: vec![], unauthorised_repair: false },
+            ReceiveDevice {
+                case_id: None,
+                serial_outside: "IMEI-1".into(),
+                tier: 1,
+                accessories: vec!["充电器".into()],
+            },
+            TECH,
+            now,
+        );
+        apply::<RepairOrder>(
+            &mut history,
+            RecordIntakeCheck {
+                serial_inside: serial_inside.into(),
+                seal_intact: true,
+                liquid_damage,
+                missing_parts: vec![],
+                unauthorised_repair: false,
+            },
             TECH,
             now,
         );
@@ -347,18 +397,56 @@ mod tests {
 
     #[test]
     fn an_in_warranty_product_fault_is_repaired_free() {
-        let decision = DecideWarranty { in_warranty: true, product_fault: true, cost_cap: None, customer_signed: false };
-        let events = when::<RepairOrder>(&checked("IMEI-1", false), decision, TECH, t("2026-03-02T03:00:00Z")).unwrap();
+        let decision = DecideWarranty {
+            in_warranty: true,
+            product_fault: true,
+            cost_cap: None,
+            customer_signed: false,
+        };
+        let events = when::<RepairOrder>(
+            &checked("IMEI-1", false),
+            decision,
+            TECH,
+            t("2026-03-02T03:00:00Z"),
+        )
+        .unwrap();
         assert!(matches!(&events[0], RepairEvent::WarrantyDecided(w) if w.free));
     }
 
     #[test]
     fn customer_caused_damage_is_a_paid_repair_with_a_cost_cap_and_signature() {
-        let decision = |cap: Option<Money>, signed| DecideWarranty { in_warranty: true, product_fault: true, cost_cap: cap, customer_signed: signed };
+        let decision = |cap: Option<Money>, signed| DecideWarranty {
+            in_warranty: true,
+            product_fault: true,
+            cost_cap: cap,
+            customer_signed: signed,
+        };
         for history in [checked("IMEI-1", true), checked("IMEI-OTHER", false)] {
-            assert_eq!(when::<RepairOrder>(&history, decision(None, true), TECH, t("2026-03-02T03:00:00Z")), Err(DomainError::PaidRepairNeedsConsent));
-            assert_eq!(when::<RepairOrder>(&history, decision(Some(Money::cny(30_000)), false), TECH, t("2026-03-02T03:00:00Z")), Err(DomainError::PaidRepairNeedsConsent));
-            let events = when::<RepairOrder>(&history, decision(Some(Money::cny(30_000)), true), TECH, t("2026-03-02T03:00:00Z")).unwrap();
+            assert_eq!(
+                when::<RepairOrder>(
+                    &history,
+                    decision(None, true),
+                    TECH,
+                    t("2026-03-02T03:00:00Z")
+                ),
+                Err(DomainError::PaidRepairNeedsConsent)
+            );
+            assert_eq!(
+                when::<RepairOrder>(
+                    &history,
+                    decision(Some(Money::cny(30_000)), false),
+                    TECH,
+                    t("2026-03-02T03:00:00Z")
+                ),
+                Err(DomainError::PaidRepairNeedsConsent)
+            );
+            let events = when::<RepairOrder>(
+                &history,
+                decision(Some(Money::cny(30_000)), true),
+                TECH,
+                t("2026-03-02T03:00:00Z"),
+            )
+            .unwrap();
             assert!(matches!(&events[0], RepairEvent::WarrantyDecided(w) if !w.free));
         }
     }
@@ -367,21 +455,80 @@ mod tests {
     fn a_device_goes_to_the_vendor_only_after_the_disclaimer_and_back_only_after_a_passed_test() {
         let mut history = checked("IMEI-1", false);
         let now = t("2026-03-03T02:00:00Z");
-        apply::<RepairOrder>(&mut history, DecideWarranty { in_warranty: true, product_fault: true, cost_cap: None, customer_signed: false }, TECH, now);
-        let send = SendToVendor { vendor: "华东维修中心".into() };
-        assert_eq!(when::<RepairOrder>(&history, send.clone(), TECH, now), Err(DomainError::DisclaimerNotAcknowledged));
+        apply::<RepairOrder>(
+            &mut history,
+            DecideWarranty {
+                in_warranty: true,
+                product_fault: true,
+                cost_cap: None,
+                customer_signed: false,
+            },
+            TECH,
+            now,
+        );
+        let send = SendToVendor {
+            vendor: "华东维修中心".into(),
+        };
+        assert_eq!(
+            when::<RepairOrder>(&history, send.clone(), TECH, now),
+            Err(DomainError::DisclaimerNotAcknowledged)
+        );
         apply::<RepairOrder>(&mut history, AcknowledgeDataLossDisclaimer {}, TECH, now);
         apply::<RepairOrder>(&mut history, send.clone(), TECH, now);
         apply::<RepairOrder>(&mut history, ReceiveFromVendor {}, TECH, now);
-        apply::<RepairOrder>(&mut history, RecordRepairTest { passed: false, note: Some("仍不开机".into()) }, TECH, now);
-        assert_eq!(when::<RepairOrder>(&history, ReturnDevice { tracking_no: "SF1".into() }, TECH, now), Err(DomainError::RepairTestFailed));
+        apply::<RepairOrder>(
+            &mut history,
+            RecordRepairTest {
+                passed: false,
+                note: Some("仍不开机".into()),
+            },
+            TECH,
+            now,
+        );
+        assert_eq!(
+            when::<RepairOrder>(
+                &history,
+                ReturnDevice {
+                    tracking_no: "SF1".into()
+                },
+                TECH,
+                now
+            ),
+            Err(DomainError::RepairTestFailed)
+        );
         apply::<RepairOrder>(&mut history, send, TECH, now);
         apply::<RepairOrder>(&mut history, ReceiveFromVendor {}, TECH, now);
-        apply::<RepairOrder>(&mut history, RecordRepairTest { passed: true, note: None }, TECH, now);
+        apply::<RepairOrder>(
+            &mut history,
+            RecordRepairTest {
+                passed: true,
+                note: None,
+            },
+            TECH,
+            now,
+        );
         // Tier 1: 4 days from 2026-03-02 10:00; returned on day 7 is late.
-        let late = when::<RepairOrder>(&history, ReturnDevice { tracking_no: "SF1".into() }, TECH, t("2026-03-09T02:00:00Z")).unwrap();
-        assert!(matches!(&late[0], RepairEvent::DeviceReturnedToCustomer(r) if !r.on_time && r.turnaround_days == 7));
-        let on_time = when::<RepairOrder>(&history, ReturnDevice { tracking_no: "SF1".into() }, TECH, t("2026-03-05T02:00:00Z")).unwrap();
+        let late = when::<RepairOrder>(
+            &history,
+            ReturnDevice {
+                tracking_no: "SF1".into(),
+            },
+            TECH,
+            t("2026-03-09T02:00:00Z"),
+        )
+        .unwrap();
+        assert!(
+            matches!(&late[0], RepairEvent::DeviceReturnedToCustomer(r) if !r.on_time && r.turnaround_days == 7)
+        );
+        let on_time = when::<RepairOrder>(
+            &history,
+            ReturnDevice {
+                tracking_no: "SF1".into(),
+            },
+            TECH,
+            t("2026-03-05T02:00:00Z"),
+        )
+        .unwrap();
         assert!(matches!(&on_time[0], RepairEvent::DeviceReturnedToCustomer(r) if r.on_time));
     }
 }

@@ -20,11 +20,21 @@ pub fn when<A: Aggregate>(
     let state = A::replay(history);
     let policy = Policy::default();
     let actor = Actor::new(id, role);
-    let result = state.handle(&command.into(), &Context { now, actor: &actor, policy: &policy });
+    let result = state.handle(
+        &command.into(),
+        &Context {
+            now,
+            actor: &actor,
+            policy: &policy,
+        },
+    );
     if let Ok(events) = &result {
         for event in events {
             let data = event.encode().expect("events encode");
-            assert_eq!(&A::Event::decode(event.event_type(), &data).expect("events decode"), event);
+            assert_eq!(
+                &A::Event::decode(event.event_type(), &data).expect("events decode"),
+                event
+            );
         }
     }
     result

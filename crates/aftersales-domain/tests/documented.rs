@@ -26,10 +26,18 @@ fn every_command_is_documented_with_its_roles() {
             .unwrap_or_else(|| panic!("docs/domain.md has no row for {name}"));
         let roles_cell = row.split('|').nth(2).unwrap_or_default();
         for role in *roles {
-            assert!(roles_cell.contains(role.as_str()), "docs/domain.md: {name} should list the {role} role");
+            assert!(
+                roles_cell.contains(role.as_str()),
+                "docs/domain.md: {name} should list the {role} role"
+            );
         }
         let listed = roles_cell.split(',').count();
-        assert_eq!(listed, roles.len(), "docs/domain.md: {name} lists {listed} roles, the code allows {}", roles.len());
+        assert_eq!(
+            listed,
+            roles.len(),
+            "docs/domain.md: {name} lists {listed} roles, the code allows {}",
+            roles.len()
+        );
     }
 }
 
@@ -42,6 +50,9 @@ fn every_event_type_is_documented() {
         .chain(RepairEvent::TYPES)
         .chain(GrantEvent::TYPES);
     for event in all {
-        assert!(DOC.contains(&format!("`{event}`")), "docs/domain.md does not mention {event}");
+        assert!(
+            DOC.contains(&format!("`{event}`")),
+            "docs/domain.md does not mention {event}"
+        );
     }
 }

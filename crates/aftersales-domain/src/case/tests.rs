@@ -1153,3 +1153,118 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_split_names_a_new_case_once() {
+    let case = open_case(Priority::P2, PlatformState::SellerShipped);
+    let split = |new_case_id| SplitCase {
+        new_case_id,
+        reason: "同一订单两个问题".into(),
+    };
+    assert!(matches!(
+        case.when(split(id(1))),
+        Err(DomainError::Invalid {
+            field: "new_case_id",
+            ..
+        })
+    ));
+    let case = case.then_apply(split(id(3)));
+    assert!(matches!(
+        case.when(split(id(3))),
+        Err(DomainError::Invalid {
+            field: "new_case_id",
+            ..
+        })
+    ));
+    assert!(case.when(split(id(4))).is_ok());
+}
+
+#[test]
+fn the_receipt_time_is_extended_only_before_the_trade_completes() {
+    let shipped = open_case(Priority::P2, PlatformState::SellerShipped)
+        .then_apply(parcel(ParcelClass::DifficultByCourier));
+    assert!(shipped.when(ExtendReceipt { days: 3 }).is_ok());
+    assert!(matches!(
+        shipped.when(ExtendReceipt { days: 0 }),
+        Err(DomainError::Invalid { field: "days", .. })
+    ));
+    let completed = open_case(Priority::P2, PlatformState::TradeSucceeded)
+        .then_apply(parcel(ParcelClass::DifficultByCourier));
+    assert_eq!(
+        completed.when(ExtendReceipt { days: 3 }),
+        Err(DomainError::TradeAlreadyCompleted)
+    );
+}
+
+#[test]
+fn a_settled_parcel_is_not_chased_transferred_or_picked_up() {
+    let case = open_case(Priority::P2, PlatformState::SellerShipped)
+        .then_apply(parcel(ParcelClass::OutOfArea));
+    assert!(case
+        .when(TransferToCarrier {
+            carrier: "EMS".into(),
+            tracking_no: "EMS001".into()
+        })
+        .is_ok());
+    assert!(case
+        .when(ArrangeSelfPickup {
+            location: "菜鸟驿站 文三路店".into()
+        })
+        .is_ok());
+    assert!(case.when(RecallParcel {}).is_ok());
+    let settled = case.then_apply(reship());
+    assert_eq!(
+        settled.when(ChaseParcel {
+            note: "催件".into()
+        }),
+        Err(DomainError::ParcelSettled)
+    );
+    assert_eq!(
+        settled.when(TransferToCarrier {
+            carrier: "EMS".into(),
+            tracking_no: "EMS001".into()
+        }),
+        Err(DomainError::ParcelSettled)
+    );
+    assert_eq!(
+        settled.when(ArrangeSelfPickup {
+            location: "驿站".into()
+        }),
+        Err(DomainError::ParcelSettled)
+    );
+    let no_parcel = open_case(Priority::P2, PlatformState::SellerShipped);
+    assert_eq!(
+        no_parcel.when(RecallParcel {}),
+        Err(DomainError::NoParcelProblem)
+    );
+}
+
+#[test]
+fn a_courier_claim_is_settled_once_and_not_above_the_claim() {
+    let claim_id = id(61);
+    let case = open_case(Priority::P2, PlatformState::SellerShipped)
+        .then_apply(parcel(ParcelClass::Lost))
+        .then_apply(FileCourierClaim {
+            claim_id,
+            amount: Money::cny(10_000),
+        })
+        .by("fin-1", Role::Finance);
+    assert!(matches!(
+        case.when(SettleCourierClaim {
+            claim_id,
+            amount: Money::cny(10_001)
+        }),
+        Err(DomainError::Invalid { .. })
+    ));
+    let settled = case.then_apply(SettleCourierClaim {
+        claim_id,
+        amount: Money::cny(10_000),
+    });
+    assert!(matches!(
+        settled.when(SettleCourierClaim {
+            claim_id,
+            amount: Money::cny(1)
+        }),
+        Err(DomainError::AlreadyDone { .. })
+    ));
+}

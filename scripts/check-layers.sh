@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Dependencies point inward: the store knows no other crate of the
+# workspace, and the domain does no I/O (no sqlx, no tokio, no store).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+deps() {
+    cargo tree --locked -p "$1" -e normal --prefix none | tail -n +2
+}
+
+fail=0
+if deps aftersales-store | grep -q '^aftersales-'; then
+    echo "check-layers: aftersales-store depends on another workspace crate" >&2
+    fail=1
+fi
+if deps aftersales-domain | grep -qE '^(sqlx|tokio|aftersales-store|aftersales-commands) '; then
+    echo "check-layers: aftersales-domain depends on I/O crates" >&2
+    fail=1
+fi
+[ "$fail" = 0 ] && echo "check-layers: dependencies point inward"
+exit "$fail"
