@@ -30,9 +30,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     runtime.block_on(async {
         let dir = tempfile::tempdir()?;
         let mut lines = Vec::new();
+        // BENCH_UNSAFE_FAST=1 turns the disk syncs off, to tell CPU from disk.
+        let options = StoreOptions {
+            unsafe_fast: std::env::var("BENCH_UNSAFE_FAST").is_ok(),
+            ..StoreOptions::default()
+        };
         let sqlite = open(
             &format!("sqlite://{}", dir.path().join("commands.db").display()),
-            StoreOptions::default(),
+            options,
         )
         .await?;
         lines.extend(run_backend("sqlite", sqlite, commands).await?);
