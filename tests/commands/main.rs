@@ -41,6 +41,15 @@ impl Desk {
         }
     }
 
+    /// A handler of another aggregate on the same store and clock.
+    pub fn handler<A: aftersales_domain::Aggregate>(&self) -> Handler<A> {
+        Handler::new(
+            self.store.clone(),
+            Arc::new(Policy::default()),
+            self.clock.clone(),
+        )
+    }
+
     pub async fn run(
         &self,
         case: Uuid,

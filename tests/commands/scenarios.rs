@@ -1,11 +1,9 @@
 //! The SOPs of DOMAIN.md, end to end through the handlers.
 
-use std::sync::Arc;
-
-use aftersales_commands::{Envelope, Handler};
+use aftersales_commands::Envelope;
 use aftersales_domain::case::*;
 use aftersales_domain::model::*;
-use aftersales_domain::{Money, Policy};
+use aftersales_domain::Money;
 use aftersales_tests::{on_both_backends, TestDb};
 use chrono::Duration;
 use uuid::Uuid;
@@ -333,11 +331,7 @@ async fn price_difference_refund_after_approval(db: TestDb) {
 async fn payment_reminder_to_paid_and_unpaid_order_closed_by_the_platform(db: TestDb) {
     use aftersales_domain::reminder::*;
     let desk = Desk::new(db.open().await);
-    let orders = Handler::<UnpaidOrder>::new(
-        desk.store.clone(),
-        Arc::new(Policy::default()),
-        desk.clock.clone(),
-    );
+    let orders = desk.handler::<UnpaidOrder>();
     let run = |id, command: ReminderCommand| {
         let orders = &orders;
         async move { orders.execute(&Envelope::new(id, command, agent())).await }
@@ -416,11 +410,7 @@ async fn payment_reminder_to_paid_and_unpaid_order_closed_by_the_platform(db: Te
 async fn sampling_audit_of_50(db: TestDb) {
     use aftersales_domain::audit::*;
     let desk = Desk::new(db.open().await);
-    let audits = Handler::<SamplingAudit>::new(
-        desk.store.clone(),
-        Arc::new(Policy::default()),
-        desk.clock.clone(),
-    );
+    let audits = desk.handler::<SamplingAudit>();
     let audit = Uuid::new_v4();
     let population: Vec<String> = (0..80).map(|i| format!("buyer-{i}")).collect();
     let outcome = audits
@@ -503,11 +493,7 @@ async fn sampling_audit_of_50(db: TestDb) {
 async fn repair_in_warranty(db: TestDb) {
     use aftersales_domain::repair::*;
     let desk = Desk::new(db.open().await);
-    let repairs = Handler::<RepairOrder>::new(
-        desk.store.clone(),
-        Arc::new(Policy::default()),
-        desk.clock.clone(),
-    );
+    let repairs = desk.handler::<RepairOrder>();
     let repair = Uuid::new_v4();
     let tech = aftersales_domain::Actor::new("tech-1", aftersales_domain::Role::Technician);
     let steps: Vec<RepairCommand> = vec![
