@@ -24,7 +24,6 @@ async fn an_accepted_command_appends_its_events_with_the_actor_and_ids_in_metada
     let mut envelope = Envelope::new(
         case_id,
         registration(
-            case_id,
             Priority::P2,
             Category::Logistics,
             PlatformState::SellerShipped,
@@ -43,6 +42,9 @@ async fn an_accepted_command_appends_its_events_with_the_actor_and_ids_in_metada
         .unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].event_type, "CaseRegistered");
+    // The case's id is its stream's, not anything the request said.
+    let registered: CaseRegistered = stored[0].data_as().unwrap();
+    assert_eq!(registered.case_id, case_id);
     let metadata: EventMetadata = stored[0].metadata_as().unwrap();
     assert_eq!(metadata.actor_id.as_deref(), Some("agent-1"));
     assert_eq!(metadata.actor_role.as_deref(), Some("agent"));

@@ -81,12 +81,8 @@ impl Desk {
         state: PlatformState,
     ) -> Uuid {
         let case_id = Uuid::new_v4();
-        self.run(
-            case_id,
-            &agent(),
-            registration(case_id, priority, category, state),
-        )
-        .await;
+        self.run(case_id, &agent(), registration(priority, category, state))
+            .await;
         case_id
     }
 }
@@ -107,14 +103,8 @@ pub fn warehouse() -> Actor {
     Actor::new("wh-1", Role::Warehouse)
 }
 
-pub fn registration(
-    case_id: Uuid,
-    priority: Priority,
-    category: Category,
-    state: PlatformState,
-) -> RegisterCase {
+pub fn registration(priority: Priority, category: Category, state: PlatformState) -> RegisterCase {
     RegisterCase {
-        case_id,
         customer: Customer {
             name: "李娜".into(),
             phone: "13912345678".into(),
@@ -123,7 +113,7 @@ pub fn registration(
             buyer_id: Some("tb_lina88".into()),
         },
         order: Some(Order {
-            order_no: format!("TB{}", case_id.simple()),
+            order_no: format!("TB{}", Uuid::new_v4().simple()),
             paid: Money::cny(29_900),
             paid_at: "2026-02-25T02:00:00Z".parse().unwrap(),
             postage: Some(Money::cny(1_200)),

@@ -47,25 +47,22 @@ on_both_backends!(
 );
 
 async fn append_prints_revision_and_position_and_read_prints_ndjson(db: TestDb) {
-    let id = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
-    let output = aftersales(
-        &db,
-        &[
-            "events",
-            "append",
-            "case-7",
-            "--type",
-            "CaseRegistered",
-            "--data",
-            r#"{"customer":"李四","priority":"P1"}"#,
-            "--metadata",
-            r#"{"actor_id":"agent-1","actor_role":"agent"}"#,
-            "--id",
-            id,
-            "--expected-revision",
-            "no-stream",
-        ],
-    );
+    let registration = [
+        "events",
+        "append",
+        "case-7",
+        "--type",
+        "CaseRegistered",
+        "--data",
+        r#"{"customer":"李四","priority":"P1"}"#,
+        "--metadata",
+        r#"{"actor_id":"agent-1","actor_role":"agent"}"#,
+        "--id",
+        "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+        "--expected-revision",
+        "no-stream",
+    ];
+    let output = aftersales(&db, &registration);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output).trim(), "revision=0 position=1");
     let output = aftersales(
@@ -90,31 +87,14 @@ async fn append_prints_revision_and_position_and_read_prints_ndjson(db: TestDb) 
     assert_eq!(first["stream"], "case-7");
     assert_eq!(first["revision"], 0);
     assert_eq!(first["position"], 1);
-    assert_eq!(first["id"], id);
+    assert_eq!(first["id"], "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
     assert_eq!(first["type"], "CaseRegistered");
     assert_eq!(first["data"]["customer"], "李四");
     assert_eq!(first["metadata"]["actor_role"], "agent");
     assert!(first["recorded_at"].as_str().is_some());
 
     // The same id again is an idempotent retry: acknowledged, not written.
-    let output = aftersales(
-        &db,
-        &[
-            "events",
-            "append",
-            "case-7",
-            "--type",
-            "CaseRegistered",
-            "--data",
-            r#"{"customer":"李四","priority":"P1"}"#,
-            "--metadata",
-            r#"{"actor_id":"agent-1","actor_role":"agent"}"#,
-            "--id",
-            id,
-            "--expected-revision",
-            "no-stream",
-        ],
-    );
+    let output = aftersales(&db, &registration);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output).trim(), "revision=0 position=1");
     assert_eq!(read_json(&db, &["$all"]).len(), 2);

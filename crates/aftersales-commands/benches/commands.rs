@@ -79,7 +79,7 @@ async fn run_backend(
         for _ in 0..concurrency {
             let case = Uuid::new_v4();
             handler
-                .execute(&Envelope::new(case, registration(case).into(), agent()))
+                .execute(&Envelope::new(case, registration().into(), agent()))
                 .await?;
             handler
                 .execute(&Envelope::new(case, parcel().into(), agent()))
@@ -166,9 +166,8 @@ fn workload(i: usize) -> CaseCommand {
     }
 }
 
-fn registration(case_id: Uuid) -> RegisterCase {
+fn registration() -> RegisterCase {
     RegisterCase {
-        case_id,
         customer: Customer {
             name: "王小明".into(),
             phone: "13800138000".into(),

@@ -163,6 +163,7 @@ impl<A: Aggregate> Handler<A> {
                 }
             }
             let ctx = Context {
+                aggregate_id: envelope.aggregate_id,
                 now: self.clock.now(),
                 actor: &envelope.actor,
                 policy: &self.policy,

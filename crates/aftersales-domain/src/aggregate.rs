@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Serialize};
+use uuid::Uuid;
 
 use crate::actor::{Actor, Role};
 use crate::error::DomainError;
@@ -10,6 +11,9 @@ use crate::policy::Policy;
 /// What a decision may look at besides the state and the command.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
+    /// The aggregate the decision is for: the id in its stream's name. It
+    /// comes from whoever owns the stream, never from the command's body.
+    pub aggregate_id: Uuid,
     pub now: DateTime<Utc>,
     pub actor: &'a Actor,
     pub policy: &'a Policy,

@@ -23,6 +23,7 @@ pub fn when<A: Aggregate>(
     let result = state.handle(
         &command.into(),
         &Context {
+            aggregate_id: uuid::Uuid::from_u128(1),
             now,
             actor: &actor,
             policy: &policy,

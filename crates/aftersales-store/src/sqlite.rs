@@ -100,19 +100,6 @@ impl SqliteStore {
         })
     }
 
-    /// Applies pending migrations to the file at `path`.
-    pub async fn migrate(path: impl AsRef<Path>, options: StoreOptions) -> Result<(), StoreError> {
-        Self::open(
-            path,
-            StoreOptions {
-                migrate: true,
-                ..options
-            },
-        )
-        .await
-        .map(|_| ())
-    }
-
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -77,9 +77,6 @@ crate::domain_commands! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterCase {
-    /// Chosen by whoever creates the case (the API assigns it), so that a
-    /// retried registration names the same case.
-    pub case_id: Uuid,
     pub customer: Customer,
     #[serde(default)]
     pub order: Option<Order>,

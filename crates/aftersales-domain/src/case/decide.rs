@@ -79,7 +79,7 @@ impl Case {
             CaseCommand::ResumeSla(_) => self.resume(ctx),
             CaseCommand::RecordSlaBreach(c) => self.breach(c.clock, ctx),
             CaseCommand::MergeCase(c) => {
-                if Some(c.survivor) == self.id {
+                if c.survivor == ctx.aggregate_id {
                     return Err(DomainError::invalid(
                         "survivor",
                         "a case cannot be merged into itself",
@@ -93,7 +93,7 @@ impl Case {
             }
             CaseCommand::SplitCase(c) => {
                 require_text("reason", &c.reason)?;
-                if Some(c.new_case_id) == self.id || self.split_into.contains(&c.new_case_id) {
+                if c.new_case_id == ctx.aggregate_id || self.split_into.contains(&c.new_case_id) {
                     return Err(DomainError::invalid(
                         "new_case_id",
                         "names this case or one already split off",
@@ -716,7 +716,11 @@ impl Case {
                     amount,
                 } = &approval.subject
                 {
-                    let issue = String::from("approved compensation");
+                    let issue = self
+                        .compensations
+                        .get(compensation_id)
+                        .map(|c| c.why.clone())
+                        .unwrap_or_default();
                     events.push(
                         CompensationGranted {
                             compensation_id: *compensation_id,
@@ -885,7 +889,7 @@ impl Case {
         let targets = ctx.policy.sla(c.priority);
         let calendar = &ctx.policy.calendar;
         Ok(vec![CaseRegistered {
-            case_id: c.case_id,
+            case_id: ctx.aggregate_id,
             customer: c.customer.clone(),
             order: c.order.clone(),
             product: c.product.clone(),

@@ -125,6 +125,8 @@ pub enum GrantStage {
 pub struct Payout {
     pub amount: Money,
     pub stage: GrantStage,
+    /// The issue compensated, or the reason for the price difference.
+    pub why: String,
 }
 
 #[derive(Debug, Clone)]
@@ -384,6 +386,7 @@ impl Case {
                     Payout {
                         amount: e.amount,
                         stage: GrantStage::Granted,
+                        why: e.issue.clone(),
                     },
                 );
             }
@@ -393,6 +396,7 @@ impl Case {
                     Payout {
                         amount: e.amount,
                         stage: GrantStage::Proposed,
+                        why: e.issue.clone(),
                     },
                 );
             }
@@ -407,6 +411,7 @@ impl Case {
                     Payout {
                         amount: e.amount,
                         stage: GrantStage::Proposed,
+                        why: e.reason.clone(),
                     },
                 );
             }

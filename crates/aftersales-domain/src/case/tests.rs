@@ -56,6 +56,7 @@ impl Scenario {
     fn when(&self, command: impl Into<CaseCommand>) -> Result<Vec<CaseEvent>, DomainError> {
         let case = Case::replay(&self.history);
         let ctx = Context {
+            aggregate_id: id(1),
             now: self.now,
             actor: &self.actor,
             policy: &self.policy,
@@ -104,7 +105,6 @@ fn order(state: PlatformState) -> Order {
 
 fn register(priority: Priority, category: Category, state: Option<PlatformState>) -> RegisterCase {
     RegisterCase {
-        case_id: id(1),
         customer: customer(),
         order: state.map(order),
         product: Product {
@@ -915,7 +915,8 @@ fn the_approver_is_a_supervisor_and_never_the_requester() {
     };
     let events = other.when(approve.clone()).unwrap();
     assert!(
-        matches!(&events[..], [CaseEvent::ApprovalGranted(_), CaseEvent::CompensationGranted(g)] if g.approval_id == Some(id(81)))
+        matches!(&events[..], [CaseEvent::ApprovalGranted(_), CaseEvent::CompensationGranted(g)]
+            if g.approval_id == Some(id(81)) && g.issue == "轻微划痕")
     );
     let approved = other.then_apply(approve.clone());
     assert_eq!(approved.when(approve), Err(DomainError::ApprovalNotPending));
