@@ -1,7 +1,10 @@
 //! `aftersales`: the one binary operators run. It serves the API, applies
-//! migrations, and reads and writes the event log directly.
+//! migrations, reads and writes the event log directly, operates the read
+//! models and prints the reports.
 
+mod demo;
 mod events;
+mod readmodels;
 mod serve;
 
 use std::process::ExitCode;
@@ -38,6 +41,18 @@ enum Command {
     /// Append to, read and follow the event log.
     #[command(subcommand)]
     Events(events::EventsCommand),
+    /// Operate the read models: status, rebuild, verify, reset.
+    #[command(subcommand)]
+    Projections(readmodels::ProjectionsCommand),
+    /// The SOP reports, live or as of a past time.
+    #[command(subcommand)]
+    Reports(readmodels::ReportsCommand),
+    /// The double-entry money ledger.
+    #[command(subcommand)]
+    Ledger(readmodels::LedgerCommand),
+    /// Generate a realistic demo history.
+    #[command(subcommand)]
+    Demo(demo::DemoCommand),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +90,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Events(command) => events::run(&cli.db, options, command).await,
+        Command::Projections(command) => readmodels::projections(&cli.db, options, command).await,
+        Command::Reports(command) => readmodels::reports(&cli.db, options, command).await,
+        Command::Ledger(command) => readmodels::ledger(&cli.db, options, command).await,
+        Command::Demo(command) => demo::run(&cli.db, options, command).await,
     }
 }
 

@@ -61,6 +61,12 @@ impl Subscription {
     pub async fn next(&mut self) -> Option<Result<SubscriptionMessage, StoreError>> {
         self.messages.recv().await
     }
+
+    /// The next message if one is waiting, without waiting: lets a consumer
+    /// take what the reader has read ahead as one batch.
+    pub fn try_next(&mut self) -> Option<Result<SubscriptionMessage, StoreError>> {
+        self.messages.try_recv().ok()
+    }
 }
 
 impl Drop for Subscription {

@@ -1,0 +1,400 @@
+//! What operators do with read models: prepare them at start-up, keep them
+//! caught up, rebuild, verify and reset them, report their status, and
+//! produce a report as of a past position.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aftersales_store::{AllFrom, AllQuery, Direction, EventStore, Position};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::case_views::CaseViews;
+use crate::db::ReadDb;
+use crate::error::ProjectionError;
+use crate::ledger::Ledger;
+use crate::projection::Projection;
+use crate::reports::{catalogue, Reports};
+use crate::runner::{self, status_name, table_name, Progress, Projector, Runtime, Target, Until};
+use crate::table::Table;
+
+/// Every read model, in the order they are listed.
+pub const NAMES: &[&str] = &[CaseViews::NAME, Ledger::NAME, Reports::NAME];
+
+fn version_of(name: &str) -> Option<u32> {
+    match name {
+        CaseViews::NAME => Some(CaseViews::VERSION),
+        Ledger::NAME => Some(Ledger::VERSION),
+        Reports::NAME => Some(Reports::VERSION),
+        _ => None,
+    }
+}
+
+/// The runtimes of the named projections (all when `names` is empty).
+pub fn projectors(
+    names: &[String],
+    target: Target,
+) -> Result<Vec<Box<dyn Projector>>, ProjectionError> {
+    let names: Vec<&str> = if names.is_empty() {
+        NAMES.to_vec()
+    } else {
+        names.iter().map(String::as_str).collect()
+    };
+    names
+        .into_iter()
+        .map(|name| -> Result<Box<dyn Projector>, ProjectionError> {
+            Ok(match name {
+                CaseViews::NAME => Box::new(Runtime::new(CaseViews, target)),
+                Ledger::NAME => Box::new(Runtime::new(Ledger, target)),
+                Reports::NAME => Box::new(Runtime::new(Reports, target)),
+                other => return Err(ProjectionError::UnknownProjection(other.to_owned())),
+            })
+        })
+        .collect()
+}
+
+/// At start-up: creates missing read models and resets those whose code
+/// version changed, so they are rebuilt as the runner catches up. Returns
+/// the names reset.
+pub async fn prepare(db: &ReadDb) -> Result<Vec<&'static str>, ProjectionError> {
+    let mut reset = Vec::new();
+    for name in NAMES {
+        let version = version_of(name).unwrap_or_default();
+        match db.status(name).await? {
+            Some(status) if status.version == version => {}
+            Some(status) => {
+                tracing::info!(
+                    projection = name,
+                    from = status.version,
+                    to = version,
+                    "projection version changed: rebuilding"
+                );
+                db.create(name, &table_name(name, Target::Live), version, "running")
+                    .await?;
+                reset.push(*name);
+            }
+            None => {
+                db.create(name, &table_name(name, Target::Live), version, "running")
+                    .await?
+            }
+        }
+    }
+    Ok(reset)
+}
+
+/// Brings the live read models up to the head of the log and returns.
+pub async fn catch_up(
+    store: Arc<dyn EventStore>,
+    db: &ReadDb,
+) -> Result<Vec<(&'static str, ProjectionError)>, ProjectionError> {
+    prepare(db).await?;
+    let mut projectors = projectors(&[], Target::Live)?;
+    runner::run(store, db, &mut projectors, Until::CaughtUp, |_| {}).await
+}
+
+/// Keeps the live read models caught up until the task is dropped. On
+/// PostgreSQL only the process holding the projections' advisory lock runs
+/// them; the others wait and take over when it goes away.
+pub async fn run_live(store: Arc<dyn EventStore>, db: ReadDb) -> Result<(), ProjectionError> {
+    let _lock = match &db {
+        ReadDb::Postgres(pool) => Some(exclusive(pool).await?),
+        ReadDb::Sqlite(_) => None,
+    };
+    prepare(&db).await?;
+    loop {
+        let mut projectors = projectors(&[], Target::Live)?;
+        match runner::run(store.clone(), &db, &mut projectors, Until::Forever, |_| {}).await {
+            Ok(failed) => {
+                // Every projection failed at an event: wait for an operator.
+                for (name, error) in failed {
+                    tracing::error!(projection = name, %error, "projection stopped");
+                }
+                std::future::pending::<()>().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "projection runner stopped; restarting");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// Key of the advisory lock the projection runner holds on PostgreSQL.
+const RUNNER_LOCK: i64 = 0x6166_7465_7273_616c; // "aftersal"
+
+async fn exclusive(
+    pool: &sqlx::PgPool,
+) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, ProjectionError> {
+    loop {
+        let mut connection = pool.acquire().await?;
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(RUNNER_LOCK)
+            .fetch_one(&mut *connection)
+            .await?;
+        if locked {
+            // The lock lives as long as this session: the connection is
+            // held, not returned to the pool, until the runner stops.
+            return Ok(connection);
+        }
+        drop(connection);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Rebuilds the named read models into shadow tables while the live ones
+/// keep serving, then swaps each in. An interrupted rebuild resumes from
+/// its shadow checkpoint unless `restart`.
+pub async fn rebuild(
+    store: Arc<dyn EventStore>,
+    db: &ReadDb,
+    names: &[String],
+    restart: bool,
+    progress: impl FnMut(Progress) + Send,
+) -> Result<(), ProjectionError> {
+    let mut shadows = projectors(names, Target::Shadow)?;
+    for shadow in &shadows {
+        let name = shadow.name();
+        let status = status_name(name, Target::Shadow);
+        let fresh = restart
+            || db
+                .status(&status)
+                .await?
+                .is_none_or(|s| s.version != shadow.version());
+        if fresh {
+            db.create(
+                &status,
+                &table_name(name, Target::Shadow),
+                shadow.version(),
+                "rebuilding",
+            )
+            .await?;
+        }
+    }
+    let failed = runner::run(store, db, &mut shadows, Until::CaughtUp, progress).await?;
+    if let Some((_, error)) = failed.into_iter().next() {
+        return Err(error);
+    }
+    for shadow in &shadows {
+        let name = shadow.name();
+        db.swap(
+            name,
+            &table_name(name, Target::Live),
+            &table_name(name, Target::Shadow),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// A difference between a read model and its rebuild.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    pub projection: String,
+    pub collection: String,
+    pub key: String,
+    /// live-only | rebuild-only | differs
+    pub kind: String,
+}
+
+/// Rebuilds the named read models privately up to the live checkpoint and
+/// compares them row by row with the live tables.
+pub async fn verify(
+    store: Arc<dyn EventStore>,
+    db: &ReadDb,
+    names: &[String],
+    mut progress: impl FnMut(Progress) + Send,
+) -> Result<Vec<Difference>, ProjectionError> {
+    let mut differences = Vec::new();
+    for projector in projectors(names, Target::Verify)? {
+        let name = projector.name();
+        let status = status_name(name, Target::Verify);
+        let verify_table = table_name(name, Target::Verify);
+        db.create(&status, &verify_table, projector.version(), "rebuilding")
+            .await?;
+        let mut single = vec![projector];
+        let result = async {
+            // The live model may move on while we rebuild: follow it until
+            // both stand at the same position.
+            for _ in 0..10 {
+                let live = db
+                    .status(name)
+                    .await?
+                    .ok_or_else(|| ProjectionError::UnknownProjection(name.to_owned()))?;
+                runner::run(
+                    store.clone(),
+                    db,
+                    &mut single,
+                    Until::Position(live.position),
+                    &mut progress,
+                )
+                .await?;
+                let live_rows = db.dump(&table_name(name, Target::Live)).await?;
+                let again = db.status(name).await?.map(|s| s.position);
+                if again == Some(live.position) {
+                    let rebuilt = db.dump(&verify_table).await?;
+                    return Ok(compare(name, &live_rows, &rebuilt));
+                }
+            }
+            Err(ProjectionError::Busy(name.to_owned()))
+        }
+        .await;
+        db.drop(&status, &verify_table).await?;
+        differences.extend(result?);
+    }
+    Ok(differences)
+}
+
+type DumpRow = (String, String, String, String);
+
+fn compare(name: &str, live: &[DumpRow], rebuilt: &[DumpRow]) -> Vec<Difference> {
+    use std::collections::BTreeMap;
+    let index = |rows: &[DumpRow]| -> BTreeMap<(String, String, String), String> {
+        rows.iter()
+            .map(|(c, k, s, d)| ((c.clone(), k.clone(), s.clone()), d.clone()))
+            .collect()
+    };
+    let (live, rebuilt) = (index(live), index(rebuilt));
+    let mut differences = Vec::new();
+    let mut note = |(collection, key, _): &(String, String, String), kind: &str| {
+        differences.push(Difference {
+            projection: name.to_owned(),
+            collection: collection.clone(),
+            key: key.clone(),
+            kind: kind.to_owned(),
+        });
+    };
+    for (row, doc) in &live {
+        match rebuilt.get(row) {
+            None => note(row, "live-only"),
+            Some(other) if !same_json(other, doc) => note(row, "differs"),
+            Some(_) => {}
+        }
+    }
+    for row in rebuilt.keys().filter(|row| !live.contains_key(*row)) {
+        note(row, "rebuild-only");
+    }
+    differences
+}
+
+/// JSON documents compare by value: PostgreSQL may store them re-spaced.
+fn same_json(a: &str, b: &str) -> bool {
+    a == b
+        || matches!(
+            (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
+}
+
+/// Empties a read model; the runner rebuilds it from the start of the log.
+pub async fn reset(db: &ReadDb, name: &str) -> Result<(), ProjectionError> {
+    let version =
+        version_of(name).ok_or_else(|| ProjectionError::UnknownProjection(name.to_owned()))?;
+    db.create(name, &table_name(name, Target::Live), version, "running")
+        .await
+}
+
+/// One line of `projections status`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Status {
+    pub name: String,
+    pub version: u32,
+    pub code_version: Option<u32>,
+    pub state: String,
+    pub checkpoint: Position,
+    pub head: Position,
+    pub lag_events: u64,
+    pub lag_seconds: f64,
+    pub failed_position: Option<Position>,
+    pub error: Option<String>,
+}
+
+pub async fn status(store: &dyn EventStore, db: &ReadDb) -> Result<Vec<Status>, ProjectionError> {
+    let head = store.head().await?;
+    let head_time = recorded_at(store, head).await?;
+    let mut lines = Vec::new();
+    for row in db.all_statuses().await? {
+        let base = row.name.split('@').next().unwrap_or_default();
+        // How old the oldest event not yet applied is, against the newest.
+        let lag_seconds = match head_time {
+            Some(head_time) if row.position < head => {
+                let behind = recorded_at(store, row.position.max(1))
+                    .await?
+                    .unwrap_or(head_time);
+                (head_time - behind).num_milliseconds().max(0) as f64 / 1000.0
+            }
+            _ => 0.0,
+        };
+        lines.push(Status {
+            code_version: version_of(base),
+            lag_events: head.saturating_sub(row.position),
+            lag_seconds,
+            head,
+            checkpoint: row.position,
+            name: row.name,
+            version: row.version,
+            state: row.state,
+            failed_position: row.failed_position,
+            error: row.error,
+        });
+    }
+    Ok(lines)
+}
+
+/// When the event at or before `position` was recorded.
+async fn recorded_at(
+    store: &dyn EventStore,
+    position: Position,
+) -> Result<Option<DateTime<Utc>>, ProjectionError> {
+    if position == 0 {
+        return Ok(None);
+    }
+    let page = store
+        .read_all(&AllQuery {
+            from: AllFrom::Position(position),
+            direction: Direction::Backwards,
+            limit: 1,
+            filter: Default::default(),
+        })
+        .await?;
+    Ok(page.events.first().map(|event| event.recorded_at))
+}
+
+/// The position of the last event recorded at or before `time` (0 if none).
+pub async fn position_at(
+    store: &dyn EventStore,
+    time: DateTime<Utc>,
+) -> Result<Position, ProjectionError> {
+    let (mut low, mut high) = (0, store.head().await?);
+    // Recording times rise with positions: search for the last one <= time.
+    while low < high {
+        let middle = low + (high - low).div_ceil(2);
+        match recorded_at(store, middle).await? {
+            Some(at) if at <= time => low = middle,
+            _ => high = middle - 1,
+        }
+    }
+    Ok(low)
+}
+
+/// A report as it read when the log ended at `position`: the report facts
+/// are replayed into a private in-memory database up to that position.
+pub async fn report_as_of(
+    store: Arc<dyn EventStore>,
+    name: &str,
+    position: Position,
+) -> Result<Table, ProjectionError> {
+    if !catalogue::REPORTS.iter().any(|(report, _)| *report == name) {
+        return Err(ProjectionError::UnknownReport(name.to_owned()));
+    }
+    let memory = ReadDb::memory().await?;
+    let mut projectors = projectors(&[Reports::NAME.to_owned()], Target::Live)?;
+    runner::run(
+        store,
+        &memory,
+        &mut projectors,
+        Until::Position(position),
+        |_| {},
+    )
+    .await?;
+    catalogue::build(&memory, name).await
+}

@@ -1,0 +1,602 @@
+//! Case views: the current state of every case and its timeline, and the
+//! searchable case list (售后服务登记表 as the team reads it today).
+
+use std::collections::BTreeMap;
+
+use aftersales_domain::case::{ApprovalSubject, CaseEvent, SlaClock};
+use aftersales_domain::model::{Customer, Department, ParcelClass, Priority, ReturnCause};
+use aftersales_domain::{DomainEvent as _, Money};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::docs::Docs;
+use crate::envelope::{AnyEvent, Envelope};
+use crate::error::ProjectionError;
+use crate::projection::{DocKey, Projection};
+
+pub const CASE: &str = "case";
+
+/// The case views read model.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CaseViews;
+
+/// A case as the team sees it now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseView {
+    pub case_id: Uuid,
+    /// open | waiting (an SLA clock paused) | closed | merged
+    pub status: String,
+    pub priority: Priority,
+    pub category: String,
+    pub channel: String,
+    pub customer: Customer,
+    pub order_no: Option<String>,
+    pub product: String,
+    pub product_model: Option<String>,
+    pub phenomenon: String,
+    pub registered_at: DateTime<Utc>,
+    pub assignee: Option<String>,
+    pub sla: SlaView,
+    pub escalated_to: Option<String>,
+    pub open_approvals: BTreeMap<Uuid, ApprovalView>,
+    pub parcel: Option<ParcelView>,
+    pub return_: Option<ReturnView>,
+    pub exchange: Option<String>,
+    pub open_handoffs: BTreeMap<Uuid, HandoffView>,
+    pub refunds: BTreeMap<Uuid, RefundView>,
+    pub money: MoneyTotals,
+    pub calls: u32,
+    pub revisits: u32,
+    pub last_score: Option<u8>,
+    pub open_follow_ups: u32,
+    pub resolution: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub customer_confirmed: Option<bool>,
+    pub merged_into: Option<Uuid>,
+    pub split_from: Option<Uuid>,
+    pub split_into: Vec<Uuid>,
+    /// The stream revision of the last event: the case's ETag.
+    pub revision: u64,
+    pub updated_at: DateTime<Utc>,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SlaView {
+    pub first_response_due: Option<DateTime<Utc>>,
+    pub first_response_at: Option<DateTime<Utc>>,
+    pub first_response_on_time: Option<bool>,
+    pub resolution_due: Option<DateTime<Utc>>,
+    pub resolved_on_time: Option<bool>,
+    pub paused_since: Option<DateTime<Utc>>,
+    pub breaches: Vec<SlaClock>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalView {
+    pub subject: String,
+    pub amount: Option<Money>,
+    pub requested_by: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParcelView {
+    pub tracking_no: String,
+    pub carrier: String,
+    pub class: ParcelClass,
+    pub photos: u32,
+    pub chased: u32,
+    pub loss_confirmed: bool,
+    pub reshipped: Vec<String>,
+    pub recalled: bool,
+    pub transferred_to: Option<String>,
+    pub returned_to_sender: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReturnView {
+    pub cause: ReturnCause,
+    pub no_reason: bool,
+    /// requested | authorised | received | inspected | restocked
+    pub state: String,
+    pub received: u32,
+    pub resellable: Option<bool>,
+    pub restocked: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandoffView {
+    pub department: Department,
+    pub due_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefundView {
+    pub amount: Money,
+    /// requested | approved | auto_accepted | rejected | paid
+    pub state: String,
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+/// Money on the case, in minor units of the case's currency.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoneyTotals {
+    pub currency: Option<String>,
+    pub order_paid: i64,
+    pub refunds_requested: i64,
+    pub refunds_approved: i64,
+    pub refunds_paid: i64,
+    pub compensation_granted: i64,
+    pub compensation_paid: i64,
+    pub price_difference_requested: i64,
+    pub price_difference_paid: i64,
+    pub postage_advanced: i64,
+    pub postage_reimbursed: i64,
+    pub claims_filed: i64,
+    pub claims_settled: i64,
+}
+
+/// One event of the case, as its timeline lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub revision: u64,
+    pub position: u64,
+    pub at: DateTime<Utc>,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub actor: String,
+    pub role: Option<String>,
+}
+
+impl CaseView {
+    pub fn breached(&self) -> bool {
+        !self.sla.breaches.is_empty()
+    }
+
+    fn status_now(&self) -> &'static str {
+        if self.merged_into.is_some() {
+            "merged"
+        } else if self.closed_at.is_some() {
+            "closed"
+        } else if self.sla.paused_since.is_some() {
+            "waiting"
+        } else {
+            "open"
+        }
+    }
+}
+
+impl Projection for CaseViews {
+    type Doc = CaseView;
+    const NAME: &'static str = "case_views";
+    const VERSION: u32 = 1;
+
+    fn reads(&self, event: &Envelope, keys: &mut Vec<DocKey>) {
+        if let AnyEvent::Case(_) = event.event {
+            keys.push((CASE, event.aggregate_id.to_string()));
+        }
+    }
+
+    fn apply(&self, event: &Envelope, docs: &mut Docs<CaseView>) -> Result<(), ProjectionError> {
+        let AnyEvent::Case(case_event) = &event.event else {
+            return Ok(());
+        };
+        let key = event.aggregate_id.to_string();
+        if let CaseEvent::CaseRegistered(registered) = case_event {
+            let view = CaseView {
+                case_id: event.aggregate_id,
+                status: String::new(),
+                priority: registered.priority,
+                category: registered.category.as_str().to_owned(),
+                channel: serde_plain(&registered.channel),
+                customer: registered.customer.clone(),
+                order_no: registered
+                    .order
+                    .as_ref()
+                    .map(|order| order.order_no.clone()),
+                product: registered.product.name.clone(),
+                product_model: registered.product.model.clone(),
+                phenomenon: registered.problem.phenomenon.clone(),
+                registered_at: registered.registered_at,
+                assignee: None,
+                sla: SlaView {
+                    first_response_due: registered.first_response_due,
+                    resolution_due: registered.resolution_due,
+                    ..SlaView::default()
+                },
+                escalated_to: None,
+                open_approvals: BTreeMap::new(),
+                parcel: None,
+                return_: None,
+                exchange: None,
+                open_handoffs: BTreeMap::new(),
+                refunds: BTreeMap::new(),
+                money: MoneyTotals {
+                    currency: registered
+                        .order
+                        .as_ref()
+                        .map(|order| order.paid.currency.as_str().to_owned()),
+                    order_paid: registered
+                        .order
+                        .as_ref()
+                        .map_or(0, |order| order.paid.minor),
+                    ..MoneyTotals::default()
+                },
+                calls: 0,
+                revisits: 0,
+                last_score: None,
+                open_follow_ups: 0,
+                resolution: None,
+                closed_at: None,
+                customer_confirmed: None,
+                merged_into: None,
+                split_from: registered.split_from,
+                split_into: Vec::new(),
+                revision: 0,
+                updated_at: event.recorded_at,
+                timeline: Vec::new(),
+            };
+            docs.put(CASE, key.clone(), view);
+        }
+        let view = docs
+            .get_mut(CASE, &key)
+            .ok_or_else(|| ProjectionError::Inconsistent {
+                position: event.position,
+                reason: format!("{} before the case was registered", case_event.event_type()),
+            })?;
+        evolve(view, case_event);
+        view.status = view.status_now().to_owned();
+        view.revision = event.revision;
+        view.updated_at = event.recorded_at;
+        view.timeline.push(TimelineEntry {
+            revision: event.revision,
+            position: event.position,
+            at: event.recorded_at,
+            event_type: case_event.event_type().to_owned(),
+            actor: event.actor().to_owned(),
+            role: event.actor_role.clone(),
+        });
+        Ok(())
+    }
+
+    fn sort_key(&self, view: &CaseView) -> String {
+        sortable_time(view.registered_at)
+    }
+
+    fn tags(&self, view: &CaseView, tags: &mut Vec<(&'static str, String)>) {
+        tags.push(("status", view.status.clone()));
+        tags.push(("priority", format!("{:?}", view.priority)));
+        tags.push(("category", view.category.clone()));
+        tags.push(("phone", view.customer.phone.clone()));
+        tags.push(("breached", view.breached().to_string()));
+        if let Some(assignee) = &view.assignee {
+            tags.push(("assignee", assignee.clone()));
+        }
+        if let Some(order_no) = &view.order_no {
+            tags.push(("order_no", order_no.clone()));
+        }
+        if let Some(buyer_id) = &view.customer.buyer_id {
+            tags.push(("buyer_id", buyer_id.clone()));
+        }
+    }
+}
+
+fn evolve(view: &mut CaseView, event: &CaseEvent) {
+    let money = &mut view.money;
+    match event {
+        CaseEvent::CaseRegistered(_) => {}
+        CaseEvent::CaseAssigned(e) => view.assignee = Some(e.agent_id.clone()),
+        CaseEvent::FirstResponseRecorded(e) => {
+            view.sla.first_response_at = Some(e.at);
+            view.sla.first_response_on_time = Some(e.on_time);
+        }
+        CaseEvent::SlaPaused(e) => view.sla.paused_since = Some(e.at),
+        CaseEvent::SlaResumed(e) => {
+            view.sla.paused_since = None;
+            view.sla.first_response_due = e.first_response_due;
+            view.sla.resolution_due = e.resolution_due;
+        }
+        CaseEvent::SlaBreached(e) => {
+            if !view.sla.breaches.contains(&e.clock) {
+                view.sla.breaches.push(e.clock);
+            }
+        }
+        CaseEvent::CaseEscalated(e) => view.escalated_to = Some(e.to.clone()),
+        CaseEvent::CaseMergedInto(e) => view.merged_into = Some(e.survivor),
+        CaseEvent::CaseSplit(e) => view.split_into.push(e.new_case_id),
+        CaseEvent::CallLogged(_) => view.calls += 1,
+        CaseEvent::CustomerContactAttempted(_) => {}
+        CaseEvent::ParcelProblemReported(e) => {
+            view.parcel = Some(ParcelView {
+                tracking_no: e.tracking_no.clone(),
+                carrier: e.carrier.clone(),
+                class: e.class,
+                photos: 0,
+                chased: 0,
+                loss_confirmed: false,
+                reshipped: Vec::new(),
+                recalled: false,
+                transferred_to: None,
+                returned_to_sender: false,
+            });
+        }
+        CaseEvent::ParcelPhotosAdded(e) => with_parcel(view, |p| p.photos += count(e.photos.len())),
+        CaseEvent::ParcelChased(_) => with_parcel(view, |p| p.chased += 1),
+        CaseEvent::ReceiptExtended(_) => {}
+        CaseEvent::ParcelLossConfirmed(_) => with_parcel(view, |p| p.loss_confirmed = true),
+        CaseEvent::ParcelReshipped(e) => {
+            with_parcel(view, |p| p.reshipped.push(e.tracking_no.clone()))
+        }
+        CaseEvent::ParcelRecalled(_) => with_parcel(view, |p| p.recalled = true),
+        CaseEvent::ParcelTransferred(e) => {
+            with_parcel(view, |p| p.transferred_to = Some(e.carrier.clone()))
+        }
+        CaseEvent::SelfPickupArranged(_) => {}
+        CaseEvent::ParcelReturnedToSender(_) => with_parcel(view, |p| p.returned_to_sender = true),
+        CaseEvent::CourierClaimFiled(e) => money.claims_filed += e.amount.minor,
+        CaseEvent::CourierClaimSettled(e) => money.claims_settled += e.amount.minor,
+        CaseEvent::ReturnRequested(e) => {
+            view.return_ = Some(ReturnView {
+                cause: e.cause,
+                no_reason: e.no_reason,
+                state: "requested".to_owned(),
+                received: 0,
+                resellable: None,
+                restocked: 0,
+            });
+        }
+        CaseEvent::ReturnAuthorised(_) => with_return(view, |r| r.state = "authorised".to_owned()),
+        CaseEvent::ReturnParcelReceived(e) => with_return(view, |r| {
+            r.state = "received".to_owned();
+            r.received += e.quantity;
+        }),
+        CaseEvent::ReturnInspected(e) => with_return(view, |r| {
+            r.state = "inspected".to_owned();
+            r.resellable = Some(e.resellable);
+        }),
+        CaseEvent::ReturnRestocked(e) => with_return(view, |r| {
+            r.state = "restocked".to_owned();
+            r.restocked += e.quantity;
+        }),
+        CaseEvent::ExchangeRequested(_) => view.exchange = Some("requested".to_owned()),
+        CaseEvent::PostageAdvancedByCustomer(e) => money.postage_advanced += e.amount.minor,
+        CaseEvent::PostageReimbursed(e) => money.postage_reimbursed += e.amount.minor,
+        CaseEvent::ReshipOrderCreated(_) => {
+            if view.exchange.is_some() {
+                view.exchange = Some("reship_ordered".to_owned());
+            }
+        }
+        CaseEvent::ReshipOrderShipped(_) => {
+            if view.exchange.is_some() {
+                view.exchange = Some("shipped".to_owned());
+            }
+        }
+        CaseEvent::RefundRequested(e) => {
+            money.refunds_requested += e.amount.minor;
+            view.refunds.insert(
+                e.refund_id,
+                RefundView {
+                    amount: e.amount,
+                    state: "requested".to_owned(),
+                    deadline: e.auto_accept_at,
+                },
+            );
+        }
+        CaseEvent::PlatformRefundDeadlineRecorded(e) => {
+            if let Some(refund) = view.refunds.get_mut(&e.refund_id) {
+                refund.deadline = Some(e.deadline);
+            }
+        }
+        CaseEvent::RefundApproved(e) => approve_refund(view, e.refund_id, "approved"),
+        CaseEvent::RefundAutoAccepted(e) => approve_refund(view, e.refund_id, "auto_accepted"),
+        CaseEvent::RefundRejected(e) => {
+            if let Some(refund) = view.refunds.get_mut(&e.refund_id) {
+                refund.state = "rejected".to_owned();
+            }
+        }
+        CaseEvent::RefundPaid(e) => {
+            money.refunds_paid += e.amount.minor;
+            if let Some(refund) = view.refunds.get_mut(&e.refund_id) {
+                refund.state = "paid".to_owned();
+            }
+        }
+        CaseEvent::CompensationGranted(e) => money.compensation_granted += e.amount.minor,
+        CaseEvent::CompensationProposed(_) => {}
+        CaseEvent::CompensationPaid(e) => money.compensation_paid += e.amount.minor,
+        CaseEvent::PriceDifferenceRefundRequested(e) => {
+            money.price_difference_requested += e.amount.minor
+        }
+        CaseEvent::PriceDifferenceRefundPaid(e) => money.price_difference_paid += e.amount.minor,
+        CaseEvent::ApprovalRequested(e) => {
+            let (subject, amount) = match &e.subject {
+                ApprovalSubject::Compensation { amount, .. } => ("compensation", Some(*amount)),
+                ApprovalSubject::PriceDifferenceRefund { amount, .. } => {
+                    ("price_difference_refund", Some(*amount))
+                }
+                ApprovalSubject::UnverifiedShortShipmentReship { .. } => {
+                    ("unverified_short_shipment_reship", None)
+                }
+                ApprovalSubject::Exception { .. } => ("exception", None),
+            };
+            view.open_approvals.insert(
+                e.approval_id,
+                ApprovalView {
+                    subject: subject.to_owned(),
+                    amount,
+                    requested_by: e.requested_by.clone(),
+                    at: e.at,
+                },
+            );
+        }
+        CaseEvent::ApprovalGranted(e) => {
+            view.open_approvals.remove(&e.approval_id);
+        }
+        CaseEvent::ApprovalRejected(e) => {
+            view.open_approvals.remove(&e.approval_id);
+        }
+        CaseEvent::CaseHandedOff(e) => {
+            view.open_handoffs.insert(
+                e.handoff_id,
+                HandoffView {
+                    department: e.department,
+                    due_at: e.due_at,
+                },
+            );
+        }
+        CaseEvent::DepartmentResponded(e) => {
+            view.open_handoffs.remove(&e.handoff_id);
+        }
+        CaseEvent::CustomerInformed(_) => {}
+        CaseEvent::RevisitScheduled(_) => {}
+        CaseEvent::RevisitRecorded(e) => {
+            view.revisits += 1;
+            if let aftersales_domain::model::RevisitOutcome::Scored { score, .. } = e.outcome {
+                view.last_score = Some(score);
+            }
+        }
+        CaseEvent::FollowUpOpened(_) => view.open_follow_ups += 1,
+        CaseEvent::CaseClosed(e) => {
+            view.closed_at = Some(e.at);
+            view.resolution = Some(serde_plain(&e.resolution));
+            view.sla.resolved_on_time = e.on_time;
+            view.sla.paused_since = None;
+            view.open_follow_ups = 0;
+        }
+        CaseEvent::CustomerFeedbackRecorded(e) => view.customer_confirmed = Some(e.confirmed),
+        CaseEvent::CaseReopened(e) => {
+            view.closed_at = None;
+            view.resolution = None;
+            view.sla.resolved_on_time = None;
+            view.sla.resolution_due = e.resolution_due;
+            view.customer_confirmed = None;
+        }
+    }
+}
+
+fn approve_refund(view: &mut CaseView, refund_id: Uuid, state: &str) {
+    if let Some(refund) = view.refunds.get_mut(&refund_id) {
+        refund.state = state.to_owned();
+        view.money.refunds_approved += refund.amount.minor;
+    }
+}
+
+fn with_parcel(view: &mut CaseView, change: impl FnOnce(&mut ParcelView)) {
+    if let Some(parcel) = view.parcel.as_mut() {
+        change(parcel);
+    }
+}
+
+fn with_return(view: &mut CaseView, change: impl FnOnce(&mut ReturnView)) {
+    if let Some(return_) = view.return_.as_mut() {
+        change(return_);
+    }
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// The snake_case name serde gives a unit enum variant.
+pub(crate) fn serde_plain<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => text,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+/// A time as text that sorts in time order (fixed width, UTC).
+pub(crate) fn sortable_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Filters of the case list; all given ones must match.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub status: Option<String>,
+    pub priority: Option<Priority>,
+    pub assignee: Option<String>,
+    pub phone: Option<String>,
+    pub order_no: Option<String>,
+    pub buyer_id: Option<String>,
+    pub category: Option<String>,
+    pub breached: Option<bool>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_until: Option<DateTime<Utc>>,
+}
+
+/// A page of the case list and the cursor of the next one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CasePage {
+    pub cases: Vec<CaseView>,
+    /// Pass back to get the page after this one; stable while cases are added.
+    pub next: Option<String>,
+}
+
+fn table() -> String {
+    crate::runner::table_name(CaseViews::NAME, crate::runner::Target::Live)
+}
+
+/// One case's view.
+pub async fn get(db: &crate::ReadDb, case_id: Uuid) -> Result<Option<CaseView>, ProjectionError> {
+    let rows = db.load(&table(), CASE, &[case_id.to_string()]).await?;
+    rows.into_iter()
+        .next()
+        .map(|(key, doc)| {
+            serde_json::from_str(&doc)
+                .map_err(|e| ProjectionError::CorruptRow(format!("case {key}: {e}")))
+        })
+        .transpose()
+}
+
+/// A page of cases in registration order, after `cursor`.
+pub async fn list(
+    db: &crate::ReadDb,
+    filter: &CaseFilter,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<CasePage, ProjectionError> {
+    let mut tags = Vec::new();
+    let mut tag = |field: &'static str, value: Option<String>| {
+        if let Some(value) = value {
+            tags.push((field, value));
+        }
+    };
+    tag("status", filter.status.clone());
+    tag("priority", filter.priority.map(|p| format!("{p:?}")));
+    tag("assignee", filter.assignee.clone());
+    tag("phone", filter.phone.clone());
+    tag("order_no", filter.order_no.clone());
+    tag("buyer_id", filter.buyer_id.clone());
+    tag("category", filter.category.clone());
+    tag("breached", filter.breached.map(|b| b.to_string()));
+    let after = cursor.and_then(|cursor| {
+        let (sort, key) = cursor.split_once('|')?;
+        Some((sort.to_owned(), key.to_owned()))
+    });
+    let query = crate::ListQuery {
+        collection: CASE,
+        tags,
+        sort_from: filter.created_from.map(sortable_time),
+        sort_until: filter.created_until.map(sortable_time),
+        after,
+        limit: limit + 1,
+    };
+    let mut rows = db.list(&table(), &query).await?;
+    let next = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|row| format!("{}|{}", row.sort, row.key))
+    } else {
+        None
+    };
+    let cases = rows
+        .into_iter()
+        .map(|row| {
+            serde_json::from_str(&row.doc)
+                .map_err(|e| ProjectionError::CorruptRow(format!("case {}: {e}", row.key)))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(CasePage { cases, next })
+}

@@ -1,0 +1,505 @@
+//! The read-model tables, on the database the events live in.
+//!
+//! Every projection keeps its documents in a table of the same shape,
+//! `rm_<name>(collection, key, sort, doc)`, with a side table of search terms
+//! `rm_<name>_tags(collection, field, value, key)`. A rebuild fills
+//! `rm_<name>__shadow` tables and swaps them in with a rename inside one
+//! transaction. The statements are the same on both backends (`$n`
+//! parameters and `ON CONFLICT` work on SQLite and PostgreSQL alike); the
+//! [`with_pool!`] macro spells each out once per pool type.
+
+use std::path::Path;
+use std::time::Duration;
+
+use aftersales_store::{redact, sqlite_path, Position, StoreError};
+use chrono::Utc;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::QueryBuilder;
+
+use crate::error::ProjectionError;
+
+/// Rows per multi-row statement: far below either backend's parameter limit.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// A connection pool to the database holding the read models.
+#[derive(Debug, Clone)]
+pub enum ReadDb {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+macro_rules! with_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            ReadDb::Sqlite($pool) => $body,
+            ReadDb::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Where a projection stands, as its status row records it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StatusRow {
+    pub name: String,
+    pub version: u32,
+    pub position: Position,
+    pub state: String,
+    pub failed_position: Option<Position>,
+    pub error: Option<String>,
+    pub updated_at: String,
+}
+
+/// A document row to write; `doc: None` deletes it.
+#[derive(Debug)]
+pub(crate) struct RowWrite {
+    pub collection: &'static str,
+    pub key: String,
+    pub sort: String,
+    pub doc: Option<String>,
+    /// Rewrite its search terms (the row may have old ones).
+    pub retag: bool,
+    pub tags: Vec<(&'static str, String)>,
+}
+
+/// A stored document row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocRow {
+    pub key: String,
+    pub sort: String,
+    pub doc: String,
+}
+
+/// A filtered, paged read of one collection.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub collection: &'static str,
+    /// Every `(field, value)` must match a search term.
+    pub tags: Vec<(&'static str, String)>,
+    /// `sort >= from`.
+    pub sort_from: Option<String>,
+    /// `sort < until`.
+    pub sort_until: Option<String>,
+    /// Rows after this `(sort, key)`: the cursor of the previous page.
+    pub after: Option<(String, String)>,
+    pub limit: usize,
+}
+
+impl ReadDb {
+    /// Connects to the database a store URL names.
+    pub async fn connect(url: &str, unsafe_fast: bool) -> Result<Self, ProjectionError> {
+        if let Some(path) = sqlite_path(url) {
+            return Self::sqlite(Path::new(path), unsafe_fast).await;
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            return Ok(Self::Postgres(pool));
+        }
+        Err(StoreError::UnsupportedUrl(redact(url)).into())
+    }
+
+    async fn sqlite(path: &Path, unsafe_fast: bool) -> Result<Self, ProjectionError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(if unsafe_fast {
+                SqliteSynchronous::Off
+            } else {
+                SqliteSynchronous::Full
+            })
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        Ok(Self::Sqlite(pool))
+    }
+
+    /// A private in-memory database, for a report "as of" a past moment.
+    pub async fn memory() -> Result<Self, ProjectionError> {
+        let options = SqliteConnectOptions::new()
+            .filename(":memory:")
+            .synchronous(SqliteSynchronous::Off);
+        // One connection for its whole life: each in-memory connection is a
+        // database of its own.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await?;
+        let db = Self::Sqlite(pool);
+        with_pool!(&db, pool => {
+            sqlx::query(
+                "CREATE TABLE projections (name TEXT PRIMARY KEY, version INTEGER NOT NULL, \
+                 position INTEGER NOT NULL, state TEXT NOT NULL, failed_position INTEGER, \
+                 error TEXT, updated_at TEXT NOT NULL)",
+            )
+            .execute(pool)
+            .await?;
+        });
+        Ok(db)
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+
+    pub async fn status(&self, name: &str) -> Result<Option<StatusRow>, ProjectionError> {
+        Ok(self.statuses(Some(name)).await?.into_iter().next())
+    }
+
+    pub async fn all_statuses(&self) -> Result<Vec<StatusRow>, ProjectionError> {
+        self.statuses(None).await
+    }
+
+    async fn statuses(&self, name: Option<&str>) -> Result<Vec<StatusRow>, ProjectionError> {
+        type Row = (
+            String,
+            i64,
+            i64,
+            String,
+            Option<i64>,
+            Option<String>,
+            String,
+        );
+        let sql = "SELECT name, version, position, state, failed_position, error, updated_at \
+                   FROM projections WHERE ($1 IS NULL OR name = $1) ORDER BY name";
+        let rows: Vec<Row> = with_pool!(self, pool => {
+            sqlx::query_as(sql).bind(name).fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(
+                |(name, version, position, state, failed, error, updated_at)| StatusRow {
+                    name,
+                    version: u32::try_from(version).unwrap_or_default(),
+                    position: position.unsigned_abs(),
+                    state,
+                    failed_position: failed.map(i64::unsigned_abs),
+                    error,
+                    updated_at,
+                },
+            )
+            .collect())
+    }
+
+    /// Creates the tables of a read model and its status row, empty at
+    /// position 0, unless the status row exists already.
+    pub(crate) async fn create(
+        &self,
+        status_name: &str,
+        table: &str,
+        version: u32,
+        state: &str,
+    ) -> Result<(), ProjectionError> {
+        // A suffix of its own for every index: index names are global in a
+        // PostgreSQL schema and follow a table through renames.
+        let generation = uuid::Uuid::new_v4().simple().to_string();
+        let generation = &generation[..12];
+        let statements = [
+            format!("DROP TABLE IF EXISTS {table}"),
+            format!("DROP TABLE IF EXISTS {table}_tags"),
+            format!(
+                "CREATE TABLE {table} (collection TEXT NOT NULL, key TEXT NOT NULL, \
+                 sort TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (collection, key))"
+            ),
+            format!("CREATE INDEX {table}_sort_{generation} ON {table} (collection, sort, key)"),
+            format!(
+                "CREATE TABLE {table}_tags (collection TEXT NOT NULL, field TEXT NOT NULL, \
+                 value TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (collection, field, value, key))"
+            ),
+            format!("CREATE INDEX {table}_tags_key_{generation} ON {table}_tags (collection, key)"),
+        ];
+        let now = Utc::now().to_rfc3339();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for statement in &statements {
+                sqlx::query(statement).execute(&mut *tx).await?;
+            }
+            sqlx::query("DELETE FROM projections WHERE name = $1")
+                .bind(status_name)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO projections (name, version, position, state, updated_at) \
+                 VALUES ($1, $2, 0, $3, $4)",
+            )
+            .bind(status_name)
+            .bind(i64::from(version))
+            .bind(state)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Drops a read model's tables and status row.
+    pub(crate) async fn drop(&self, status_name: &str, table: &str) -> Result<(), ProjectionError> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(&format!("DROP TABLE IF EXISTS {table}")).execute(&mut *tx).await?;
+            sqlx::query(&format!("DROP TABLE IF EXISTS {table}_tags")).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM projections WHERE name = $1")
+                .bind(status_name)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub(crate) async fn set_state(
+        &self,
+        status_name: &str,
+        state: &str,
+        failure: Option<(Position, &str)>,
+    ) -> Result<(), ProjectionError> {
+        let now = Utc::now().to_rfc3339();
+        with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE projections SET state = $2, failed_position = $3, error = $4, updated_at = $5 \
+                 WHERE name = $1",
+            )
+            .bind(status_name)
+            .bind(state)
+            .bind(failure.map(|(position, _)| to_i64(position)))
+            .bind(failure.map(|(_, error)| error))
+            .bind(&now)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// The stored documents of the given keys.
+    pub(crate) async fn load(
+        &self,
+        table: &str,
+        collection: &str,
+        keys: &[String],
+    ) -> Result<Vec<(String, String)>, ProjectionError> {
+        let mut found = Vec::new();
+        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+            with_pool!(self, pool => {
+                let mut query = QueryBuilder::new(format!("SELECT key, doc FROM {table} WHERE collection = "));
+                query.push_bind(collection).push(" AND key IN (");
+                let mut list = query.separated(", ");
+                for key in chunk {
+                    list.push_bind(key);
+                }
+                query.push(")");
+                let rows: Vec<(String, String)> = query.build_query_as().fetch_all(pool).await?;
+                found.extend(rows);
+            });
+        }
+        Ok(found)
+    }
+
+    /// Writes changed documents and moves the checkpoint from `from` to `to`
+    /// in one transaction. Fails with `Busy` if the checkpoint is no longer
+    /// at `from`: another process applied these events.
+    pub(crate) async fn commit(
+        &self,
+        status_name: &str,
+        table: &str,
+        rows: &[RowWrite],
+        from: Position,
+        to: Position,
+    ) -> Result<(), ProjectionError> {
+        let now = Utc::now().to_rfc3339();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            // The checkpoint first: on SQLite it takes the write lock before
+            // any work is done, on PostgreSQL it locks the status row.
+            let moved = sqlx::query(
+                "UPDATE projections SET position = $3, updated_at = $4 WHERE name = $1 AND position = $2",
+            )
+            .bind(status_name)
+            .bind(to_i64(from))
+            .bind(to_i64(to))
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if moved != 1 {
+                return Err(ProjectionError::Busy(status_name.to_owned()));
+            }
+            let retag: Vec<&RowWrite> = rows.iter().filter(|row| row.retag).collect();
+            for (collection, keys) in by_collection(&retag) {
+                for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+                    let mut query = QueryBuilder::new(format!("DELETE FROM {table}_tags WHERE collection = "));
+                    query.push_bind(collection).push(" AND key IN (");
+                    let mut list = query.separated(", ");
+                    for key in chunk {
+                        list.push_bind(*key);
+                    }
+                    query.push(")");
+                    query.build().execute(&mut *tx).await?;
+                }
+            }
+            let deletes: Vec<&RowWrite> = rows.iter().filter(|row| row.doc.is_none()).collect();
+            for (collection, keys) in by_collection(&deletes) {
+                for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+                    let mut query = QueryBuilder::new(format!("DELETE FROM {table} WHERE collection = "));
+                    query.push_bind(collection).push(" AND key IN (");
+                    let mut list = query.separated(", ");
+                    for key in chunk {
+                        list.push_bind(*key);
+                    }
+                    query.push(")");
+                    query.build().execute(&mut *tx).await?;
+                }
+            }
+            let upserts: Vec<(&RowWrite, &String)> =
+                rows.iter().filter_map(|row| row.doc.as_ref().map(|doc| (row, doc))).collect();
+            for chunk in upserts.chunks(ROWS_PER_STATEMENT) {
+                let mut query = QueryBuilder::new(format!("INSERT INTO {table} (collection, key, sort, doc) "));
+                query.push_values(chunk, |mut values, (row, doc)| {
+                    values.push_bind(row.collection).push_bind(&row.key).push_bind(&row.sort).push_bind(*doc);
+                });
+                query.push(" ON CONFLICT (collection, key) DO UPDATE SET sort = excluded.sort, doc = excluded.doc");
+                query.build().execute(&mut *tx).await?;
+            }
+            let tags: Vec<(&RowWrite, &(&'static str, String))> = rows
+                .iter()
+                .filter(|row| row.doc.is_some())
+                .flat_map(|row| row.tags.iter().map(move |tag| (row, tag)))
+                .collect();
+            for chunk in tags.chunks(ROWS_PER_STATEMENT) {
+                let mut query = QueryBuilder::new(format!("INSERT INTO {table}_tags (collection, field, value, key) "));
+                query.push_values(chunk, |mut values, (row, (field, value))| {
+                    values.push_bind(row.collection).push_bind(*field).push_bind(value).push_bind(&row.key);
+                });
+                query.push(" ON CONFLICT DO NOTHING");
+                query.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Puts a finished rebuild's shadow tables in place of the live ones, in
+    /// one transaction: readers see the old read model or the new one.
+    pub(crate) async fn swap(
+        &self,
+        name: &str,
+        live: &str,
+        shadow: &str,
+    ) -> Result<(), ProjectionError> {
+        let shadow_name = format!("{name}@shadow");
+        let now = Utc::now().to_rfc3339();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for statement in [
+                format!("DROP TABLE IF EXISTS {live}"),
+                format!("DROP TABLE IF EXISTS {live}_tags"),
+                format!("ALTER TABLE {shadow} RENAME TO {live}"),
+                format!("ALTER TABLE {shadow}_tags RENAME TO {live}_tags"),
+            ] {
+                sqlx::query(&statement).execute(&mut *tx).await?;
+            }
+            sqlx::query("DELETE FROM projections WHERE name = $1").bind(name).execute(&mut *tx).await?;
+            sqlx::query("UPDATE projections SET name = $1, state = 'running', updated_at = $3 WHERE name = $2")
+                .bind(name)
+                .bind(&shadow_name)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// A page of one collection, in `(sort, key)` order.
+    pub async fn list(
+        &self,
+        table: &str,
+        list: &ListQuery,
+    ) -> Result<Vec<DocRow>, ProjectionError> {
+        let rows: Vec<(String, String, String)> = with_pool!(self, pool => {
+            let mut query = QueryBuilder::new(format!("SELECT key, sort, doc FROM {table} WHERE collection = "));
+            query.push_bind(list.collection);
+            for (field, value) in &list.tags {
+                query.push(format!(" AND key IN (SELECT key FROM {table}_tags WHERE collection = "));
+                query.push_bind(list.collection).push(" AND field = ").push_bind(*field)
+                    .push(" AND value = ").push_bind(value).push(")");
+            }
+            if let Some(from) = &list.sort_from {
+                query.push(" AND sort >= ").push_bind(from);
+            }
+            if let Some(until) = &list.sort_until {
+                query.push(" AND sort < ").push_bind(until);
+            }
+            if let Some((sort, key)) = &list.after {
+                query.push(" AND (sort > ").push_bind(sort).push(" OR (sort = ").push_bind(sort)
+                    .push(" AND key > ").push_bind(key).push("))");
+            }
+            query.push(" ORDER BY sort, key LIMIT ").push_bind(to_i64(list.limit as u64));
+            query.build_query_as().fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(key, sort, doc)| DocRow { key, sort, doc })
+            .collect())
+    }
+
+    /// Every document of a collection, in key order.
+    pub async fn all(&self, table: &str, collection: &str) -> Result<Vec<DocRow>, ProjectionError> {
+        let sql = format!("SELECT key, sort, doc FROM {table} WHERE collection = $1 ORDER BY key");
+        let rows: Vec<(String, String, String)> = with_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(collection).fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(key, sort, doc)| DocRow { key, sort, doc })
+            .collect())
+    }
+
+    /// Every row of a read model with its search terms, for a comparison.
+    pub(crate) async fn dump(
+        &self,
+        table: &str,
+    ) -> Result<Vec<(String, String, String, String)>, ProjectionError> {
+        let sql =
+            format!("SELECT collection, key, sort, doc FROM {table} ORDER BY collection, key");
+        let tags_sql = format!(
+            "SELECT collection, key, field, value FROM {table}_tags ORDER BY collection, key, field, value"
+        );
+        with_pool!(self, pool => {
+            let mut rows: Vec<(String, String, String, String)> = sqlx::query_as(&sql).fetch_all(pool).await?;
+            let tags: Vec<(String, String, String, String)> = sqlx::query_as(&tags_sql).fetch_all(pool).await?;
+            rows.extend(tags.into_iter().map(|(c, k, f, v)| (format!("{c}#tag"), k, f, v)));
+            Ok(rows)
+        })
+    }
+}
+
+/// Keys grouped by collection, for one statement per collection.
+fn by_collection<'a>(rows: &[&'a RowWrite]) -> Vec<(&'static str, Vec<&'a str>)> {
+    let mut groups: Vec<(&'static str, Vec<&'a str>)> = Vec::new();
+    for row in rows {
+        match groups
+            .iter_mut()
+            .find(|(collection, _)| *collection == row.collection)
+        {
+            Some((_, keys)) => keys.push(&row.key),
+            None => groups.push((row.collection, vec![&row.key])),
+        }
+    }
+    groups
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,33 @@
+//! Read models: everything the team reads, folded from the event log.
+//!
+//! Three projections keep documents in tables beside the events:
+//! [`CaseViews`] (each case now, its timeline and a searchable list),
+//! [`Ledger`] (double-entry postings of every money event) and [`Reports`]
+//! (the facts the SOP reports are built from). A [`runner`] feeds them from
+//! a catch-up subscription, writing each batch's documents with the
+//! checkpoint in one transaction; [`admin`] rebuilds them into shadow tables
+//! and swaps them in, verifies them against a rebuild, resets them, and
+//! reports their status; a report "as of" a past position replays the log
+//! into a private in-memory copy.
+
+pub mod admin;
+pub mod case_views;
+mod db;
+mod docs;
+mod envelope;
+mod error;
+pub mod ledger;
+mod projection;
+pub mod reports;
+pub mod runner;
+mod table;
+
+pub use case_views::{CaseView, CaseViews};
+pub use db::{DocRow, ListQuery, ReadDb, StatusRow};
+pub use docs::Docs;
+pub use envelope::{AnyEvent, Envelope};
+pub use error::ProjectionError;
+pub use ledger::Ledger;
+pub use projection::{DocKey, Projection};
+pub use reports::Reports;
+pub use table::{plain, Table};

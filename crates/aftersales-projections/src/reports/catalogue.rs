@@ -1,0 +1,680 @@
+//! The reports the team reads, built from the report facts when asked.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use aftersales_domain::case::SlaClock;
+use aftersales_domain::model::{Category, Priority};
+use serde_json::{json, Value};
+
+use super::{
+    AgentFacts, AuditRow, CaseFacts, ReminderRow, RepairRow, ReportDoc, ReshipRow, RevisitRow,
+    UnpaidRow, WorkLogRow, AGENT, AUDIT, CASE, REMINDER, REPAIR, RESHIP, REVISIT, UNPAID, WORK_LOG,
+};
+use crate::case_views::serde_plain;
+use crate::db::ReadDb;
+use crate::error::ProjectionError;
+use crate::runner::{table_name, Target};
+use crate::table::Table;
+
+/// Satisfaction target of the SOP: the average score of a month.
+const SATISFACTION_TARGET: f64 = 4.0;
+
+/// Every report: its name on the command line and its title.
+pub const REPORTS: &[(&str, &str)] = &[
+    ("work-log", "Daily work log (工作日志)"),
+    (
+        "returns",
+        "Return register (退件表) with running total per product",
+    ),
+    ("reships", "Reship register (重发单)"),
+    ("parcels", "Damaged and lost parcel register"),
+    ("reminders", "Payment-reminder detail (催款明细)"),
+    (
+        "reminder-summary",
+        "Payment reminders per day and handler (催款汇总)",
+    ),
+    (
+        "satisfaction",
+        "Monthly satisfaction by department and agent (回访满意度)",
+    ),
+    (
+        "sampling-audit",
+        "Monthly revisit sampling audit (回访抽查)",
+    ),
+    ("complaints", "Complaint resolution (投诉处理)"),
+    ("sla", "SLA compliance by priority"),
+    ("repairs", "Repair turnaround and quality by tier (返修)"),
+    ("workload", "Agent workload"),
+];
+
+/// Builds a report from the report facts in `db`.
+pub async fn build(db: &ReadDb, name: &str) -> Result<Table, ProjectionError> {
+    let title = REPORTS
+        .iter()
+        .find(|(report, _)| *report == name)
+        .map(|(_, title)| *title)
+        .ok_or_else(|| ProjectionError::UnknownReport(name.to_owned()))?;
+    let facts = Facts { db };
+    let mut table = match name {
+        "work-log" => work_log(facts.load(WORK_LOG, as_work_log).await?),
+        "returns" => returns(facts.load(CASE, as_case).await?),
+        "reships" => reships(facts.load(RESHIP, as_reship).await?),
+        "parcels" => parcels(facts.load(CASE, as_case).await?),
+        "reminders" => reminders(
+            facts.load(REMINDER, as_reminder).await?,
+            facts.load(UNPAID, as_unpaid).await?,
+        ),
+        "reminder-summary" => reminder_summary(
+            facts.load(REMINDER, as_reminder).await?,
+            facts.load(UNPAID, as_unpaid).await?,
+        ),
+        "satisfaction" => satisfaction(facts.load(REVISIT, as_revisit).await?),
+        "sampling-audit" => sampling_audit(facts.load(AUDIT, as_audit).await?),
+        "complaints" => complaints(facts.load(CASE, as_case).await?),
+        "sla" => sla(facts.load(CASE, as_case).await?),
+        "repairs" => repairs(facts.load(REPAIR, as_repair).await?),
+        _ => workload(
+            facts.load(CASE, as_case).await?,
+            facts.load(AGENT, as_agent).await?,
+        ),
+    };
+    table.name = name.to_owned();
+    table.title = title.to_owned();
+    Ok(table)
+}
+
+struct Facts<'a> {
+    db: &'a ReadDb,
+}
+
+impl Facts<'_> {
+    async fn load<T>(
+        &self,
+        collection: &str,
+        pick: fn(ReportDoc) -> Option<T>,
+    ) -> Result<Vec<T>, ProjectionError> {
+        let table = table_name(
+            <super::Reports as crate::projection::Projection>::NAME,
+            Target::Live,
+        );
+        let rows = self.db.all(&table, collection).await?;
+        let mut facts = Vec::with_capacity(rows.len());
+        for row in rows {
+            let doc: ReportDoc = serde_json::from_str(&row.doc).map_err(|e| {
+                ProjectionError::CorruptRow(format!("{table}/{collection}/{}: {e}", row.key))
+            })?;
+            facts.extend(pick(doc));
+        }
+        Ok(facts)
+    }
+}
+
+macro_rules! picker {
+    ($name:ident, $variant:ident, $row:ty) => {
+        fn $name(doc: ReportDoc) -> Option<$row> {
+            match doc {
+                ReportDoc::$variant(row) => Some(row),
+                _ => None,
+            }
+        }
+    };
+}
+picker!(as_case, Case, CaseFacts);
+picker!(as_agent, Agent, AgentFacts);
+picker!(as_work_log, WorkLog, WorkLogRow);
+picker!(as_reship, Reship, ReshipRow);
+picker!(as_unpaid, Unpaid, UnpaidRow);
+picker!(as_reminder, Reminder, ReminderRow);
+picker!(as_revisit, Revisit, RevisitRow);
+picker!(as_audit, Audit, AuditRow);
+picker!(as_repair, Repair, RepairRow);
+
+/// A share as a percentage with one decimal, or null when nothing was counted.
+fn percent(part: u64, whole: u64) -> Value {
+    if whole == 0 {
+        Value::Null
+    } else {
+        json!(((part as f64) * 1000.0 / (whole as f64)).round() / 10.0)
+    }
+}
+
+/// An average with two decimals, or null.
+fn average(sum: u64, count: u64) -> Value {
+    if count == 0 {
+        Value::Null
+    } else {
+        json!(((sum as f64) * 100.0 / (count as f64)).round() / 100.0)
+    }
+}
+
+fn short_id(id: &uuid::Uuid) -> String {
+    id.simple().to_string()[..8].to_owned()
+}
+
+fn work_log(mut rows: Vec<WorkLogRow>) -> Table {
+    rows.sort_by(|a, b| (a.day, &a.handler, a.first_at).cmp(&(b.day, &b.handler, b.first_at)));
+    Table::new(
+        &[
+            "day",
+            "case",
+            "customer",
+            "phone",
+            "category",
+            "handler",
+            "status",
+            "first_at",
+            "last_at",
+            "actions",
+            "last_action",
+        ],
+        rows.into_iter().map(|r| {
+            vec![
+                json!(r.day),
+                json!(short_id(&r.case_id)),
+                json!(r.customer),
+                json!(r.phone),
+                json!(r.category.as_str()),
+                json!(r.handler),
+                json!(r.status),
+                json!(r.first_at),
+                json!(r.last_at),
+                json!(r.actions),
+                json!(r.last_action),
+            ]
+        }),
+    )
+}
+
+fn returns(cases: Vec<CaseFacts>) -> Table {
+    let mut rows: Vec<_> = cases
+        .iter()
+        .flat_map(|case| case.returns.iter().map(move |r| (case.case_id, r)))
+        .collect();
+    rows.sort_by(|a, b| (a.1.day, &a.1.product, a.0).cmp(&(b.1.day, &b.1.product, b.0)));
+    let mut running: HashMap<&str, u64> = HashMap::new();
+    Table::new(
+        &[
+            "day",
+            "case",
+            "product",
+            "quantity",
+            "running_total",
+            "tracking_no",
+            "cause",
+            "resellable",
+            "restocked",
+            "received_by",
+        ],
+        rows.into_iter().map(|(case_id, r)| {
+            let total = running.entry(r.product.as_str()).or_default();
+            *total += u64::from(r.quantity);
+            vec![
+                json!(r.day),
+                json!(short_id(&case_id)),
+                json!(r.product),
+                json!(r.quantity),
+                json!(*total),
+                json!(r.tracking_no),
+                json!(r.cause),
+                json!(r.resellable),
+                json!(r.restocked),
+                json!(r.received_by),
+            ]
+        }),
+    )
+}
+
+fn reships(mut rows: Vec<ReshipRow>) -> Table {
+    rows.sort_by(|a, b| (a.day, a.case_id).cmp(&(b.day, b.case_id)));
+    Table::new(
+        &[
+            "day",
+            "case",
+            "filled_by",
+            "product",
+            "quantity",
+            "reason",
+            "carrier",
+            "tracking_no",
+        ],
+        rows.into_iter().map(|r| {
+            vec![
+                json!(r.day),
+                json!(short_id(&r.case_id)),
+                json!(r.filled_by),
+                json!(r.product),
+                json!(r.quantity),
+                json!(r.reason),
+                json!(r.carrier),
+                json!(r.tracking_no),
+            ]
+        }),
+    )
+}
+
+fn parcels(cases: Vec<CaseFacts>) -> Table {
+    let mut rows: Vec<_> = cases
+        .iter()
+        .flat_map(|case| {
+            case.parcels
+                .iter()
+                .filter(|p| p.class.is_courier_liable() || p.loss_confirmed)
+                .map(move |p| (case.case_id, p))
+        })
+        .collect();
+    rows.sort_by(|a, b| (a.1.day, a.0).cmp(&(b.1.day, b.0)));
+    Table::new(
+        &[
+            "day",
+            "case",
+            "carrier",
+            "tracking_no",
+            "class",
+            "photos",
+            "chases",
+            "loss_confirmed",
+            "reshipped",
+            "claimed",
+            "settled",
+        ],
+        rows.into_iter().map(|(case_id, p)| {
+            vec![
+                json!(p.day),
+                json!(short_id(&case_id)),
+                json!(p.carrier),
+                json!(p.tracking_no),
+                json!(serde_plain(&p.class)),
+                json!(p.photos),
+                json!(p.chases),
+                json!(p.loss_confirmed),
+                json!(p.reshipped),
+                json!(p.claimed),
+                json!(p.settled),
+            ]
+        }),
+    )
+}
+
+fn reminders(mut rows: Vec<ReminderRow>, orders: Vec<UnpaidRow>) -> Table {
+    let orders: HashMap<_, _> = orders.into_iter().map(|o| (o.order_id, o)).collect();
+    // The unpaid amount is summed over all of the buyer's unpaid orders.
+    let mut unpaid_by_buyer: HashMap<&str, i64> = HashMap::new();
+    for order in orders
+        .values()
+        .filter(|o| o.paid_at.is_none() && o.closed.is_none())
+    {
+        *unpaid_by_buyer.entry(order.buyer_id.as_str()).or_default() += order.amount;
+    }
+    rows.sort_by(|a, b| (a.day, &a.handler, a.order_id).cmp(&(b.day, &b.handler, b.order_id)));
+    Table::new(
+        &[
+            "reminder_day",
+            "order_no",
+            "order_day",
+            "buyer_id",
+            "unpaid_total",
+            "handler",
+            "channel",
+            "result",
+            "paid",
+            "paid_at",
+            "paid_total",
+        ],
+        rows.iter().filter_map(|r| {
+            let order = orders.get(&r.order_id)?;
+            Some(vec![
+                json!(r.day),
+                json!(order.order_no),
+                json!(super::business_day(order.ordered_at)),
+                json!(order.buyer_id),
+                json!(unpaid_by_buyer
+                    .get(order.buyer_id.as_str())
+                    .copied()
+                    .unwrap_or(0)),
+                json!(r.handler),
+                json!(r.channel),
+                json!(r.result),
+                json!(order.paid_at.is_some()),
+                json!(order.paid_at),
+                json!(order.paid_amount),
+            ])
+        }),
+    )
+}
+
+fn reminder_summary(rows: Vec<ReminderRow>, orders: Vec<UnpaidRow>) -> Table {
+    let orders: HashMap<_, _> = orders.into_iter().map(|o| (o.order_id, o)).collect();
+    // Per day and handler, each order counts once however often it was called.
+    let mut groups: BTreeMap<(chrono::NaiveDate, String), BTreeSet<uuid::Uuid>> = BTreeMap::new();
+    for r in &rows {
+        groups
+            .entry((r.day, r.handler.clone()))
+            .or_default()
+            .insert(r.order_id);
+    }
+    Table::new(
+        &[
+            "day",
+            "handler",
+            "customers_reminded",
+            "customers_paid",
+            "unpaid_total",
+            "recovered",
+            "success_rate_pct",
+        ],
+        groups.into_iter().map(|((day, handler), order_ids)| {
+            let orders: Vec<&UnpaidRow> =
+                order_ids.iter().filter_map(|id| orders.get(id)).collect();
+            let buyers: BTreeSet<&str> = orders.iter().map(|o| o.buyer_id.as_str()).collect();
+            let paid_buyers: BTreeSet<&str> = orders
+                .iter()
+                .filter(|o| o.paid_at.is_some())
+                .map(|o| o.buyer_id.as_str())
+                .collect();
+            let unpaid: i64 = orders.iter().map(|o| o.amount).sum();
+            let recovered: i64 = orders.iter().map(|o| o.paid_amount).sum();
+            vec![
+                json!(day),
+                json!(handler),
+                json!(buyers.len()),
+                json!(paid_buyers.len()),
+                json!(unpaid),
+                json!(recovered),
+                percent(recovered.unsigned_abs(), unpaid.unsigned_abs()),
+            ]
+        }),
+    )
+}
+
+fn satisfaction(rows: Vec<RevisitRow>) -> Table {
+    #[derive(Default)]
+    struct Group {
+        revisits: u64,
+        scored: u64,
+        sum: u64,
+        low: u64,
+        refused: u64,
+        unreachable: u64,
+        reasons: Vec<String>,
+    }
+    let mut groups: BTreeMap<(String, String, String), Group> = BTreeMap::new();
+    for r in rows {
+        let month = r.day.format("%Y-%m").to_string();
+        let group = groups
+            .entry((month, r.department.clone(), r.agent.clone()))
+            .or_default();
+        group.revisits += 1;
+        match (r.outcome.as_str(), r.score) {
+            ("scored", Some(score)) => {
+                group.scored += 1;
+                group.sum += u64::from(score);
+                if score < 4 {
+                    group.low += 1;
+                    if let Some(reason) = r.comment.clone().or(r.complaint.clone()) {
+                        group.reasons.push(reason);
+                    }
+                }
+            }
+            ("refused", _) => group.refused += 1,
+            _ => group.unreachable += 1,
+        }
+    }
+    Table::new(
+        &[
+            "month",
+            "department",
+            "agent",
+            "revisits",
+            "scored",
+            "average",
+            "low_scores",
+            "refused",
+            "unreachable",
+            "low_score_reasons",
+        ],
+        groups.into_iter().map(|((month, department, agent), g)| {
+            vec![
+                json!(month),
+                json!(department),
+                json!(agent),
+                json!(g.revisits),
+                json!(g.scored),
+                average(g.sum, g.scored),
+                json!(g.low),
+                json!(g.refused),
+                json!(g.unreachable),
+                json!(g.reasons.join("; ")),
+            ]
+        }),
+    )
+}
+
+fn sampling_audit(mut rows: Vec<AuditRow>) -> Table {
+    rows.sort_by(|a, b| a.month.cmp(&b.month));
+    Table::new(
+        &[
+            "month",
+            "sampled",
+            "calls",
+            "scored",
+            "refused_scored_3",
+            "excluded",
+            "average",
+            "target",
+            "target_met",
+            "closed",
+        ],
+        rows.into_iter().map(|r| {
+            let avg = average(u64::from(r.score_sum), u64::from(r.scored));
+            let met = avg.as_f64().map(|a| a >= SATISFACTION_TARGET);
+            vec![
+                json!(r.month),
+                json!(r.sampled),
+                json!(r.calls),
+                json!(r.scored),
+                json!(r.refused),
+                json!(r.excluded),
+                avg,
+                json!(SATISFACTION_TARGET),
+                json!(met),
+                json!(r.closed),
+            ]
+        }),
+    )
+}
+
+fn complaints(cases: Vec<CaseFacts>) -> Table {
+    let mut rows: Vec<&CaseFacts> = cases.iter().filter(|c| c.complaint).collect();
+    rows.sort_by_key(|c| c.registered_at);
+    Table::new(
+        &[
+            "case",
+            "registered_at",
+            "category",
+            "customer",
+            "assignee",
+            "status",
+            "resolution",
+            "closed_at",
+            "on_time",
+            "customer_confirmed",
+            "reopened",
+        ],
+        rows.into_iter().map(|c| {
+            vec![
+                json!(short_id(&c.case_id)),
+                json!(c.registered_at),
+                json!(c.category.as_str()),
+                json!(c.customer),
+                json!(c.assignee),
+                json!(c.status),
+                json!(c.resolution),
+                json!(c.closed_at),
+                json!(c.resolved_on_time),
+                json!(c.customer_confirmed),
+                json!(c.reopened),
+            ]
+        }),
+    )
+}
+
+fn sla(cases: Vec<CaseFacts>) -> Table {
+    #[derive(Default)]
+    struct Group {
+        cases: u64,
+        responded: u64,
+        responded_on_time: u64,
+        closed: u64,
+        closed_on_time: u64,
+        first_response_breaches: u64,
+        resolution_breaches: u64,
+    }
+    let mut groups: BTreeMap<Priority, Group> = BTreeMap::new();
+    for case in cases.iter().filter(|c| c.status != "merged") {
+        let g = groups.entry(case.priority).or_default();
+        g.cases += 1;
+        if let Some(on_time) = case.first_response_on_time {
+            g.responded += 1;
+            g.responded_on_time += u64::from(on_time);
+        }
+        if let Some(on_time) = case.resolved_on_time {
+            g.closed += 1;
+            g.closed_on_time += u64::from(on_time);
+        }
+        g.first_response_breaches += u64::from(case.breaches.contains(&SlaClock::FirstResponse));
+        g.resolution_breaches += u64::from(case.breaches.contains(&SlaClock::Resolution));
+    }
+    Table::new(
+        &[
+            "priority",
+            "cases",
+            "first_response_measured",
+            "first_response_on_time_pct",
+            "resolution_measured",
+            "resolution_on_time_pct",
+            "first_response_breaches",
+            "resolution_breaches",
+        ],
+        groups.into_iter().map(|(priority, g)| {
+            vec![
+                json!(priority),
+                json!(g.cases),
+                json!(g.responded),
+                percent(g.responded_on_time, g.responded),
+                json!(g.closed),
+                percent(g.closed_on_time, g.closed),
+                json!(g.first_response_breaches),
+                json!(g.resolution_breaches),
+            ]
+        }),
+    )
+}
+
+fn repairs(rows: Vec<RepairRow>) -> Table {
+    #[derive(Default)]
+    struct Group {
+        received: u64,
+        returned: u64,
+        on_time: u64,
+        days: i64,
+        tested: u64,
+        first_pass: u64,
+        free: u64,
+    }
+    let mut groups: BTreeMap<u8, Group> = BTreeMap::new();
+    for r in rows {
+        let g = groups.entry(r.tier).or_default();
+        g.received += 1;
+        g.free += u64::from(r.free == Some(true));
+        if let Some(passed) = r.first_test_passed {
+            g.tested += 1;
+            g.first_pass += u64::from(passed);
+        }
+        if let (Some(on_time), Some(days)) = (r.on_time, r.turnaround_days) {
+            g.returned += 1;
+            g.on_time += u64::from(on_time);
+            g.days += days;
+        }
+    }
+    Table::new(
+        &[
+            "tier_days",
+            "received",
+            "free",
+            "returned",
+            "avg_turnaround_days",
+            "on_time_pct",
+            "tested",
+            "quality_pass_pct",
+        ],
+        groups.into_iter().map(|(tier, g)| {
+            vec![
+                json!(tier),
+                json!(g.received),
+                json!(g.free),
+                json!(g.returned),
+                average(g.days.unsigned_abs(), g.returned),
+                percent(g.on_time, g.returned),
+                json!(g.tested),
+                percent(g.first_pass, g.tested),
+            ]
+        }),
+    )
+}
+
+fn workload(cases: Vec<CaseFacts>, agents: Vec<AgentFacts>) -> Table {
+    #[derive(Default)]
+    struct Load {
+        open: u64,
+        closed: u64,
+        p1_open: u64,
+        complaints: u64,
+        facts: AgentFacts,
+    }
+    let mut loads: BTreeMap<String, Load> = BTreeMap::new();
+    for case in &cases {
+        let Some(agent) = &case.assignee else {
+            continue;
+        };
+        let load = loads.entry(agent.clone()).or_default();
+        match case.status.as_str() {
+            "open" => {
+                load.open += 1;
+                load.p1_open += u64::from(case.priority == Priority::P1);
+            }
+            "closed" => load.closed += 1,
+            _ => {}
+        }
+        load.complaints += u64::from(case.complaint || case.category == Category::ServiceComplaint);
+    }
+    for facts in agents {
+        let agent = facts.agent.clone();
+        loads.entry(agent).or_default().facts = facts;
+    }
+    Table::new(
+        &[
+            "agent",
+            "open_cases",
+            "open_p1",
+            "closed_cases",
+            "complaints",
+            "calls",
+            "reminders",
+            "revisits",
+            "actions",
+        ],
+        loads.into_iter().map(|(agent, l)| {
+            vec![
+                json!(agent),
+                json!(l.open),
+                json!(l.p1_open),
+                json!(l.closed),
+                json!(l.complaints),
+                json!(l.facts.calls),
+                json!(l.facts.reminders),
+                json!(l.facts.revisits),
+                json!(l.facts.actions),
+            ]
+        }),
+    )
+}

@@ -1,0 +1,53 @@
+//! A report's result: named columns and rows of JSON values.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Table {
+    pub name: String,
+    pub title: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+impl Table {
+    pub fn new(columns: &[&str], rows: impl IntoIterator<Item = Vec<Value>>) -> Self {
+        Self {
+            name: String::new(),
+            title: String::new(),
+            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+            rows: rows.into_iter().collect(),
+        }
+    }
+
+    /// The rows as objects keyed by column.
+    pub fn records(&self) -> Vec<Map<String, Value>> {
+        self.rows
+            .iter()
+            .map(|row| {
+                self.columns
+                    .iter()
+                    .cloned()
+                    .zip(row.iter().cloned())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The value of `column` in the first row where `key_column` is `key`.
+    pub fn cell(&self, key_column: &str, key: &Value, column: &str) -> Option<&Value> {
+        let k = self.columns.iter().position(|c| c == key_column)?;
+        let c = self.columns.iter().position(|c| c == column)?;
+        self.rows.iter().find(|row| row.get(k) == Some(key))?.get(c)
+    }
+}
+
+/// A cell as plain text: strings unquoted, null empty.
+pub fn plain(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
