@@ -6,9 +6,10 @@ LISTEN ?= 127.0.0.1:8080
 
 .PHONY: run test bench crash-long lint fmt
 
-## Build and start the service on the embedded SQLite store (./data/).
+## Build and start the service on the embedded SQLite store (./data/); a new
+## store is first filled with a small demo history.
 run:
-	cargo run --release --locked -p aftersales-cli -- --db $(DB) serve --listen $(LISTEN)
+	cargo run --release --locked -p aftersales-cli -- --db $(DB) serve --listen $(LISTEN) --demo-cases 300
 
 ## The whole test suite, on SQLite and on a throw-away PostgreSQL cluster.
 test:

@@ -4,6 +4,8 @@
 //! database on the cluster named by `AFTERSALES_TEST_PG` (started by
 //! `make test`), so tests run in parallel without seeing each other.
 
+pub mod desk;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;

@@ -11,12 +11,25 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "AFTERSALES_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+
+    /// On an empty store, first seed a demo history of this many cases
+    /// (0: none), so a new user sees filled reports at once.
+    #[arg(long, default_value_t = 0)]
+    demo_cases: usize,
 }
 
 pub async fn run(db: &str, options: StoreOptions, args: ServeArgs) -> anyhow::Result<()> {
+    let unsafe_fast = options.unsafe_fast;
     let store = aftersales_store::open(db, options)
         .await
         .with_context(|| format!("opening the store at {}", redact(db)))?;
+    if args.demo_cases > 0 && store.head().await? == 0 {
+        let summary = crate::demo::seed_history(store.clone(), args.demo_cases, 2026, 16).await?;
+        tracing::info!(cases = summary.cases, events = summary.events, "seeded a demo history");
+    }
+    // The read models follow the log for as long as the service runs.
+    let read_db = aftersales_projections::ReadDb::connect(db, unsafe_fast).await?;
+    let projections = tokio::spawn(aftersales_projections::admin::run_live(store.clone(), read_db));
     let app = router(AppState {
         store: store.clone(),
     });
@@ -34,6 +47,7 @@ pub async fn run(db: &str, options: StoreOptions, args: ServeArgs) -> anyhow::Re
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;
+    projections.abort();
     tracing::info!("aftersales stopped");
     Ok(())
 }

@@ -21,8 +21,21 @@ use crate::envelope::{Envelope, CATEGORIES};
 use crate::error::ProjectionError;
 use crate::projection::{DocKey, Projection};
 
-/// Events applied per transaction at most.
+/// Events applied per transaction at most, unless `AFTERSALES_PROJECTION_BATCH`
+/// says otherwise (smaller batches: less latency per commit; larger: faster
+/// rebuilds).
 const BATCH: usize = 2_000;
+
+fn batch_limit() -> usize {
+    static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        std::env::var("AFTERSALES_PROJECTION_BATCH")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(BATCH)
+    })
+}
 /// Documents kept in memory between batches.
 const CACHE_DOCS: usize = 20_000;
 
@@ -57,7 +70,7 @@ pub fn status_name(name: &str, target: Target) -> String {
 /// A projection with its working set, behind an object-safe face so a set
 /// of them can share one feed.
 #[async_trait]
-pub trait Projector: Send {
+pub trait Projector: Send + Sync {
     fn name(&self) -> &'static str;
     fn version(&self) -> u32;
     fn target(&self) -> Target;
@@ -330,7 +343,7 @@ pub async fn run(
                         to = Some(to.map_or(position, |to: Position| to.max(position)));
                     }
                 }
-                if batch.len() < BATCH {
+                if batch.len() < batch_limit() {
                     message = subscription.try_next();
                 }
             }
