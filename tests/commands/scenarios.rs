@@ -8,7 +8,7 @@ use aftersales_tests::{on_both_backends, TestDb};
 use chrono::Duration;
 use uuid::Uuid;
 
-use crate::{agent, finance, monday_10am, supervisor, warehouse, Desk};
+use crate::{agent, finance, ledger_balances, monday_10am, supervisor, warehouse, Desk};
 
 on_both_backends!(
     damaged_parcel_photos_reship_and_courier_claim,
@@ -83,6 +83,7 @@ async fn damaged_parcel_photos_reship_and_courier_claim(db: TestDb) {
     let (_, state) = desk.cases.load(case).await.unwrap();
     assert!(state.claims[&claim_id].settled);
     assert!(state.parcel.as_ref().unwrap().reshipped);
+    ledger_balances(&db).await;
 }
 
 async fn customer_cause_return_to_restock(db: TestDb) {
@@ -165,6 +166,7 @@ async fn customer_cause_return_to_restock(db: TestDb) {
     .await;
     let (_, state) = desk.cases.load(case).await.unwrap();
     assert_eq!(state.refundable().unwrap(), Money::cny(0));
+    ledger_balances(&db).await;
 }
 
 async fn exchange_with_postage_advanced_by_the_customer(db: TestDb) {
@@ -228,6 +230,7 @@ async fn exchange_with_postage_advanced_by_the_customer(db: TestDb) {
     .await;
     let (_, state) = desk.cases.load(case).await.unwrap();
     assert_eq!(state.postage_reimbursed, Some(Money::cny(1_500)));
+    ledger_balances(&db).await;
 }
 
 async fn refund_auto_accepted_then_paid_by_finance(db: TestDb) {
@@ -271,6 +274,7 @@ async fn refund_auto_accepted_then_paid_by_finance(db: TestDb) {
         )
         .await;
     assert!(matches!(&events[0], CaseEvent::RefundPaid(p) if p.amount == Money::cny(29_900)));
+    ledger_balances(&db).await;
 }
 
 async fn price_difference_refund_after_approval(db: TestDb) {
@@ -326,6 +330,7 @@ async fn price_difference_refund_after_approval(db: TestDb) {
     )
     .await;
     desk.run(case, &finance(), pay).await;
+    ledger_balances(&db).await;
 }
 
 async fn payment_reminder_to_paid_and_unpaid_order_closed_by_the_platform(db: TestDb) {
@@ -405,6 +410,7 @@ async fn payment_reminder_to_paid_and_unpaid_order_closed_by_the_platform(db: Te
     assert_eq!(scheduler.run_once().await.unwrap().issued, 0);
     let (_, state) = orders.load(forgotten).await.unwrap();
     assert!(state.settled);
+    ledger_balances(&db).await;
 }
 
 async fn sampling_audit_of_50(db: TestDb) {
@@ -488,6 +494,7 @@ async fn sampling_audit_of_50(db: TestDb) {
     assert_eq!(summary.score_sum, 224);
     assert_eq!(summary.satisfaction_hundredths, Some(466));
     assert!(summary.target_met);
+    ledger_balances(&db).await;
 }
 
 async fn repair_in_warranty(db: TestDb) {
@@ -552,4 +559,5 @@ async fn repair_in_warranty(db: TestDb) {
     assert!(
         matches!(&returned.events[0], RepairEvent::DeviceReturnedToCustomer(r) if r.on_time && r.turnaround_days == 6)
     );
+    ledger_balances(&db).await;
 }
