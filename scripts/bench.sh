@@ -22,4 +22,7 @@ if [ $# -gt 0 ]; then
 else
     cargo bench --locked -p aftersales-store --bench store
     cargo bench --locked -p aftersales-commands --bench commands
+    rebuild_dir=$(mktemp -d /tmp/aftersales-bench-rebuild.XXXXXX)
+    scripts/bench-rebuild.sh "$rebuild_dir" "$BENCH_PG"
+    rm -rf "$rebuild_dir"
 fi

@@ -17,5 +17,9 @@ if deps aftersales-domain | grep -qE '^(sqlx|tokio|aftersales-store|aftersales-c
     echo "check-layers: aftersales-domain depends on I/O crates" >&2
     fail=1
 fi
+if deps aftersales-projections | grep -qE '^(aftersales-commands|aftersales-api|axum) '; then
+    echo "check-layers: aftersales-projections depends on the command or HTTP layer" >&2
+    fail=1
+fi
 [ "$fail" = 0 ] && echo "check-layers: dependencies point inward"
 exit "$fail"
