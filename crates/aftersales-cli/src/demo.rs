@@ -95,8 +95,9 @@ pub async fn seed_history(
     seed: u64,
     workers: usize,
 ) -> anyhow::Result<Summary> {
-    // About 25 new cases a day, at least a month of history.
-    let days = (cases / 25).max(30) as i64;
+    // About 25 new cases a day, at least a month and at most two years of
+    // history (a bigger history has busier days).
+    let days = (cases / 25).clamp(30, 730) as i64;
     let start = demo_end() - Duration::days(days);
     let workers = workers.clamp(1, 64);
     let mut tasks = Vec::new();
@@ -139,7 +140,8 @@ pub async fn seed_history(
     let mut desk = Desk::new(store, start);
     let mut month = NaiveDate::from_ymd_opt(start.year(), start.month(), 1).unwrap_or_default();
     while month < demo_end().date_naive() {
-        let mut rng = StdRng::seed_from_u64(seed ^ u64::from(month.month()) << 40);
+        let months = u64::try_from(month.year()).unwrap_or_default() * 12 + u64::from(month.month());
+        let mut rng = StdRng::seed_from_u64(seed ^ months << 40);
         audit_month(&mut desk, &mut rng, month).await?;
         total.audits += 1;
         month = month

@@ -23,7 +23,13 @@ struct Slot<D> {
     /// Whether a row for it may exist in the table (so deletes and tag
     /// rewrites are needed when it changes).
     stored: bool,
+    /// Its search terms as the table holds them, when known: unchanged
+    /// terms are not rewritten.
+    tags: Option<Vec<Tag>>,
 }
+
+/// A search term: `(field, value)`.
+pub type Tag = (&'static str, String);
 
 impl<D> Default for Docs<D> {
     fn default() -> Self {
@@ -41,6 +47,7 @@ pub(crate) struct Change<'a, D> {
     pub key: &'a str,
     pub doc: Option<&'a D>,
     pub stored: bool,
+    pub tags: Option<&'a [Tag]>,
 }
 
 impl<D> Docs<D> {
@@ -74,6 +81,7 @@ impl<D> Docs<D> {
                 doc: None,
                 dirty: false,
                 stored: true,
+                tags: None,
             }
         });
         slot.dirty = true;
@@ -87,7 +95,7 @@ impl<D> Docs<D> {
     }
 
     /// Records what the table holds for a key (`None`: no row).
-    pub(crate) fn loaded(&mut self, collection: &'static str, key: String, doc: Option<D>) {
+    pub(crate) fn loaded(&mut self, collection: &'static str, key: String, doc: Option<D>, tags: Vec<Tag>) {
         let stored = doc.is_some();
         let slots = self.collections.entry(collection).or_default();
         if slots
@@ -97,6 +105,7 @@ impl<D> Docs<D> {
                     doc,
                     dirty: false,
                     stored,
+                    tags: Some(tags),
                 },
             )
             .is_none()
@@ -115,8 +124,16 @@ impl<D> Docs<D> {
                     key,
                     doc: slot.doc.as_ref(),
                     stored: slot.stored,
+                    tags: slot.tags.as_deref(),
                 })
         })
+    }
+
+    /// Records the search terms a document is written with.
+    pub(crate) fn set_tags(&mut self, collection: &str, key: &str, tags: Vec<Tag>) {
+        if let Some(slot) = self.collections.get_mut(collection).and_then(|slots| slots.get_mut(key)) {
+            slot.tags = Some(tags);
+        }
     }
 
     /// After a commit: everything written is now stored; beyond `capacity`

@@ -7,7 +7,7 @@
 //! that was swapped in), the commit fails and the runner starts again from
 //! the stored checkpoint instead of applying events twice.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use aftersales_store::{
@@ -116,23 +116,21 @@ impl<P: Projection> Runtime<P> {
         for event in batch {
             self.projection.reads(event, &mut wanted);
         }
-        let mut missing: HashMap<&'static str, Vec<String>> = HashMap::new();
+        let mut missing: HashMap<&'static str, HashSet<String>> = HashMap::new();
         for (collection, key) in wanted {
             if !self.docs.is_loaded(collection, &key) {
-                let keys = missing.entry(collection).or_default();
-                if !keys.contains(&key) {
-                    keys.push(key);
-                }
+                missing.entry(collection).or_default().insert(key);
             }
         }
         for (collection, keys) in missing {
+            let keys: Vec<String> = keys.into_iter().collect();
             let mut found: HashMap<String, String> = db
                 .load(&self.table, collection, &keys)
                 .await?
                 .into_iter()
                 .collect();
             for key in keys {
-                let doc = match found.remove(&key) {
+                let doc: Option<P::Doc> = match found.remove(&key) {
                     Some(text) => Some(serde_json::from_str(&text).map_err(|e| {
                         ProjectionError::CorruptRow(format!(
                             "{}/{collection}/{key}: {e}",
@@ -141,33 +139,48 @@ impl<P: Projection> Runtime<P> {
                     })?),
                     None => None,
                 };
-                self.docs.loaded(collection, key, doc);
+                let mut tags = Vec::new();
+                if let Some(doc) = &doc {
+                    self.projection.tags(doc, &mut tags);
+                }
+                self.docs.loaded(collection, key, doc, tags);
             }
         }
         Ok(())
     }
 
-    fn writes(&self) -> Result<Vec<RowWrite>, ProjectionError> {
+    fn writes(&mut self) -> Result<Vec<RowWrite>, ProjectionError> {
         let mut rows = Vec::new();
+        let mut written_tags = Vec::new();
         for change in self.docs.changes() {
-            let (doc, sort, tags) = match change.doc {
-                Some(doc) => {
-                    let mut tags = Vec::new();
-                    self.projection.tags(doc, &mut tags);
-                    let text = serde_json::to_string(doc)
-                        .map_err(|e| ProjectionError::CorruptRow(e.to_string()))?;
-                    (Some(text), self.projection.sort_key(doc), tags)
-                }
-                None => (None, String::new(), Vec::new()),
+            let Some(doc) = change.doc else {
+                rows.push(RowWrite {
+                    collection: change.collection,
+                    key: change.key.to_owned(),
+                    sort: String::new(),
+                    doc: None,
+                    retag: change.stored,
+                    tags: Vec::new(),
+                });
+                continue;
             };
+            let mut tags = Vec::new();
+            self.projection.tags(doc, &mut tags);
+            // Most events leave a document's search terms as they were.
+            let unchanged = change.stored && change.tags == Some(tags.as_slice());
+            let text = serde_json::to_string(doc).map_err(|e| ProjectionError::CorruptRow(e.to_string()))?;
             rows.push(RowWrite {
                 collection: change.collection,
                 key: change.key.to_owned(),
-                sort,
-                doc,
-                retag: change.stored,
-                tags,
+                sort: self.projection.sort_key(doc),
+                doc: Some(text),
+                retag: change.stored && !unchanged,
+                tags: if unchanged { Vec::new() } else { tags.clone() },
             });
+            written_tags.push((change.collection, change.key.to_owned(), tags));
+        }
+        for (collection, key, tags) in written_tags {
+            self.docs.set_tags(collection, &key, tags);
         }
         Ok(rows)
     }
