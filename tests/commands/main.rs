@@ -11,8 +11,12 @@ pub use aftersales_tests::desk::*;
 /// with the case views.
 pub async fn ledger_balances(db: &aftersales_tests::TestDb) {
     let store = db.open().await;
-    let read = aftersales_projections::ReadDb::connect(&db.url, false).await.unwrap();
-    let failed = aftersales_projections::admin::catch_up(store, &read).await.unwrap();
+    let read = aftersales_projections::ReadDb::connect(&db.url, false)
+        .await
+        .unwrap();
+    let failed = aftersales_projections::admin::catch_up(store, &read)
+        .await
+        .unwrap();
     assert!(failed.is_empty(), "{failed:?}");
     let check = aftersales_projections::ledger::check(&read).await.unwrap();
     assert!(check.is_ok(), "{check:?}");

@@ -17,7 +17,10 @@ use uuid::Uuid;
 
 use crate::{assert_consistent, open};
 
-on_both_backends!(report_figures_of_a_fixed_scenario, a_report_as_of_a_position_equals_the_live_one_then);
+on_both_backends!(
+    report_figures_of_a_fixed_scenario,
+    a_report_as_of_a_position_equals_the_live_one_then
+);
 
 fn cell<'t>(table: &'t Table, key_column: &str, key: Value, column: &str) -> &'t Value {
     table
@@ -29,7 +32,12 @@ async fn remind(desk: &Desk, order: Uuid, buyer: &str, amount: i64, result: Remi
     let orders = desk.handler::<UnpaidOrder>();
     let run = |command: ReminderCommand| {
         let orders = &orders;
-        async move { orders.execute(&Envelope::new(order, command, agent())).await.unwrap() }
+        async move {
+            orders
+                .execute(&Envelope::new(order, command, agent()))
+                .await
+                .unwrap()
+        }
     };
     run(RegisterUnpaidOrder {
         order_no: format!("TB-{buyer}"),
@@ -39,13 +47,25 @@ async fn remind(desk: &Desk, order: Uuid, buyer: &str, amount: i64, result: Remi
     }
     .into())
     .await;
-    run(RecordReminder { channel: ReminderChannel::Phone, result, note: None }.into()).await;
+    run(RecordReminder {
+        channel: ReminderChannel::Phone,
+        result,
+        note: None,
+    }
+    .into())
+    .await;
 }
 
 async fn pay(desk: &Desk, order: Uuid, amount: i64) {
     let orders = desk.handler::<UnpaidOrder>();
-    let payment = RecordPayment { paid_at: monday_10am() + Duration::hours(3), amount: Money::cny(amount) };
-    orders.execute(&Envelope::new(order, payment.into(), agent())).await.unwrap();
+    let payment = RecordPayment {
+        paid_at: monday_10am() + Duration::hours(3),
+        amount: Money::cny(amount),
+    };
+    orders
+        .execute(&Envelope::new(order, payment.into(), agent()))
+        .await
+        .unwrap();
 }
 
 async fn report(read: &aftersales_projections::ReadDb, name: &str) -> Table {
@@ -64,10 +84,28 @@ async fn report_figures_of_a_fixed_scenario(db: TestDb) {
     pay(&desk, a, 15_800).await;
 
     // SLA: two P1 cases; one answered and resolved in time, one late on both.
-    let on_time = desk.register(Priority::P1, Category::Logistics, PlatformState::SellerShipped).await;
-    let late = desk.register(Priority::P1, Category::Logistics, PlatformState::SellerShipped).await;
-    let inform = || InformCustomer { channel: ContactChannel::Phone, summary: "已联系".into() };
-    let close = || CloseCase { solution: "已解决".into(), resolution: Resolution::Resolved };
+    let on_time = desk
+        .register(
+            Priority::P1,
+            Category::Logistics,
+            PlatformState::SellerShipped,
+        )
+        .await;
+    let late = desk
+        .register(
+            Priority::P1,
+            Category::Logistics,
+            PlatformState::SellerShipped,
+        )
+        .await;
+    let inform = || InformCustomer {
+        channel: ContactChannel::Phone,
+        summary: "已联系".into(),
+    };
+    let close = || CloseCase {
+        solution: "已解决".into(),
+        resolution: Resolution::Resolved,
+    };
     desk.clock.set(monday_10am() + Duration::minutes(30));
     desk.run(on_time, &agent(), inform()).await;
     desk.run(on_time, &agent(), close()).await;
@@ -78,53 +116,155 @@ async fn report_figures_of_a_fixed_scenario(db: TestDb) {
 
     // Satisfaction: three revisits of agent-1's cases scored 5, 4 and 2.
     for (score, comment) in [(5, None), (4, None), (2, Some("等太久"))] {
-        let case = desk.register(Priority::P3, Category::Consultation, PlatformState::TradeSucceeded).await;
-        desk.run(case, &agent(), AssignCase { agent_id: "agent-1".into() }).await;
+        let case = desk
+            .register(
+                Priority::P3,
+                Category::Consultation,
+                PlatformState::TradeSucceeded,
+            )
+            .await;
+        desk.run(
+            case,
+            &agent(),
+            AssignCase {
+                agent_id: "agent-1".into(),
+            },
+        )
+        .await;
         desk.run(case, &agent(), close()).await;
         let revisit_id = Uuid::new_v4();
         let due_at = desk.clock.now() + Duration::days(1);
-        desk.run(case, &agent(), ScheduleRevisit { revisit_id, kind: RevisitKind::AfterResolution, due_at }).await;
-        let outcome = RevisitOutcome::Scored { score, comment: comment.map(Into::into) };
-        desk.run(case, &agent(), RecordRevisit { revisit_id, outcome, complaint: None }).await;
+        desk.run(
+            case,
+            &agent(),
+            ScheduleRevisit {
+                revisit_id,
+                kind: RevisitKind::AfterResolution,
+                due_at,
+            },
+        )
+        .await;
+        let outcome = RevisitOutcome::Scored {
+            score,
+            comment: comment.map(Into::into),
+        };
+        desk.run(
+            case,
+            &agent(),
+            RecordRevisit {
+                revisit_id,
+                outcome,
+                complaint: None,
+            },
+        )
+        .await;
     }
 
     // Money: a refund of 299.00 approved and paid.
-    let refunded = desk.register(Priority::P2, Category::Logistics, PlatformState::SellerShipped).await;
+    let refunded = desk
+        .register(
+            Priority::P2,
+            Category::Logistics,
+            PlatformState::SellerShipped,
+        )
+        .await;
     let refund_id = Uuid::new_v4();
-    desk.run(refunded, &agent(), RequestRefund { refund_id, kind: RefundKind::NotReceived, amount: Money::cny(29_900), reason: "丢件".into(), payee_account: None }).await;
-    desk.run(refunded, &agent(), ApproveRefund { refund_id }).await;
-    desk.run(refunded, &finance(), ExecuteRefund { refund_id, channel: PayoutChannel::Platform, reference: "R-1".into() }).await;
+    desk.run(
+        refunded,
+        &agent(),
+        RequestRefund {
+            refund_id,
+            kind: RefundKind::NotReceived,
+            amount: Money::cny(29_900),
+            reason: "丢件".into(),
+            payee_account: None,
+        },
+    )
+    .await;
+    desk.run(refunded, &agent(), ApproveRefund { refund_id })
+        .await;
+    desk.run(
+        refunded,
+        &finance(),
+        ExecuteRefund {
+            refund_id,
+            channel: PayoutChannel::Platform,
+            reference: "R-1".into(),
+        },
+    )
+    .await;
 
     assert_consistent(&store, &read).await;
 
     let summary = report(&read, "reminder-summary").await;
     assert_eq!(summary.rows.len(), 1, "{:?}", summary.rows);
     let day = json!("2026-03-02");
-    assert_eq!(cell(&summary, "day", day.clone(), "customers_reminded"), &json!(3));
-    assert_eq!(cell(&summary, "day", day.clone(), "customers_paid"), &json!(1));
-    assert_eq!(cell(&summary, "day", day.clone(), "unpaid_total"), &json!(30_000));
-    assert_eq!(cell(&summary, "day", day.clone(), "recovered"), &json!(15_800));
+    assert_eq!(
+        cell(&summary, "day", day.clone(), "customers_reminded"),
+        &json!(3)
+    );
+    assert_eq!(
+        cell(&summary, "day", day.clone(), "customers_paid"),
+        &json!(1)
+    );
+    assert_eq!(
+        cell(&summary, "day", day.clone(), "unpaid_total"),
+        &json!(30_000)
+    );
+    assert_eq!(
+        cell(&summary, "day", day.clone(), "recovered"),
+        &json!(15_800)
+    );
     // 158.00 recovered of 300.00 unpaid.
     assert_eq!(cell(&summary, "day", day, "success_rate_pct"), &json!(52.7));
 
     let sla = report(&read, "sla").await;
     assert_eq!(cell(&sla, "priority", json!("P1"), "cases"), &json!(2));
-    assert_eq!(cell(&sla, "priority", json!("P1"), "first_response_on_time_pct"), &json!(50.0));
-    assert_eq!(cell(&sla, "priority", json!("P1"), "resolution_on_time_pct"), &json!(50.0));
+    assert_eq!(
+        cell(&sla, "priority", json!("P1"), "first_response_on_time_pct"),
+        &json!(50.0)
+    );
+    assert_eq!(
+        cell(&sla, "priority", json!("P1"), "resolution_on_time_pct"),
+        &json!(50.0)
+    );
 
     let satisfaction = report(&read, "satisfaction").await;
     let agent_row = json!("agent-1");
-    assert_eq!(cell(&satisfaction, "agent", agent_row.clone(), "scored"), &json!(3));
+    assert_eq!(
+        cell(&satisfaction, "agent", agent_row.clone(), "scored"),
+        &json!(3)
+    );
     // (5 + 4 + 2) / 3
-    assert_eq!(cell(&satisfaction, "agent", agent_row.clone(), "average"), &json!(3.67));
-    assert_eq!(cell(&satisfaction, "agent", agent_row.clone(), "low_scores"), &json!(1));
-    assert_eq!(cell(&satisfaction, "agent", agent_row, "low_score_reasons"), &json!("等太久"));
+    assert_eq!(
+        cell(&satisfaction, "agent", agent_row.clone(), "average"),
+        &json!(3.67)
+    );
+    assert_eq!(
+        cell(&satisfaction, "agent", agent_row.clone(), "low_scores"),
+        &json!(1)
+    );
+    assert_eq!(
+        cell(&satisfaction, "agent", agent_row, "low_score_reasons"),
+        &json!("等太久")
+    );
 
     let transactions = ledger::transactions(&read).await.unwrap();
     let balances = ledger::balances(&transactions, BalanceBy::Account);
-    assert_eq!(cell(&balances, "account", json!("refund_expense"), "balance"), &json!(29_900));
-    assert_eq!(cell(&balances, "account", json!("refunds_paid"), "balance"), &json!(-29_900));
-    assert!(balances.cell("account", &json!("refunds_payable"), "balance").is_none(), "settled in full");
+    assert_eq!(
+        cell(&balances, "account", json!("refund_expense"), "balance"),
+        &json!(29_900)
+    );
+    assert_eq!(
+        cell(&balances, "account", json!("refunds_paid"), "balance"),
+        &json!(-29_900)
+    );
+    assert!(
+        balances
+            .cell("account", &json!("refunds_payable"), "balance")
+            .is_none(),
+        "settled in full"
+    );
 }
 
 async fn a_report_as_of_a_position_equals_the_live_one_then(db: TestDb) {
@@ -133,20 +273,38 @@ async fn a_report_as_of_a_position_equals_the_live_one_then(db: TestDb) {
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
     remind(&desk, a, "tb_a", 15_800, ReminderResult::WillPay).await;
     remind(&desk, b, "tb_b", 10_000, ReminderResult::WillPay).await;
-    assert!(admin::catch_up(store.clone(), &read).await.unwrap().is_empty());
+    assert!(admin::catch_up(store.clone(), &read)
+        .await
+        .unwrap()
+        .is_empty());
     let then = store.head().await.unwrap();
     let live_then = report(&read, "reminder-summary").await;
-    assert_eq!(cell(&live_then, "handler", json!("agent-1"), "recovered"), &json!(0));
+    assert_eq!(
+        cell(&live_then, "handler", json!("agent-1"), "recovered"),
+        &json!(0)
+    );
 
     pay(&desk, a, 15_800).await;
     pay(&desk, b, 10_000).await;
-    assert!(admin::catch_up(store.clone(), &read).await.unwrap().is_empty());
+    assert!(admin::catch_up(store.clone(), &read)
+        .await
+        .unwrap()
+        .is_empty());
     let live_now = report(&read, "reminder-summary").await;
-    assert_eq!(cell(&live_now, "handler", json!("agent-1"), "recovered"), &json!(25_800));
+    assert_eq!(
+        cell(&live_now, "handler", json!("agent-1"), "recovered"),
+        &json!(25_800)
+    );
 
-    let as_of = admin::report_as_of(store.clone(), "reminder-summary", then).await.unwrap();
+    let as_of = admin::report_as_of(store.clone(), "reminder-summary", then)
+        .await
+        .unwrap();
     assert_eq!(as_of, live_then);
-    let by_time = admin::position_at(store.as_ref(), chrono::Utc::now()).await.unwrap();
+    let by_time = admin::position_at(store.as_ref(), chrono::Utc::now())
+        .await
+        .unwrap();
     assert_eq!(by_time, store.head().await.unwrap());
-    assert!(admin::report_as_of(store, "no-such-report", then).await.is_err());
+    assert!(admin::report_as_of(store, "no-such-report", then)
+        .await
+        .is_err());
 }

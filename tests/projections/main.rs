@@ -20,7 +20,9 @@ pub async fn open(db: &TestDb) -> (Arc<dyn EventStore>, ReadDb) {
     // Small batches, so that every test crosses batch boundaries.
     std::env::set_var("AFTERSALES_PROJECTION_BATCH", "16");
     let store = db.open().await;
-    let read = ReadDb::connect(&db.url, StoreOptions::default().unsafe_fast).await.unwrap();
+    let read = ReadDb::connect(&db.url, StoreOptions::default().unsafe_fast)
+        .await
+        .unwrap();
     (store, read)
 }
 
@@ -28,8 +30,13 @@ pub async fn open(db: &TestDb) -> (Arc<dyn EventStore>, ReadDb) {
 pub async fn assert_consistent(store: &Arc<dyn EventStore>, read: &ReadDb) {
     let failed = admin::catch_up(store.clone(), read).await.unwrap();
     assert!(failed.is_empty(), "{failed:?}");
-    let differences = admin::verify(store.clone(), read, &[], |_| {}).await.unwrap();
-    assert!(differences.is_empty(), "read models differ from a rebuild: {differences:?}");
+    let differences = admin::verify(store.clone(), read, &[], |_| {})
+        .await
+        .unwrap();
+    assert!(
+        differences.is_empty(),
+        "read models differ from a rebuild: {differences:?}"
+    );
     let check = ledger::check(read).await.unwrap();
     assert!(check.is_ok(), "{check:?}");
 }

@@ -21,7 +21,10 @@ on_both_backends!(
 
 /// A command on a case, picked at random; many are refused by the rules,
 /// which is part of the point: refused commands leave no trace.
-fn random_command(rng: &mut StdRng, ids: &mut Vec<Uuid>) -> (aftersales_domain::Actor, CaseCommand) {
+fn random_command(
+    rng: &mut StdRng,
+    ids: &mut Vec<Uuid>,
+) -> (aftersales_domain::Actor, CaseCommand) {
     let id = |rng: &mut StdRng, ids: &mut Vec<Uuid>| {
         if ids.is_empty() || rng.gen_bool(0.3) {
             let new = Uuid::new_v4();
@@ -33,26 +36,104 @@ fn random_command(rng: &mut StdRng, ids: &mut Vec<Uuid>) -> (aftersales_domain::
     };
     let amount = Money::cny(rng.gen_range(1..40_000));
     let command: CaseCommand = match rng.gen_range(0..16) {
-        0 => AssignCase { agent_id: format!("agent-{}", rng.gen_range(1..4)) }.into(),
-        1 => RequestRefund { refund_id: id(rng, ids), kind: RefundKind::NotReceived, amount, reason: "未收到".into(), payee_account: None }.into(),
-        2 => ApproveRefund { refund_id: id(rng, ids) }.into(),
-        3 => ExecuteRefund { refund_id: id(rng, ids), channel: PayoutChannel::Platform, reference: "R".into() }.into(),
-        4 => OfferCompensation { compensation_id: id(rng, ids), approval_id: id(rng, ids), amount, issue: "补偿".into() }.into(),
-        5 => PayCompensation { compensation_id: id(rng, ids), channel: PayoutChannel::Alipay, reference: "A".into() }.into(),
-        6 => ApproveRequest { approval_id: id(rng, ids), note: None }.into(),
-        7 => ReportParcelProblem { tracking_no: format!("YT{}", rng.gen::<u16>()), carrier: "圆通".into(), class: ParcelClass::Damaged, note: None }.into(),
-        8 => AddParcelPhotos { photos: vec!["p.jpg".into()] }.into(),
-        9 => FileCourierClaim { claim_id: id(rng, ids), amount }.into(),
-        10 => SettleCourierClaim { claim_id: id(rng, ids), amount }.into(),
-        11 => RequestPriceDifferenceRefund { price_refund_id: id(rng, ids), approval_id: id(rng, ids), amount, reason: "降价".into() }.into(),
-        12 => PayPriceDifferenceRefund { price_refund_id: id(rng, ids), channel: PayoutChannel::Bank, reference: "B".into() }.into(),
-        13 => RequestExchange { cause: ReturnCause::Company, reason: "错发".into(), resellable: true }.into(),
-        14 => RecordAdvancedPostage { amount: Money::cny(rng.gen_range(1..2_000)) }.into(),
-        _ => CloseCase { solution: "完成".into(), resolution: Resolution::Resolved }.into(),
+        0 => AssignCase {
+            agent_id: format!("agent-{}", rng.gen_range(1..4)),
+        }
+        .into(),
+        1 => RequestRefund {
+            refund_id: id(rng, ids),
+            kind: RefundKind::NotReceived,
+            amount,
+            reason: "未收到".into(),
+            payee_account: None,
+        }
+        .into(),
+        2 => ApproveRefund {
+            refund_id: id(rng, ids),
+        }
+        .into(),
+        3 => ExecuteRefund {
+            refund_id: id(rng, ids),
+            channel: PayoutChannel::Platform,
+            reference: "R".into(),
+        }
+        .into(),
+        4 => OfferCompensation {
+            compensation_id: id(rng, ids),
+            approval_id: id(rng, ids),
+            amount,
+            issue: "补偿".into(),
+        }
+        .into(),
+        5 => PayCompensation {
+            compensation_id: id(rng, ids),
+            channel: PayoutChannel::Alipay,
+            reference: "A".into(),
+        }
+        .into(),
+        6 => ApproveRequest {
+            approval_id: id(rng, ids),
+            note: None,
+        }
+        .into(),
+        7 => ReportParcelProblem {
+            tracking_no: format!("YT{}", rng.gen::<u16>()),
+            carrier: "圆通".into(),
+            class: ParcelClass::Damaged,
+            note: None,
+        }
+        .into(),
+        8 => AddParcelPhotos {
+            photos: vec!["p.jpg".into()],
+        }
+        .into(),
+        9 => FileCourierClaim {
+            claim_id: id(rng, ids),
+            amount,
+        }
+        .into(),
+        10 => SettleCourierClaim {
+            claim_id: id(rng, ids),
+            amount,
+        }
+        .into(),
+        11 => RequestPriceDifferenceRefund {
+            price_refund_id: id(rng, ids),
+            approval_id: id(rng, ids),
+            amount,
+            reason: "降价".into(),
+        }
+        .into(),
+        12 => PayPriceDifferenceRefund {
+            price_refund_id: id(rng, ids),
+            channel: PayoutChannel::Bank,
+            reference: "B".into(),
+        }
+        .into(),
+        13 => RequestExchange {
+            cause: ReturnCause::Company,
+            reason: "错发".into(),
+            resellable: true,
+        }
+        .into(),
+        14 => RecordAdvancedPostage {
+            amount: Money::cny(rng.gen_range(1..2_000)),
+        }
+        .into(),
+        _ => CloseCase {
+            solution: "完成".into(),
+            resolution: Resolution::Resolved,
+        }
+        .into(),
     };
     let actor = match &command {
-        CaseCommand::ExecuteRefund(_) | CaseCommand::PayCompensation(_) | CaseCommand::SettleCourierClaim(_) | CaseCommand::PayPriceDifferenceRefund(_) => finance(),
-        CaseCommand::ApproveRequest(_) | CaseCommand::RequestPriceDifferenceRefund(_) => supervisor(rng.gen_range(1..3)),
+        CaseCommand::ExecuteRefund(_)
+        | CaseCommand::PayCompensation(_)
+        | CaseCommand::SettleCourierClaim(_)
+        | CaseCommand::PayPriceDifferenceRefund(_) => finance(),
+        CaseCommand::ApproveRequest(_) | CaseCommand::RequestPriceDifferenceRefund(_) => {
+            supervisor(rng.gen_range(1..3))
+        }
         _ => agent(),
     };
     (actor, command)
@@ -67,15 +148,28 @@ async fn incremental_read_models_equal_a_rebuild(db: TestDb) {
         let mut ids = Vec::new();
         for step in 0..120 {
             if cases.is_empty() || rng.gen_bool(0.1) {
-                cases.push(desk.register(Priority::P2, Category::Logistics, PlatformState::SellerShipped).await);
+                cases.push(
+                    desk.register(
+                        Priority::P2,
+                        Category::Logistics,
+                        PlatformState::SellerShipped,
+                    )
+                    .await,
+                );
             }
             let case = cases[rng.gen_range(0..cases.len())];
             let (actor, command) = random_command(&mut rng, &mut ids);
             desk.clock.set(monday_10am() + Duration::minutes(step));
-            let _ = desk.cases.execute(&Envelope::new(case, command, actor)).await;
+            let _ = desk
+                .cases
+                .execute(&Envelope::new(case, command, actor))
+                .await;
             // Project a few events at a time, as the live service does.
             if rng.gen_bool(0.2) {
-                assert!(admin::catch_up(store.clone(), &read).await.unwrap().is_empty());
+                assert!(admin::catch_up(store.clone(), &read)
+                    .await
+                    .unwrap()
+                    .is_empty());
             }
         }
     }
@@ -86,11 +180,29 @@ async fn a_rebuild_swaps_in_and_an_interrupted_one_resumes(db: TestDb) {
     let (store, read) = open(&db).await;
     let desk = Desk::new(store.clone());
     for _ in 0..60 {
-        let case = desk.register(Priority::P1, Category::Logistics, PlatformState::SellerShipped).await;
-        desk.run(case, &agent(), AssignCase { agent_id: "agent-1".into() }).await;
+        let case = desk
+            .register(
+                Priority::P1,
+                Category::Logistics,
+                PlatformState::SellerShipped,
+            )
+            .await;
+        desk.run(
+            case,
+            &agent(),
+            AssignCase {
+                agent_id: "agent-1".into(),
+            },
+        )
+        .await;
     }
-    assert!(admin::catch_up(store.clone(), &read).await.unwrap().is_empty());
-    let before = aftersales_projections::case_views::list(&read, &Default::default(), None, 500).await.unwrap();
+    assert!(admin::catch_up(store.clone(), &read)
+        .await
+        .unwrap()
+        .is_empty());
+    let before = aftersales_projections::case_views::list(&read, &Default::default(), None, 500)
+        .await
+        .unwrap();
     assert_eq!(before.cases.len(), 60);
 
     // Interrupt a rebuild after its first batch: the live tables are untouched
@@ -110,17 +222,48 @@ async fn a_rebuild_swaps_in_and_an_interrupted_one_resumes(db: TestDb) {
     rx.recv().await.unwrap();
     rebuilding.abort();
     let _ = rebuilding.await;
-    let after_abort = aftersales_projections::case_views::list(&read, &Default::default(), None, 500).await.unwrap();
-    assert_eq!(after_abort, before, "an interrupted rebuild leaves the live read model as it was");
+    let after_abort =
+        aftersales_projections::case_views::list(&read, &Default::default(), None, 500)
+            .await
+            .unwrap();
+    assert_eq!(
+        after_abort, before,
+        "an interrupted rebuild leaves the live read model as it was"
+    );
     // Resume it: it finishes and swaps in the same content.
-    admin::rebuild(store.clone(), &read, &["case_views".to_owned()], false, |_| {}).await.unwrap();
-    let rebuilt = aftersales_projections::case_views::list(&read, &Default::default(), None, 500).await.unwrap();
+    admin::rebuild(
+        store.clone(),
+        &read,
+        &["case_views".to_owned()],
+        false,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let rebuilt = aftersales_projections::case_views::list(&read, &Default::default(), None, 500)
+        .await
+        .unwrap();
     assert_eq!(rebuilt, before);
     let statuses = read.all_statuses().await.unwrap();
-    assert!(statuses.iter().all(|s| !s.name.contains('@')), "no shadow left behind: {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| !s.name.contains('@')),
+        "no shadow left behind: {statuses:?}"
+    );
     // New events after the swap are applied to the swapped-in tables.
-    let case = desk.register(Priority::P3, Category::Consultation, PlatformState::TradeSucceeded).await;
-    assert!(admin::catch_up(store.clone(), &read).await.unwrap().is_empty());
-    assert!(aftersales_projections::case_views::get(&read, case).await.unwrap().is_some());
+    let case = desk
+        .register(
+            Priority::P3,
+            Category::Consultation,
+            PlatformState::TradeSucceeded,
+        )
+        .await;
+    assert!(admin::catch_up(store.clone(), &read)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(aftersales_projections::case_views::get(&read, case)
+        .await
+        .unwrap()
+        .is_some());
     assert_consistent(&store, &read).await;
 }

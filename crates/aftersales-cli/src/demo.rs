@@ -140,7 +140,8 @@ pub async fn seed_history(
     let mut desk = Desk::new(store, start);
     let mut month = NaiveDate::from_ymd_opt(start.year(), start.month(), 1).unwrap_or_default();
     while month < demo_end().date_naive() {
-        let months = u64::try_from(month.year()).unwrap_or_default() * 12 + u64::from(month.month());
+        let months =
+            u64::try_from(month.year()).unwrap_or_default() * 12 + u64::from(month.month());
         let mut rng = StdRng::seed_from_u64(seed ^ months << 40);
         audit_month(&mut desk, &mut rng, month).await?;
         total.audits += 1;
@@ -1263,7 +1264,8 @@ async fn audit_month(desk: &mut Desk, rng: &mut StdRng, month: NaiveDate) -> any
         anyhow::bail!("the draw recorded no sample");
     };
     let caller = Actor::new("agent-zhaoli", Role::Agent);
-    // Calls on the 28th to the 30th at 10:30, 14:30 and 19:30 China time.
+    // Calls the day after the draw, in the morning, afternoon and evening
+    // slots (10:30, 14:30 and 19:30 China time): retries go to another slot.
     let slots = [2 * 60 + 30, 6 * 60 + 30, 11 * 60 + 30];
     for customer in sample.drawn.clone() {
         let outcome = match rng.gen_range(0..100) {
@@ -1287,10 +1289,10 @@ async fn audit_month(desk: &mut Desk, rng: &mut StdRng, month: NaiveDate) -> any
         } else {
             1
         };
-        for attempt in 0..attempts {
+        for slot in slots.iter().take(attempts) {
             let day = drawn_on + chrono::Days::new(1);
             let called_at = Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
-                + Duration::minutes(slots[attempt]);
+                + Duration::minutes(*slot);
             desk.clock.set(called_at);
             let command = AuditCommand::from(RecordAuditCall {
                 customer: customer.clone(),

@@ -25,11 +25,18 @@ pub async fn run(db: &str, options: StoreOptions, args: ServeArgs) -> anyhow::Re
         .with_context(|| format!("opening the store at {}", redact(db)))?;
     if args.demo_cases > 0 && store.head().await? == 0 {
         let summary = crate::demo::seed_history(store.clone(), args.demo_cases, 2026, 16).await?;
-        tracing::info!(cases = summary.cases, events = summary.events, "seeded a demo history");
+        tracing::info!(
+            cases = summary.cases,
+            events = summary.events,
+            "seeded a demo history"
+        );
     }
     // The read models follow the log for as long as the service runs.
     let read_db = aftersales_projections::ReadDb::connect(db, unsafe_fast).await?;
-    let projections = tokio::spawn(aftersales_projections::admin::run_live(store.clone(), read_db));
+    let projections = tokio::spawn(aftersales_projections::admin::run_live(
+        store.clone(),
+        read_db,
+    ));
     let app = router(AppState {
         store: store.clone(),
     });

@@ -27,7 +27,10 @@ fn ok(output: Output) -> String {
     stdout
 }
 
-on_both_backends!(killed_mid_batch_the_read_models_resume_and_equal_a_rebuild, reports_list_and_print_in_every_format);
+on_both_backends!(
+    killed_mid_batch_the_read_models_resume_and_equal_a_rebuild,
+    reports_list_and_print_in_every_format
+);
 
 async fn killed_mid_batch_the_read_models_resume_and_equal_a_rebuild(db: TestDb) {
     ok(aftersales(&db, &["demo", "seed", "--cases", "400"]));
@@ -43,14 +46,20 @@ async fn killed_mid_batch_the_read_models_resume_and_equal_a_rebuild(db: TestDb)
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         child.kill().unwrap(); // SIGKILL: no chance to finish the batch
         child.wait().unwrap();
-        let status = ok(aftersales(&db, &["projections", "status", "--format", "csv"]));
+        let status = ok(aftersales(
+            &db,
+            &["projections", "status", "--format", "csv"],
+        ));
         checkpoints.push(status);
     }
     // Whatever was committed before each kill is consistent with a rebuild
     // at that checkpoint, and the next run resumes from it.
     ok(aftersales(&db, &["projections", "verify"]));
     ok(aftersales(&db, &["projections", "catch-up"]));
-    let status = ok(aftersales(&db, &["projections", "status", "--format", "json"]));
+    let status = ok(aftersales(
+        &db,
+        &["projections", "status", "--format", "json"],
+    ));
     let status: serde_json::Value = serde_json::from_str(&status).unwrap();
     for line in status.as_array().unwrap() {
         assert_eq!(line["lag_events"], 0, "{line}");
@@ -70,18 +79,30 @@ async fn killed_mid_batch_the_read_models_resume_and_equal_a_rebuild(db: TestDb)
 async fn reports_list_and_print_in_every_format(db: TestDb) {
     ok(aftersales(&db, &["demo", "seed", "--cases", "60"]));
     let list = ok(aftersales(&db, &["reports", "list"]));
-    assert!(list.contains("returns") && list.contains("sampling-audit"), "{list}");
-    let json = ok(aftersales(&db, &["reports", "sampling-audit", "--format", "json"]));
+    assert!(
+        list.contains("returns") && list.contains("sampling-audit"),
+        "{list}"
+    );
+    let json = ok(aftersales(
+        &db,
+        &["reports", "sampling-audit", "--format", "json"],
+    ));
     let rows: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(rows[0]["sampled"], 50, "{rows}");
     let csv = ok(aftersales(&db, &["reports", "returns", "--format", "csv"]));
-    assert!(csv.starts_with("day,case,product,quantity,running_total"), "{csv}");
+    assert!(
+        csv.starts_with("day,case,product,quantity,running_total"),
+        "{csv}"
+    );
     let table = ok(aftersales(&db, &["reports", "sla", "--position", "5"]));
     assert!(table.contains("SLA compliance"), "{table}");
     let unknown = aftersales(&db, &["reports", "no-such-report"]);
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("reports list"));
-    ok(aftersales(&db, &["ledger", "balances", "--by", "counterparty"]));
+    ok(aftersales(
+        &db,
+        &["ledger", "balances", "--by", "counterparty"],
+    ));
     let reset = ok(aftersales(&db, &["projections", "reset", "reports"]));
     assert!(reset.contains("reset"));
     ok(aftersales(&db, &["projections", "rebuild", "--all"]));

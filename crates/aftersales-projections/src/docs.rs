@@ -95,7 +95,13 @@ impl<D> Docs<D> {
     }
 
     /// Records what the table holds for a key (`None`: no row).
-    pub(crate) fn loaded(&mut self, collection: &'static str, key: String, doc: Option<D>, tags: Vec<Tag>) {
+    pub(crate) fn loaded(
+        &mut self,
+        collection: &'static str,
+        key: String,
+        doc: Option<D>,
+        tags: Vec<Tag>,
+    ) {
         let stored = doc.is_some();
         let slots = self.collections.entry(collection).or_default();
         if slots
@@ -131,7 +137,11 @@ impl<D> Docs<D> {
 
     /// Records the search terms a document is written with.
     pub(crate) fn set_tags(&mut self, collection: &str, key: &str, tags: Vec<Tag>) {
-        if let Some(slot) = self.collections.get_mut(collection).and_then(|slots| slots.get_mut(key)) {
+        if let Some(slot) = self
+            .collections
+            .get_mut(collection)
+            .and_then(|slots| slots.get_mut(key))
+        {
             slot.tags = Some(tags);
         }
     }

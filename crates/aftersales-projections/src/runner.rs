@@ -168,7 +168,8 @@ impl<P: Projection> Runtime<P> {
             self.projection.tags(doc, &mut tags);
             // Most events leave a document's search terms as they were.
             let unchanged = change.stored && change.tags == Some(tags.as_slice());
-            let text = serde_json::to_string(doc).map_err(|e| ProjectionError::CorruptRow(e.to_string()))?;
+            let text = serde_json::to_string(doc)
+                .map_err(|e| ProjectionError::CorruptRow(e.to_string()))?;
             rows.push(RowWrite {
                 collection: change.collection,
                 key: change.key.to_owned(),

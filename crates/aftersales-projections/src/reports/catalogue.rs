@@ -225,7 +225,7 @@ fn returns(cases: Vec<CaseFacts>) -> Table {
 }
 
 fn reships(mut rows: Vec<ReshipRow>) -> Table {
-    rows.sort_by(|a, b| (a.day, a.case_id).cmp(&(b.day, b.case_id)));
+    rows.sort_by_key(|r| (r.day, r.case_id));
     Table::new(
         &[
             "day",
@@ -262,7 +262,7 @@ fn parcels(cases: Vec<CaseFacts>) -> Table {
                 .map(move |p| (case.case_id, p))
         })
         .collect();
-    rows.sort_by(|a, b| (a.1.day, a.0).cmp(&(b.1.day, b.0)));
+    rows.sort_by_key(|(case_id, p)| (p.day, *case_id));
     Table::new(
         &[
             "day",
