@@ -267,3 +267,54 @@ async fn a_rebuild_swaps_in_and_an_interrupted_one_resumes(db: TestDb) {
         .is_some());
     assert_consistent(&store, &read).await;
 }
+
+/// On PostgreSQL one service process runs the read models; when it stops,
+/// another takes over and carries on from the checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_process_takes_over_the_read_models_on_postgres() {
+    let db = TestDb::postgres().await;
+    let (store, first_db) = open(&db).await;
+    let second_db = aftersales_projections::ReadDb::connect(&db.url, false)
+        .await
+        .unwrap();
+    let desk = Desk::new(store.clone());
+    let caught_up = |read: aftersales_projections::ReadDb| {
+        let store = store.clone();
+        async move {
+            for _ in 0..200 {
+                let head = store.head().await.unwrap();
+                let statuses = read.all_statuses().await.unwrap();
+                if statuses.len() == 3 && statuses.iter().all(|s| s.position == head) {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("the read models did not catch up");
+        }
+    };
+    let first = tokio::spawn(admin::run_live(store.clone(), first_db.clone()));
+    desk.register(
+        Priority::P2,
+        Category::Logistics,
+        PlatformState::SellerShipped,
+    )
+    .await;
+    caught_up(first_db.clone()).await;
+    let second = tokio::spawn(admin::run_live(store.clone(), second_db.clone()));
+    first.abort();
+    let _ = first.await;
+    let case = desk
+        .register(
+            Priority::P1,
+            Category::Logistics,
+            PlatformState::SellerShipped,
+        )
+        .await;
+    caught_up(second_db.clone()).await;
+    assert!(aftersales_projections::case_views::get(&second_db, case)
+        .await
+        .unwrap()
+        .is_some());
+    second.abort();
+    assert_consistent(&store, &second_db).await;
+}

@@ -119,12 +119,11 @@ pub async fn run_live(store: Arc<dyn EventStore>, db: ReadDb) -> Result<(), Proj
     }
 }
 
-/// Key of the advisory lock the projection runner holds on PostgreSQL.
-const RUNNER_LOCK: i64 = 0x6166_7465_7273_616c; // "aftersal"
+/// Key of the advisory lock the projection runner holds on PostgreSQL
+/// ("readmode" in ASCII); it must differ from the store's append lock.
+const RUNNER_LOCK: i64 = 0x7265_6164_6d6f_6465;
 
-async fn exclusive(
-    pool: &sqlx::PgPool,
-) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, ProjectionError> {
+async fn exclusive(pool: &sqlx::PgPool) -> Result<sqlx::PgConnection, ProjectionError> {
     loop {
         let mut connection = pool.acquire().await?;
         let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
@@ -132,9 +131,9 @@ async fn exclusive(
             .fetch_one(&mut *connection)
             .await?;
         if locked {
-            // The lock lives as long as this session: the connection is
-            // held, not returned to the pool, until the runner stops.
-            return Ok(connection);
+            // The lock lives as long as this session: the connection leaves
+            // the pool, and closes (releasing the lock) when the runner stops.
+            return Ok(connection.detach());
         }
         drop(connection);
         tokio::time::sleep(Duration::from_secs(2)).await;
