@@ -16,7 +16,8 @@ use crate::{assert_consistent, open};
 
 on_both_backends!(
     incremental_read_models_equal_a_rebuild,
-    a_rebuild_swaps_in_and_an_interrupted_one_resumes
+    a_rebuild_swaps_in_and_an_interrupted_one_resumes,
+    the_case_list_filters_and_pages_in_registration_order
 );
 
 /// A command on a case, picked at random; many are refused by the rules,
@@ -317,4 +318,66 @@ async fn another_process_takes_over_the_read_models_on_postgres() {
         .is_some());
     second.abort();
     assert_consistent(&store, &second_db).await;
+}
+
+async fn the_case_list_filters_and_pages_in_registration_order(db: TestDb) {
+    use aftersales_projections::case_views::{list, CaseFilter};
+    let (store, read) = open(&db).await;
+    let desk = Desk::new(store.clone());
+    let mut p1 = Vec::new();
+    for minute in 0..7 {
+        desk.clock.set(monday_10am() + Duration::minutes(minute));
+        let priority = if minute % 2 == 0 {
+            Priority::P1
+        } else {
+            Priority::P3
+        };
+        let case = desk
+            .register(priority, Category::Logistics, PlatformState::SellerShipped)
+            .await;
+        if priority == Priority::P1 {
+            desk.run(
+                case,
+                &agent(),
+                AssignCase {
+                    agent_id: "agent-7".into(),
+                },
+            )
+            .await;
+            p1.push(case);
+        }
+    }
+    assert!(admin::catch_up(store.clone(), &read)
+        .await
+        .unwrap()
+        .is_empty());
+    let filter = CaseFilter {
+        priority: Some(Priority::P1),
+        assignee: Some("agent-7".into()),
+        ..CaseFilter::default()
+    };
+    let first = list(&read, &filter, None, 3).await.unwrap();
+    let cursor = first.next.clone().expect("a second page");
+    let second = list(&read, &filter, Some(&cursor), 3).await.unwrap();
+    assert_eq!(second.next, None);
+    let listed: Vec<Uuid> = first
+        .cases
+        .iter()
+        .chain(&second.cases)
+        .map(|c| c.case_id)
+        .collect();
+    assert_eq!(listed, p1, "P1 cases of agent-7, oldest first, each once");
+    let since = CaseFilter {
+        created_from: Some(monday_10am() + Duration::minutes(5)),
+        ..CaseFilter::default()
+    };
+    assert_eq!(list(&read, &since, None, 50).await.unwrap().cases.len(), 2);
+    let bad = list(&read, &filter, Some("not-a-cursor"), 3).await;
+    assert!(
+        matches!(
+            bad,
+            Err(aftersales_projections::ProjectionError::InvalidCursor(_))
+        ),
+        "{bad:?}"
+    );
 }

@@ -11,10 +11,11 @@
 
 use std::sync::Arc;
 
-use aftersales_commands::{Envelope, FixedClock, Handler, HandlerError};
+use aftersales_commands::{Clock, Envelope, FixedClock, Handler, HandlerError};
 use aftersales_domain::audit::{
     AuditCallOutcome, AuditCommand, CloseAudit, DrawSample, RecordAuditCall, SamplingAudit,
 };
+use aftersales_domain::calendar::BusinessCalendar;
 use aftersales_domain::case::*;
 use aftersales_domain::model::*;
 use aftersales_domain::reminder::{
@@ -179,7 +180,7 @@ impl Desk {
 
     fn later(&self, minutes: i64) {
         self.clock.set(business_hours(
-            self.clock.now_utc() + Duration::minutes(minutes),
+            self.clock.now() + Duration::minutes(minutes),
         ));
     }
 
@@ -219,34 +220,12 @@ fn truncate(text: &str) -> &str {
         .map_or(text, |(i, _)| &text[..i])
 }
 
-/// Moves a moment into service hours (09:00-21:00 China time).
+/// Moves a moment to the next time the service is open (09:00-21:00 China
+/// time on the default calendar).
 fn business_hours(at: DateTime<Utc>) -> DateTime<Utc> {
-    let local_hour = (at + Duration::hours(8)).hour_of_day();
-    match local_hour {
-        9..=20 => at,
-        21..=23 => at + Duration::hours(i64::from(33 - local_hour)),
-        _ => at + Duration::hours(i64::from(9 - local_hour)),
-    }
-}
-
-trait HourOfDay {
-    fn hour_of_day(&self) -> u32;
-}
-
-impl HourOfDay for DateTime<Utc> {
-    fn hour_of_day(&self) -> u32 {
-        chrono::Timelike::hour(self)
-    }
-}
-
-trait NowUtc {
-    fn now_utc(&self) -> DateTime<Utc>;
-}
-
-impl NowUtc for FixedClock {
-    fn now_utc(&self) -> DateTime<Utc> {
-        aftersales_commands::Clock::now(self)
-    }
+    BusinessCalendar::default()
+        .add_business_time(at, Duration::zero())
+        .unwrap_or(at)
 }
 
 const SURNAMES: &[&str] = &[
@@ -392,7 +371,7 @@ async fn work_case(desk: &mut Desk, rng: &mut StdRng, summary: &mut Summary) -> 
         (_, 1..=5) => Priority::P2,
         _ => Priority::P3,
     };
-    let now = desk.clock.now_utc();
+    let now = desk.clock.now();
     let who = customer(rng);
     let phone = who.phone.clone();
     desk.case(
@@ -457,7 +436,7 @@ async fn work_case(desk: &mut Desk, rng: &mut StdRng, summary: &mut Summary) -> 
             with_customer: true,
             party_name: None,
             number: phone,
-            called_at: desk.clock.now_utc(),
+            called_at: desk.clock.now(),
             content: "联系客户核实情况".to_owned(),
             product: Some(product.to_owned()),
             fault: None,
@@ -1124,7 +1103,7 @@ async fn revisit(
     handler: &Actor,
 ) -> anyhow::Result<()> {
     let revisit = id(rng);
-    let due = desk.clock.now_utc() + Duration::days(2);
+    let due = desk.clock.now() + Duration::days(2);
     desk.case(
         case,
         handler,
@@ -1178,7 +1157,7 @@ async fn remind_unpaid_order(desk: &mut Desk, rng: &mut StdRng) -> anyhow::Resul
     let order = id(rng);
     let handler = agent(rng);
     let &(_, _, price, _) = pick(rng, PRODUCTS);
-    let ordered_at = desk.clock.now_utc() - Duration::hours(rng.gen_range(10..20));
+    let ordered_at = desk.clock.now() - Duration::hours(rng.gen_range(10..20));
     let run = |command: ReminderCommand| {
         let handler = handler.clone();
         let orders = &desk.orders;
@@ -1302,7 +1281,7 @@ async fn audit_month(desk: &mut Desk, rng: &mut StdRng, month: NaiveDate) -> any
             desk.events += execute(&desk.audits, audit, &caller, command).await?;
         }
     }
-    desk.clock.set(desk.clock.now_utc() + Duration::days(1));
+    desk.clock.set(desk.clock.now() + Duration::days(1));
     desk.events += execute(
         &desk.audits,
         audit,

@@ -2,29 +2,15 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use aftersales_tests::{on_both_backends, TestDb};
+use common::{aftersales, stderr, stdout};
 use serde_json::Value;
-
-fn aftersales(db: &TestDb, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aftersales"))
-        .arg("--db")
-        .arg(&db.url)
-        .args(args)
-        .output()
-        .expect("run aftersales")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 fn read_json(db: &TestDb, args: &[&str]) -> Vec<Value> {
     let mut full = vec!["events", "read"];

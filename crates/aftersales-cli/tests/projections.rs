@@ -3,29 +3,13 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Command;
 use std::time::Duration;
 
 use aftersales_tests::{on_both_backends, TestDb};
-
-fn aftersales(db: &TestDb, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aftersales"))
-        .arg("--db")
-        .arg(&db.url)
-        .args(args)
-        .output()
-        .expect("run aftersales")
-}
-
-fn ok(output: Output) -> String {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
+use common::{aftersales, ok};
 
 on_both_backends!(
     killed_mid_batch_the_read_models_resume_and_equal_a_rebuild,
@@ -106,5 +90,15 @@ async fn reports_list_and_print_in_every_format(db: TestDb) {
     let reset = ok(aftersales(&db, &["projections", "reset", "reports"]));
     assert!(reset.contains("reset"));
     ok(aftersales(&db, &["projections", "rebuild", "--all"]));
+    // Naming a read model twice rebuilds it once.
+    ok(aftersales(
+        &db,
+        &["projections", "rebuild", "ledger", "ledger"],
+    ));
+    let beyond = aftersales(&db, &["reports", "sla", "--position", "999999999"]);
+    assert!(!beyond.status.success());
+    assert!(String::from_utf8_lossy(&beyond.stderr).contains("beyond the head"));
+    let unknown = aftersales(&db, &["projections", "rebuild", "cases"]);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown projection"));
     ok(aftersales(&db, &["projections", "verify"]));
 }

@@ -35,11 +35,14 @@ pub fn projectors(
     names: &[String],
     target: Target,
 ) -> Result<Vec<Box<dyn Projector>>, ProjectionError> {
-    let names: Vec<&str> = if names.is_empty() {
+    let mut names: Vec<&str> = if names.is_empty() {
         NAMES.to_vec()
     } else {
         names.iter().map(String::as_str).collect()
     };
+    // One runtime per read model: two would race for the same checkpoint.
+    names.sort_unstable();
+    names.dedup();
     names
         .into_iter()
         .map(|name| -> Result<Box<dyn Projector>, ProjectionError> {
@@ -384,6 +387,11 @@ pub async fn report_as_of(
 ) -> Result<Table, ProjectionError> {
     if !catalogue::REPORTS.iter().any(|(report, _)| *report == name) {
         return Err(ProjectionError::UnknownReport(name.to_owned()));
+    }
+    // A position not reached yet would have the replay wait for it.
+    let head = store.head().await?;
+    if position > head {
+        return Err(ProjectionError::BeyondHead { position, head });
     }
     let memory = ReadDb::memory().await?;
     let mut projectors = projectors(&[Reports::NAME.to_owned()], Target::Live)?;

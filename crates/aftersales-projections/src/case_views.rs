@@ -572,10 +572,14 @@ pub async fn list(
     tag("buyer_id", filter.buyer_id.clone());
     tag("category", filter.category.clone());
     tag("breached", filter.breached.map(|b| b.to_string()));
-    let after = cursor.and_then(|cursor| {
-        let (sort, key) = cursor.split_once('|')?;
-        Some((sort.to_owned(), key.to_owned()))
-    });
+    let after = cursor
+        .map(|cursor| {
+            cursor
+                .split_once('|')
+                .map(|(sort, key)| (sort.to_owned(), key.to_owned()))
+                .ok_or_else(|| ProjectionError::InvalidCursor(cursor.to_owned()))
+        })
+        .transpose()?;
     let query = crate::ListQuery {
         collection: CASE,
         tags,

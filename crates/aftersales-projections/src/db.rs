@@ -136,16 +136,11 @@ impl ReadDb {
             .max_lifetime(None)
             .connect_with(options)
             .await?;
+        aftersales_store::sqlite_migrator()
+            .run(&pool)
+            .await
+            .map_err(StoreError::from)?;
         let db = Self::Sqlite(pool);
-        with_pool!(&db, pool => {
-            sqlx::query(
-                "CREATE TABLE projections (name TEXT PRIMARY KEY, version INTEGER NOT NULL, \
-                 position INTEGER NOT NULL, state TEXT NOT NULL, failed_position INTEGER, \
-                 error TEXT, updated_at TEXT NOT NULL)",
-            )
-            .execute(pool)
-            .await?;
-        });
         Ok(db)
     }
 
@@ -335,30 +330,21 @@ impl ReadDb {
             if moved != 1 {
                 return Err(ProjectionError::Busy(status_name.to_owned()));
             }
+            // Old search terms of rewritten documents, then deleted documents.
             let retag: Vec<&RowWrite> = rows.iter().filter(|row| row.retag).collect();
-            for (collection, keys) in by_collection(&retag) {
-                for chunk in keys.chunks(ROWS_PER_STATEMENT) {
-                    let mut query = QueryBuilder::new(format!("DELETE FROM {table}_tags WHERE collection = "));
-                    query.push_bind(collection).push(" AND key IN (");
-                    let mut list = query.separated(", ");
-                    for key in chunk {
-                        list.push_bind(*key);
-                    }
-                    query.push(")");
-                    query.build().execute(&mut *tx).await?;
-                }
-            }
             let deletes: Vec<&RowWrite> = rows.iter().filter(|row| row.doc.is_none()).collect();
-            for (collection, keys) in by_collection(&deletes) {
-                for chunk in keys.chunks(ROWS_PER_STATEMENT) {
-                    let mut query = QueryBuilder::new(format!("DELETE FROM {table} WHERE collection = "));
-                    query.push_bind(collection).push(" AND key IN (");
-                    let mut list = query.separated(", ");
-                    for key in chunk {
-                        list.push_bind(*key);
+            for (target, doomed) in [(format!("{table}_tags"), &retag), (table.to_owned(), &deletes)] {
+                for (collection, keys) in by_collection(doomed) {
+                    for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+                        let mut query = QueryBuilder::new(format!("DELETE FROM {target} WHERE collection = "));
+                        query.push_bind(collection).push(" AND key IN (");
+                        let mut list = query.separated(", ");
+                        for key in chunk {
+                            list.push_bind(*key);
+                        }
+                        query.push(")");
+                        query.build().execute(&mut *tx).await?;
                     }
-                    query.push(")");
-                    query.build().execute(&mut *tx).await?;
                 }
             }
             let upserts: Vec<(&RowWrite, &String)> =

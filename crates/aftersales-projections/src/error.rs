@@ -16,6 +16,10 @@ pub enum ProjectionError {
     UnknownProjection(String),
     #[error("unknown report {0:?}; `aftersales reports list` names them")]
     UnknownReport(String),
+    #[error("position {position} is beyond the head of the log ({head})")]
+    BeyondHead { position: Position, head: Position },
+    #[error("the cursor {0:?} was not given by a previous page")]
+    InvalidCursor(String),
     #[error("projection {0} is run by another process")]
     Busy(String),
     #[error("a stored read-model row cannot be read: {0}")]

@@ -338,7 +338,10 @@ pub async fn run(
             while let Some(next) = message.take() {
                 match next? {
                     SubscriptionMessage::Event(recorded) => {
-                        if stop_at.is_some_and(|stop| recorded.position > stop) {
+                        if let Some(stop) = stop_at.filter(|&stop| recorded.position > stop) {
+                            // Events come in order: everything up to the stop
+                            // has been seen, even if none of it was followed.
+                            to = Some(to.map_or(stop, |to: Position| to.max(stop)));
                             break;
                         }
                         match Envelope::decode(&recorded) {

@@ -27,7 +27,7 @@ mod writer;
 pub use error::{InvalidInput, StoreError};
 pub use open::{open, redact, sqlite_path, DEFAULT_DATABASE_URL};
 pub use postgres::PostgresStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{sqlite_migrator, SqliteStore};
 pub use store::{Backend, EventStore, StoreOptions, MAX_READ_LIMIT};
 pub use subscription::{subscribe, SubscribeFrom, Subscription, SubscriptionMessage};
 pub use types::{

@@ -36,6 +36,12 @@ const INSERT_CHUNK: usize = 1_000;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
+/// The SQLite schema, for a private database with the same tables (a read
+/// model replayed in memory).
+pub fn sqlite_migrator() -> &'static sqlx::migrate::Migrator {
+    &MIGRATOR
+}
+
 /// The event store on one SQLite file.
 #[derive(Debug)]
 pub struct SqliteStore {
