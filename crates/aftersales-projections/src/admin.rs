@@ -72,12 +72,12 @@ pub async fn prepare(db: &ReadDb) -> Result<Vec<&'static str>, ProjectionError> 
                     to = version,
                     "projection version changed: rebuilding"
                 );
-                db.create(name, &table_name(name, Target::Live), version, "running")
+                db.create(name, &table_name(name, Target::Live), version, Target::Live)
                     .await?;
                 reset.push(*name);
             }
             None => {
-                db.create(name, &table_name(name, Target::Live), version, "running")
+                db.create(name, &table_name(name, Target::Live), version, Target::Live)
                     .await?
             }
         }
@@ -167,7 +167,7 @@ pub async fn rebuild(
                 &status,
                 &table_name(name, Target::Shadow),
                 shadow.version(),
-                "rebuilding",
+                Target::Shadow,
             )
             .await?;
         }
@@ -211,7 +211,7 @@ pub async fn verify(
         let name = projector.name();
         let status = status_name(name, Target::Verify);
         let verify_table = table_name(name, Target::Verify);
-        db.create(&status, &verify_table, projector.version(), "rebuilding")
+        db.create(&status, &verify_table, projector.version(), Target::Verify)
             .await?;
         let mut single = vec![projector];
         let result = async {
@@ -291,7 +291,7 @@ fn same_json(a: &str, b: &str) -> bool {
 pub async fn reset(db: &ReadDb, name: &str) -> Result<(), ProjectionError> {
     let version =
         version_of(name).ok_or_else(|| ProjectionError::UnknownProjection(name.to_owned()))?;
-    db.create(name, &table_name(name, Target::Live), version, "running")
+    db.create(name, &table_name(name, Target::Live), version, Target::Live)
         .await
 }
 

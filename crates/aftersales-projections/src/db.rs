@@ -24,6 +24,44 @@ use crate::error::ProjectionError;
 /// Rows per multi-row statement: far below either backend's parameter limit.
 const ROWS_PER_STATEMENT: usize = 500;
 
+/// Which tables a runtime writes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Live,
+    /// A rebuild that will replace the live tables.
+    Shadow,
+    /// A rebuild to compare with the live tables, then dropped.
+    Verify,
+}
+
+/// The table of a projection's documents.
+pub fn table_name(name: &str, target: Target) -> String {
+    match target {
+        Target::Live => format!("rm_{name}"),
+        Target::Shadow => format!("rm_{name}__shadow"),
+        Target::Verify => format!("rm_{name}__verify"),
+    }
+}
+
+/// The status row of a projection's tables.
+pub fn status_name(name: &str, target: Target) -> String {
+    match target {
+        Target::Live => name.to_owned(),
+        Target::Shadow => format!("{name}@shadow"),
+        Target::Verify => format!("{name}@verify"),
+    }
+}
+
+impl Target {
+    /// The state its status row shows while it is written.
+    pub(crate) fn state(self) -> &'static str {
+        match self {
+            Target::Live => "running",
+            Target::Shadow | Target::Verify => "rebuilding",
+        }
+    }
+}
+
 /// A connection pool to the database holding the read models.
 #[derive(Debug, Clone)]
 pub enum ReadDb {
@@ -114,7 +152,10 @@ impl ReadDb {
             } else {
                 SqliteSynchronous::Full
             })
-            .busy_timeout(Duration::from_secs(30));
+            .busy_timeout(Duration::from_secs(30))
+            // A batch rewrites many pages: checkpointing the log less often
+            // writes each page back to the database file fewer times.
+            .pragma("wal_autocheckpoint", "10000");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -194,26 +235,26 @@ impl ReadDb {
         status_name: &str,
         table: &str,
         version: u32,
-        state: &str,
+        target: Target,
     ) -> Result<(), ProjectionError> {
-        // A suffix of its own for every index: index names are global in a
-        // PostgreSQL schema and follow a table through renames.
-        let generation = uuid::Uuid::new_v4().simple().to_string();
-        let generation = &generation[..12];
-        let statements = [
+        let mut statements = vec![
             format!("DROP TABLE IF EXISTS {table}"),
             format!("DROP TABLE IF EXISTS {table}_tags"),
             format!(
                 "CREATE TABLE {table} (collection TEXT NOT NULL, key TEXT NOT NULL, \
                  sort TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (collection, key))"
             ),
-            format!("CREATE INDEX {table}_sort_{generation} ON {table} (collection, sort, key)"),
             format!(
                 "CREATE TABLE {table}_tags (collection TEXT NOT NULL, field TEXT NOT NULL, \
                  value TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (collection, field, value, key))"
             ),
-            format!("CREATE INDEX {table}_tags_key_{generation} ON {table}_tags (collection, key)"),
+            format!("CREATE INDEX {table}_tags_key_{} ON {table}_tags (collection, key)", generation()),
         ];
+        // Only readers page by sort key: a rebuild indexes it once at the
+        // end, which is far cheaper than keeping it up to date row by row.
+        if target == Target::Live {
+            statements.push(sort_index(table));
+        }
         let now = Utc::now().to_rfc3339();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -230,7 +271,7 @@ impl ReadDb {
             )
             .bind(status_name)
             .bind(i64::from(version))
-            .bind(state)
+            .bind(target.state())
             .bind(&now)
             .execute(&mut *tx)
             .await?;
@@ -388,6 +429,7 @@ impl ReadDb {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             for statement in [
+                sort_index(shadow),
                 format!("DROP TABLE IF EXISTS {live}"),
                 format!("DROP TABLE IF EXISTS {live}_tags"),
                 format!("ALTER TABLE {shadow} RENAME TO {live}"),
@@ -472,6 +514,21 @@ impl ReadDb {
 }
 
 /// Keys grouped by collection, for one statement per collection.
+/// A suffix of its own for every index: index names are global in a
+/// PostgreSQL schema and follow a table through renames.
+fn generation() -> String {
+    let mut id = uuid::Uuid::new_v4().simple().to_string();
+    id.truncate(12);
+    id
+}
+
+fn sort_index(table: &str) -> String {
+    format!(
+        "CREATE INDEX {table}_sort_{} ON {table} (collection, sort, key)",
+        generation()
+    )
+}
+
 fn by_collection<'a>(rows: &[&'a RowWrite]) -> Vec<(&'static str, Vec<&'a str>)> {
     let mut groups: Vec<(&'static str, Vec<&'a str>)> = Vec::new();
     for row in rows {

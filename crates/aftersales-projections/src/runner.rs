@@ -15,6 +15,7 @@ use aftersales_store::{
 };
 use async_trait::async_trait;
 
+pub use crate::db::{status_name, table_name, Target};
 use crate::db::{ReadDb, RowWrite};
 use crate::docs::Docs;
 use crate::envelope::{Envelope, CATEGORIES};
@@ -22,50 +23,30 @@ use crate::error::ProjectionError;
 use crate::projection::{DocKey, Projection};
 
 /// Events applied per transaction at most, unless `AFTERSALES_PROJECTION_BATCH`
-/// says otherwise (smaller batches: less latency per commit; larger: faster
-/// rebuilds).
-const BATCH: usize = 2_000;
+/// says otherwise. Live, small batches keep the read models close behind the
+/// log; a rebuild or a replay takes large ones, since every batch rewrites
+/// the documents it touched. Memory grows with the batch, not with the log.
+const LIVE_BATCH: usize = 2_000;
+const REBUILD_BATCH: usize = 20_000;
 
-fn batch_limit() -> usize {
-    static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *LIMIT.get_or_init(|| {
+fn batch_limit(projectors: &[Box<dyn Projector>]) -> usize {
+    static CONFIGURED: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+    let configured = CONFIGURED.get_or_init(|| {
         std::env::var("AFTERSALES_PROJECTION_BATCH")
             .ok()
             .and_then(|v| v.parse().ok())
             .filter(|&n| n > 0)
-            .unwrap_or(BATCH)
-    })
+    });
+    configured.unwrap_or(
+        if projectors.iter().any(|p| p.target() == Target::Live) {
+            LIVE_BATCH
+        } else {
+            REBUILD_BATCH
+        },
+    )
 }
 /// Documents kept in memory between batches.
 const CACHE_DOCS: usize = 20_000;
-
-/// Which tables a runtime writes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    Live,
-    /// A rebuild that will replace the live tables.
-    Shadow,
-    /// A rebuild to compare with the live tables, then dropped.
-    Verify,
-}
-
-/// The table of a projection's documents.
-pub fn table_name(name: &str, target: Target) -> String {
-    match target {
-        Target::Live => format!("rm_{name}"),
-        Target::Shadow => format!("rm_{name}__shadow"),
-        Target::Verify => format!("rm_{name}__verify"),
-    }
-}
-
-/// The status row of a projection's tables.
-pub fn status_name(name: &str, target: Target) -> String {
-    match target {
-        Target::Live => name.to_owned(),
-        Target::Shadow => format!("{name}@shadow"),
-        Target::Verify => format!("{name}@verify"),
-    }
-}
 
 /// A projection with its working set, behind an object-safe face so a set
 /// of them can share one feed.
@@ -210,19 +191,14 @@ impl<P: Projection> Projector for Runtime<P> {
         self.position = match db.status(&self.status).await? {
             Some(status) => {
                 if status.state == "failed" {
-                    db.set_state(&self.status, state_for(self.target), None)
+                    db.set_state(&self.status, self.target.state(), None)
                         .await?;
                 }
                 status.position
             }
             None => {
-                db.create(
-                    &self.status,
-                    &self.table,
-                    P::VERSION,
-                    state_for(self.target),
-                )
-                .await?;
+                db.create(&self.status, &self.table, P::VERSION, self.target)
+                    .await?;
                 0
             }
         };
@@ -261,13 +237,6 @@ impl<P: Projection> Projector for Runtime<P> {
                 Err(error)
             }
         }
-    }
-}
-
-fn state_for(target: Target) -> &'static str {
-    match target {
-        Target::Live => "running",
-        Target::Shadow | Target::Verify => "rebuilding",
     }
 }
 
@@ -326,6 +295,8 @@ pub async fn run(
         let mut subscription = subscribe(store.clone(), SubscribeFrom::After(start), filter);
         let mut events = 0u64;
         let mut head = head;
+        let mut caught_up = false;
+        let limit = batch_limit(projectors);
         loop {
             let mut batch = Vec::new();
             let mut to = None;
@@ -336,6 +307,7 @@ pub async fn run(
                 .ok_or(ProjectionError::Interrupted)?;
             let mut message = Some(first);
             while let Some(next) = message.take() {
+                let mut reached_head = false;
                 match next? {
                     SubscriptionMessage::Event(recorded) => {
                         if let Some(stop) = stop_at.filter(|&stop| recorded.position > stop) {
@@ -354,15 +326,29 @@ pub async fn run(
                         }
                         to = Some(recorded.position);
                     }
-                    SubscriptionMessage::Checkpoint { position }
-                    | SubscriptionMessage::CaughtUp { position } => {
+                    SubscriptionMessage::Checkpoint { position } => {
+                        let position = stop_at.map_or(position, |stop| position.min(stop));
+                        to = Some(to.map_or(position, |to: Position| to.max(position)));
+                    }
+                    SubscriptionMessage::CaughtUp { position } => {
+                        caught_up = true;
+                        reached_head = true;
                         let position = stop_at.map_or(position, |stop| position.min(stop));
                         to = Some(to.map_or(position, |to: Position| to.max(position)));
                     }
                 }
-                if batch.len() < batch_limit() {
-                    message = subscription.try_next();
+                let at_stop = matches!((to, stop_at), (Some(to), Some(stop)) if to >= stop);
+                if batch.len() >= limit || at_stop || reached_head {
+                    break;
                 }
+                // While catching up the next page is already on its way, so a
+                // batch waits for it: fewer, larger transactions rebuild
+                // faster. Live, a batch is whatever has arrived.
+                message = if caught_up {
+                    subscription.try_next()
+                } else {
+                    Some(subscription.next().await.ok_or(ProjectionError::Interrupted)?)
+                };
             }
             if let Some(error) = undecodable {
                 // Everything before the bad event is applied; every
