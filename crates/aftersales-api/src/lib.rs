@@ -1,33 +1,139 @@
-//! The HTTP surface of the service. It builds an axum [`Router`] over the
-//! shared application state and never binds a socket: the binary decides
-//! where to listen, and tests call the router directly or serve it on a
-//! loopback port.
+//! The JSON API of the service. It builds an axum [`Router`] over the
+//! command handlers and the read models and never binds a socket: the
+//! binary decides where to listen, and tests serve it on a loopback port.
 //!
-//! Today it serves the probes an operator's supervisor needs: liveness
-//! (`/healthz`) and readiness (`/readyz`, the store answers).
+//! - `POST /v1/<collection>` and `POST /v1/<collection>/{id}/<command>`:
+//!   every command of the domain ([`commands`]), with `If-Match` and
+//!   `Idempotency-Key`;
+//! - `GET /v1/cases…`, `/v1/reports…`, `/v1/ledger…`: the read models;
+//! - `GET /v1/events` and `/v1/events/stream`: the log, paged and live;
+//! - `/v1/openapi.json`, `/healthz`, `/readyz`.
+//!
+//! Callers authenticate with API keys ([`AccessDb`]); their role goes into
+//! the events' metadata and decides what they may do and see. Personal data
+//! is masked unless the caller has the right, and unmasked reads of others'
+//! cases are appended to the log ([`privacy`]).
 
-use std::sync::Arc;
+mod access;
+mod auth;
+mod commands;
+mod error;
+mod feed;
+mod json;
+mod openapi;
+pub mod privacy;
+mod reads;
+mod state;
 
-use aftersales_store::EventStore;
-use axum::extract::State;
-use axum::http::StatusCode;
+use std::sync::OnceLock;
+
+use aftersales_domain::audit::SamplingAudit;
+use aftersales_domain::case::Case;
+use aftersales_domain::grant::AccessGrant;
+use aftersales_domain::reminder::UnpaidOrder;
+use aftersales_domain::repair::RepairOrder;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use axum::Router;
-use serde_json::json;
+use serde_json::{json, Value};
+use uuid::Uuid;
 
-/// What every handler can reach.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub store: Arc<dyn EventStore>,
-}
+pub use access::{AccessDb, IssuedKey, KeyInfo};
+pub use error::{ApiError, Problem, PROBLEM_TYPE_PREFIX};
+pub use state::{AppState, Limits};
 
 /// The service's routes.
 pub fn router(state: AppState) -> Router {
+    let body_limit = state.inner.limits.body_bytes;
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/v1/openapi.json", get(openapi_document))
+        .merge(commands::routes::<Case>())
+        .merge(commands::routes::<UnpaidOrder>())
+        .merge(commands::routes::<SamplingAudit>())
+        .merge(commands::routes::<RepairOrder>())
+        .merge(commands::routes::<AccessGrant>())
+        .merge(reads::routes())
+        .merge(feed::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), bounded))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .layer(middleware::from_fn(observed))
         .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such resource".to_owned())
+}
+
+async fn method_not_allowed() -> Response {
+    let mut response = ApiError::NotFound("no such operation".to_owned()).into_response();
+    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    response
+}
+
+/// A panic in a handler is a bug: logged, answered 500, and the server
+/// goes on serving.
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let reason = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default();
+    ApiError::Internal(format!("a handler panicked: {reason}")).into_response()
+}
+
+/// Every request gets at most the configured time (except the live feed,
+/// which streams after its answer has begun).
+async fn bounded(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limit = state.inner.limits.timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            ApiError::Unavailable(format!("no answer within {} s", limit.as_secs())).into_response()
+        }
+    }
+}
+
+/// Tags each request with a correlation id (the caller's `X-Correlation-Id`
+/// if it is a UUID) and logs its outcome with it.
+async fn observed(mut request: Request, next: Next) -> Response {
+    let correlation = request
+        .headers()
+        .get("x-correlation-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| Uuid::parse_str(v).ok())
+        .unwrap_or_else(Uuid::now_v7);
+    if let Ok(value) = HeaderValue::from_str(&correlation.to_string()) {
+        request.headers_mut().insert("x-correlation-id", value);
+    }
+    let method = request.method().clone();
+    // The route, not the path: paths carry ids, and logs must not carry
+    // more than they need.
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| request.uri().path().to_owned());
+    let started = std::time::Instant::now();
+    let mut response = next.run(request).await;
+    let status = response.status();
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if status.is_server_error() {
+        tracing::warn!(%correlation, %method, route, status = status.as_u16(), elapsed_ms, "request failed");
+    } else {
+        tracing::info!(%correlation, %method, route, status = status.as_u16(), elapsed_ms, "request");
+    }
+    if let Ok(value) = HeaderValue::from_str(&correlation.to_string()) {
+        response.headers_mut().insert("x-correlation-id", value);
+    }
+    response
 }
 
 /// The process is up and answering.
@@ -35,56 +141,57 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The store answers; a load balancer sends traffic only while this is 200.
+/// The store answers and the read models are close behind the log; a load
+/// balancer sends traffic only while this is 200.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.head().await {
-        Ok(head) => Json(json!({
-            "status": "ready",
-            "backend": state.store.backend().name(),
-            "head_position": head,
-        }))
-        .into_response(),
+    let services = &state.inner;
+    let head = match services.store.head().await {
+        Ok(head) => head,
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(
-                    json!({ "status": "unavailable", "reason": "the event store does not answer" }),
-                ),
-            )
-                .into_response()
+            return unavailable("the event store does not answer");
         }
+    };
+    let statuses = match services.read_db.all_statuses().await {
+        Ok(statuses) => statuses,
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed");
+            return unavailable("the read models do not answer");
+        }
+    };
+    let behind: Vec<Value> = statuses
+        .iter()
+        .filter(|s| !s.name.contains('@'))
+        .filter(|s| {
+            s.state == "failed"
+                || head.saturating_sub(s.position) > services.limits.max_projection_lag
+        })
+        .map(|s| json!({"name": s.name, "state": s.state, "position": s.position}))
+        .collect();
+    if !behind.is_empty() {
+        let mut response = unavailable("read models are behind the log or failed");
+        *response.body_mut() = axum::body::Body::from(
+            json!({"status": "unavailable", "head_position": head, "behind": behind}).to_string(),
+        );
+        return response;
     }
+    Json(json!({
+        "status": "ready",
+        "backend": services.store.backend().name(),
+        "head_position": head,
+    }))
+    .into_response()
 }
 
-#[cfg(test)]
-mod tests {
-    use aftersales_store::{SqliteStore, StoreOptions};
-    use axum::body::Body;
-    use axum::http::Request;
-    use tower::ServiceExt;
+fn unavailable(reason: &str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({ "status": "unavailable", "reason": reason })),
+    )
+        .into_response()
+}
 
-    use super::*;
-
-    #[tokio::test]
-    async fn ready_when_the_store_answers() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path().join("e.db"), StoreOptions::default())
-            .await
-            .unwrap();
-        let app = router(AppState {
-            store: Arc::new(store),
-        });
-        let response = app
-            .clone()
-            .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let response = app
-            .oneshot(Request::get("/healthz").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-    }
+async fn openapi_document() -> Json<Value> {
+    static DOCUMENT: OnceLock<Value> = OnceLock::new();
+    Json(DOCUMENT.get_or_init(openapi::document).clone())
 }

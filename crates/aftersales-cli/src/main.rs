@@ -4,6 +4,7 @@
 
 mod demo;
 mod events;
+mod keys;
 mod readmodels;
 mod serve;
 
@@ -50,6 +51,9 @@ enum Command {
     /// The double-entry money ledger.
     #[command(subcommand)]
     Ledger(readmodels::LedgerCommand),
+    /// API keys: create, list, revoke.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Generate a realistic demo history.
     #[command(subcommand)]
     Demo(demo::DemoCommand),
@@ -94,6 +98,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reports(command) => readmodels::reports(&cli.db, options, command).await,
         Command::Ledger(command) => readmodels::ledger(&cli.db, options, command).await,
         Command::Demo(command) => demo::run(&cli.db, options, command).await,
+        Command::Keys(command) => keys::run(&cli.db, options, command).await,
     }
 }
 

@@ -1,8 +1,11 @@
 //! `aftersales serve`: the HTTP service on the chosen store.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use aftersales_api::{router, AppState};
+use aftersales_api::{router, AppState, Limits};
+use aftersales_commands::SystemClock;
+use aftersales_domain::Policy;
 use aftersales_store::{redact, StoreOptions};
 use anyhow::Context;
 
@@ -35,11 +38,15 @@ pub async fn run(db: &str, options: StoreOptions, args: ServeArgs) -> anyhow::Re
     let read_db = aftersales_projections::ReadDb::connect(db, unsafe_fast).await?;
     let projections = tokio::spawn(aftersales_projections::admin::run_live(
         store.clone(),
-        read_db,
+        read_db.clone(),
     ));
-    let app = router(AppState {
-        store: store.clone(),
-    });
+    let app = router(AppState::new(
+        store.clone(),
+        read_db,
+        Arc::new(Policy::default()),
+        Arc::new(SystemClock),
+        Limits::default(),
+    ));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;

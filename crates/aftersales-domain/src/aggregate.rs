@@ -160,7 +160,7 @@ macro_rules! domain_events {
 macro_rules! domain_commands {
     ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => [$($role:ident),* $(,)?]),* $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
         #[serde(tag = "command", content = "data")]
         #[allow(clippy::large_enum_variant)] // short-lived values, moved rarely
         pub enum $name {

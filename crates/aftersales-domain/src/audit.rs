@@ -39,7 +39,7 @@ crate::domain_events! {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DrawSample {
     /// `YYYY-MM`
@@ -51,7 +51,7 @@ pub struct DrawSample {
     pub size: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum AuditCallOutcome {
     Answered {
@@ -64,7 +64,7 @@ pub enum AuditCallOutcome {
     NoAnswer,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordAuditCall {
     pub customer: String,
@@ -72,11 +72,11 @@ pub struct RecordAuditCall {
     pub outcome: AuditCallOutcome,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseAudit {}
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditSampleDrawn {
     pub month: String,
     pub seed: u64,
@@ -85,7 +85,7 @@ pub struct AuditSampleDrawn {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditCallRecorded {
     pub customer: String,
     pub called_at: DateTime<Utc>,
@@ -95,7 +95,7 @@ pub struct AuditCallRecorded {
     pub caller: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditCustomerScored {
     pub customer: String,
     pub score: u8,
@@ -103,13 +103,13 @@ pub struct AuditCustomerScored {
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditCustomerExcluded {
     pub customer: String,
     pub attempts: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditClosed {
     pub sampled: usize,
     pub scored: usize,

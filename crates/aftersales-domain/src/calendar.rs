@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 const HORIZON_DAYS: i64 = 3_660;
 
 /// Service hours in the team's local time, every working day, minus holidays.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BusinessCalendar {
     /// Offset of the team's local time from UTC, in minutes (+480 for China).
     pub utc_offset_minutes: i32,

@@ -52,7 +52,7 @@ pub fn check_optional(field: &'static str, value: &Option<String>) -> Result<(),
 }
 
 /// The customer as the registration form (售后服务登记表) records them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Customer {
     pub name: String,
@@ -98,7 +98,7 @@ impl Customer {
 }
 
 /// Where the order stands on the platform; refund timers depend on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PlatformState {
     /// 买家已付款
@@ -110,7 +110,7 @@ pub enum PlatformState {
 }
 
 /// The order a case is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Order {
     pub order_no: String,
@@ -140,7 +140,7 @@ impl Order {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Product {
     pub name: String,
@@ -172,7 +172,7 @@ impl Product {
 }
 
 /// 问题描述: phenomenon, when it happened, impact, notes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Problem {
     pub phenomenon: String,
@@ -193,7 +193,7 @@ impl Problem {
 }
 
 /// How the customer reached the team.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ContactChannel {
     Phone,
@@ -204,7 +204,7 @@ pub enum ContactChannel {
 }
 
 /// 问题分类
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     /// 物流: chase, track, signed by someone else, lost, damaged.
@@ -241,7 +241,19 @@ impl Category {
 /// P1: core business down / batch fault / risk of public complaint.
 /// P2: a single customer's fault or a service complaint.
 /// P3: consultation or suggestion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub enum Priority {
     P1,
     P2,
@@ -249,7 +261,7 @@ pub enum Priority {
 }
 
 /// 呼入 / 呼出
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CallDirection {
     Inbound,
@@ -257,7 +269,7 @@ pub enum CallDirection {
 }
 
 /// How a call went (客户呼出电话记录表).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CallOutcome {
     Connected,
@@ -275,7 +287,7 @@ impl CallOutcome {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WarrantyStatus {
     InWarranty,
@@ -284,7 +296,7 @@ pub enum WarrantyStatus {
 }
 
 /// 跟进状态
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FollowUpStatus {
     Notified,
@@ -292,7 +304,7 @@ pub enum FollowUpStatus {
 }
 
 /// 快递件的分类 (快递查询 SOP).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ParcelClass {
     /// 正常件
@@ -321,7 +333,7 @@ impl ParcelClass {
 }
 
 /// Why goods come back (退货原因).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReturnCause {
     /// Changed mind, bought elsewhere, wants a promotion price, away.
@@ -334,7 +346,7 @@ pub enum ReturnCause {
 }
 
 /// Who pays the postage of a return or exchange.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PostageBearer {
     Customer,
@@ -355,7 +367,7 @@ impl ReturnCause {
 }
 
 /// 退款类型
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RefundKind {
     /// 未收到货: always the whole order.
@@ -369,7 +381,7 @@ pub enum RefundKind {
 }
 
 /// The departments a case is handed to (对接流程).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Department {
     Warehouse,
@@ -381,7 +393,7 @@ pub enum Department {
 }
 
 /// When a revisit (回访) happens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RevisitKind {
     AfterDelivery,
@@ -393,7 +405,7 @@ pub enum RevisitKind {
 }
 
 /// What a revisit found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum RevisitOutcome {
     /// 5-point satisfaction, 5 = very satisfied.
@@ -407,7 +419,7 @@ pub enum RevisitOutcome {
 }
 
 /// How a closed case ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Resolution {
     Resolved,

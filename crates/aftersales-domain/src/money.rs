@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::DomainError;
 
 /// An ISO 4217 currency code such as `CNY`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct Currency([u8; 3]);
 
@@ -42,7 +42,7 @@ impl From<Currency> for String {
 }
 
 /// An amount of money: minor units (分) and a currency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Money {
     /// Minor units: 12900 is ¥129.00.
     pub minor: i64,

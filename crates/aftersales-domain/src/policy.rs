@@ -8,7 +8,7 @@ use crate::calendar::BusinessCalendar;
 use crate::model::Priority;
 
 /// SLA targets of one priority, in business hours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SlaTargets {
     pub first_response_hours: u32,
     /// `None`: no resolution target (P3 asks for a reply only).
@@ -16,7 +16,7 @@ pub struct SlaTargets {
 }
 
 /// Every rule's numbers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Policy {
     pub calendar: BusinessCalendar,
     pub p1: SlaTargets,

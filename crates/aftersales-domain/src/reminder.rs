@@ -28,7 +28,7 @@ crate::domain_events! {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterUnpaidOrder {
     pub order_no: String,
@@ -37,7 +37,7 @@ pub struct RegisterUnpaidOrder {
     pub amount: Money,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReminderChannel {
     Phone,
@@ -46,7 +46,7 @@ pub enum ReminderChannel {
 }
 
 /// What a reminder contact came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReminderResult {
     Paid,
@@ -60,7 +60,7 @@ pub enum ReminderResult {
     Annoyed,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordReminder {
     pub channel: ReminderChannel,
@@ -69,14 +69,14 @@ pub struct RecordReminder {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordPayment {
     pub paid_at: DateTime<Utc>,
     pub amount: Money,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum CloseReason {
     /// The platform closes an unpaid order after 3 days.
@@ -86,13 +86,13 @@ pub enum CloseReason {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseUnpaidOrder {
     pub reason: CloseReason,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UnpaidOrderRegistered {
     pub order_no: String,
     pub buyer_id: String,
@@ -101,7 +101,7 @@ pub struct UnpaidOrderRegistered {
     pub auto_close_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PaymentReminderRecorded {
     pub handler: String,
     pub channel: ReminderChannel,
@@ -110,14 +110,14 @@ pub struct PaymentReminderRecorded {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UnpaidOrderPaid {
     pub paid_at: DateTime<Utc>,
     pub amount: Money,
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UnpaidOrderClosed {
     pub reason: CloseReason,
     pub at: DateTime<Utc>,

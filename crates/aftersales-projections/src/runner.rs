@@ -37,13 +37,11 @@ fn batch_limit(projectors: &[Box<dyn Projector>]) -> usize {
             .and_then(|v| v.parse().ok())
             .filter(|&n| n > 0)
     });
-    configured.unwrap_or(
-        if projectors.iter().any(|p| p.target() == Target::Live) {
-            LIVE_BATCH
-        } else {
-            REBUILD_BATCH
-        },
-    )
+    configured.unwrap_or(if projectors.iter().any(|p| p.target() == Target::Live) {
+        LIVE_BATCH
+    } else {
+        REBUILD_BATCH
+    })
 }
 /// Documents kept in memory between batches.
 const CACHE_DOCS: usize = 20_000;
@@ -347,7 +345,12 @@ pub async fn run(
                 message = if caught_up {
                     subscription.try_next()
                 } else {
-                    Some(subscription.next().await.ok_or(ProjectionError::Interrupted)?)
+                    Some(
+                        subscription
+                            .next()
+                            .await
+                            .ok_or(ProjectionError::Interrupted)?,
+                    )
                 };
             }
             if let Some(error) = undecodable {

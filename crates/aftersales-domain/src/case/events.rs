@@ -75,7 +75,7 @@ crate::domain_events! {
 }
 
 /// 售后服务登记表: a case is opened.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseRegistered {
     pub case_id: Uuid,
     pub customer: Customer,
@@ -93,7 +93,7 @@ pub struct CaseRegistered {
     pub split_from: Option<Uuid>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseAssigned {
     pub agent_id: String,
     pub previous_agent_id: Option<String>,
@@ -101,7 +101,7 @@ pub struct CaseAssigned {
 }
 
 /// The customer heard back from the team for the first time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FirstResponseRecorded {
     pub at: DateTime<Utc>,
     pub due: Option<DateTime<Utc>>,
@@ -109,35 +109,35 @@ pub struct FirstResponseRecorded {
 }
 
 /// Why an SLA clock stops.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PauseReason {
     WaitingOnCustomer,
     WaitingOnThirdParty,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SlaPaused {
     pub reason: PauseReason,
     pub at: DateTime<Utc>,
 }
 
 /// The clocks run again; the deadlines moved by the business time paused.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SlaResumed {
     pub at: DateTime<Utc>,
     pub first_response_due: Option<DateTime<Utc>>,
     pub resolution_due: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SlaClock {
     FirstResponse,
     Resolution,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SlaBreached {
     pub clock: SlaClock,
     pub due: DateTime<Utc>,
@@ -145,7 +145,7 @@ pub struct SlaBreached {
 }
 
 /// A late P1 goes to the department manager.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseEscalated {
     pub to: String,
     pub reason: String,
@@ -153,14 +153,14 @@ pub struct CaseEscalated {
 }
 
 /// This case was a duplicate; its history stays, the survivor carries on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseMergedInto {
     pub survivor: Uuid,
     pub at: DateTime<Utc>,
 }
 
 /// Part of this case goes on as a new case.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseSplit {
     pub new_case_id: Uuid,
     pub reason: String,
@@ -168,7 +168,7 @@ pub struct CaseSplit {
 }
 
 /// 客户呼入记录表 / 客户呼出电话记录表
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CallLogged {
     pub call_id: Uuid,
     pub direction: CallDirection,
@@ -186,7 +186,7 @@ pub struct CallLogged {
 }
 
 /// The contact channels of the 4-day rule: phone, IM, SMS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AttemptChannel {
     Phone,
@@ -194,7 +194,7 @@ pub enum AttemptChannel {
     Sms,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CustomerContactAttempted {
     pub channel: AttemptChannel,
     pub reached: bool,
@@ -202,7 +202,7 @@ pub struct CustomerContactAttempted {
 }
 
 /// 快递查询: a parcel problem is reported and classed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ParcelProblemReported {
     pub tracking_no: String,
     pub carrier: String,
@@ -212,34 +212,34 @@ pub struct ParcelProblemReported {
 }
 
 /// Photo evidence (references to stored images).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ParcelPhotosAdded {
     pub photos: Vec<String>,
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ParcelChased {
     pub note: String,
     pub at: DateTime<Utc>,
 }
 
 /// 延长收货时间
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReceiptExtended {
     pub days: u32,
     pub at: DateTime<Utc>,
 }
 
 /// The courier confirmed the parcel cannot be found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ParcelLossConfirmed {
     pub courier_reference: String,
     pub at: DateTime<Utc>,
 }
 
 /// 重发: the goods go out again under a new tracking number.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ParcelReshipped {
     pub reship_id: Uuid,
     pub tracking_no: String,
@@ -250,26 +250,26 @@ pub struct ParcelReshipped {
 }
 
 /// 召回: the original parcel is called back.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ParcelRecalled {
     pub at: DateTime<Utc>,
 }
 
 /// Handed to another carrier (e.g. EMS for an out-of-area parcel).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ParcelTransferred {
     pub carrier: String,
     pub tracking_no: String,
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SelfPickupArranged {
     pub location: String,
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReturnToSenderReason {
     /// The 4-day rule: a customer-caused difficult parcel, customer unreachable.
@@ -278,14 +278,14 @@ pub enum ReturnToSenderReason {
     Other,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ParcelReturnedToSender {
     pub reason: ReturnToSenderReason,
     pub at: DateTime<Utc>,
 }
 
 /// The value of damaged or lost goods is claimed from the courier.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CourierClaimFiled {
     pub claim_id: Uuid,
     pub carrier: String,
@@ -293,7 +293,7 @@ pub struct CourierClaimFiled {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CourierClaimSettled {
     pub claim_id: Uuid,
     pub amount: Money,
@@ -301,7 +301,7 @@ pub struct CourierClaimSettled {
 }
 
 /// 退货: the customer sends goods back.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReturnRequested {
     pub cause: ReturnCause,
     pub sub_reason: String,
@@ -311,21 +311,21 @@ pub struct ReturnRequested {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReturnAuthorised {
     pub return_address: String,
     pub at: DateTime<Utc>,
 }
 
 /// The warehouse has the returned parcel (退件).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReturnParcelReceived {
     pub tracking_no: String,
     pub quantity: u32,
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReturnInspected {
     /// 不影响二次销售
     pub resellable: bool,
@@ -335,14 +335,14 @@ pub struct ReturnInspected {
 }
 
 /// 入库单
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReturnRestocked {
     pub quantity: u32,
     pub at: DateTime<Utc>,
 }
 
 /// 换货
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExchangeRequested {
     pub cause: ReturnCause,
     pub reason: String,
@@ -350,20 +350,20 @@ pub struct ExchangeRequested {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PostageAdvancedByCustomer {
     pub amount: Money,
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PostageReimbursed {
     pub amount: Money,
     pub at: DateTime<Utc>,
 }
 
 /// 重发单: date, filled by (metadata), product by its stock name, quantity, reason.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReshipOrderCreated {
     pub reship_order_id: Uuid,
     pub stock_name: String,
@@ -372,7 +372,7 @@ pub struct ReshipOrderCreated {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReshipOrderShipped {
     pub reship_order_id: Uuid,
     pub tracking_no: String,
@@ -380,7 +380,7 @@ pub struct ReshipOrderShipped {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RefundRequested {
     pub refund_id: Uuid,
     pub kind: RefundKind,
@@ -395,27 +395,27 @@ pub struct RefundRequested {
 
 /// The platform's own deadline for this refund (as Taobao's refund timeout
 /// field reports it); it wins over the computed one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlatformRefundDeadlineRecorded {
     pub refund_id: Uuid,
     pub deadline: DateTime<Utc>,
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RefundApproved {
     pub refund_id: Uuid,
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RefundAutoAccepted {
     pub refund_id: Uuid,
     pub deadline: DateTime<Utc>,
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RefundRejected {
     pub refund_id: Uuid,
     pub reason: String,
@@ -424,7 +424,7 @@ pub struct RefundRejected {
 }
 
 /// How money reaches the buyer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PayoutChannel {
     Platform,
@@ -432,7 +432,7 @@ pub enum PayoutChannel {
     Alipay,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RefundPaid {
     pub refund_id: Uuid,
     pub amount: Money,
@@ -442,7 +442,7 @@ pub struct RefundPaid {
 }
 
 /// 补偿 within what an agent may grant alone, or after approval.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CompensationGranted {
     pub compensation_id: Uuid,
     pub amount: Money,
@@ -452,7 +452,7 @@ pub struct CompensationGranted {
 }
 
 /// A compensation above the limit, waiting for a supervisor.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CompensationProposed {
     pub compensation_id: Uuid,
     pub amount: Money,
@@ -461,7 +461,7 @@ pub struct CompensationProposed {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CompensationPaid {
     pub compensation_id: Uuid,
     pub amount: Money,
@@ -471,7 +471,7 @@ pub struct CompensationPaid {
 }
 
 /// 退差价: always waits for a supervisor.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PriceDifferenceRefundRequested {
     pub price_refund_id: Uuid,
     pub amount: Money,
@@ -480,7 +480,7 @@ pub struct PriceDifferenceRefundRequested {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PriceDifferenceRefundPaid {
     pub price_refund_id: Uuid,
     pub amount: Money,
@@ -490,7 +490,7 @@ pub struct PriceDifferenceRefundPaid {
 }
 
 /// What a supervisor is asked to approve.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum ApprovalSubject {
     Compensation {
@@ -507,7 +507,7 @@ pub enum ApprovalSubject {
     Exception { description: String },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ApprovalRequested {
     pub approval_id: Uuid,
     pub subject: ApprovalSubject,
@@ -515,7 +515,7 @@ pub struct ApprovalRequested {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ApprovalGranted {
     pub approval_id: Uuid,
     pub approved_by: String,
@@ -523,7 +523,7 @@ pub struct ApprovalGranted {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ApprovalRejected {
     pub approval_id: Uuid,
     pub rejected_by: String,
@@ -532,7 +532,7 @@ pub struct ApprovalRejected {
 }
 
 /// 对接流程: the case goes to the owning department.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseHandedOff {
     pub handoff_id: Uuid,
     pub department: Department,
@@ -541,7 +541,7 @@ pub struct CaseHandedOff {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DepartmentResponded {
     pub handoff_id: Uuid,
     pub response: String,
@@ -549,7 +549,7 @@ pub struct DepartmentResponded {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CustomerInformed {
     pub channel: ContactChannel,
     pub summary: String,
@@ -557,7 +557,7 @@ pub struct CustomerInformed {
 }
 
 /// 回访
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RevisitScheduled {
     pub revisit_id: Uuid,
     pub kind: RevisitKind,
@@ -565,7 +565,7 @@ pub struct RevisitScheduled {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RevisitRecorded {
     pub revisit_id: Uuid,
     pub outcome: RevisitOutcome,
@@ -574,14 +574,14 @@ pub struct RevisitRecorded {
 }
 
 /// A low score or a complaint in a revisit becomes a follow-up.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FollowUpOpened {
     pub revisit_id: Uuid,
     pub reason: String,
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseClosed {
     pub solution: String,
     pub resolution: Resolution,
@@ -592,14 +592,14 @@ pub struct CaseClosed {
 }
 
 /// 客户签字: the customer's feedback and confirmation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CustomerFeedbackRecorded {
     pub confirmed: bool,
     pub feedback: Option<String>,
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseReopened {
     pub reason: String,
     pub resolution_due: Option<DateTime<Utc>>,

@@ -1,0 +1,116 @@
+//! Who is calling: the bearer token's key, its role, its limits.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use aftersales_domain::{Actor, Role};
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+
+use crate::access::KeyInfo;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub key: KeyInfo,
+}
+
+impl Caller {
+    /// The actor recorded in the metadata of the events the request causes.
+    pub fn actor(&self) -> Actor {
+        Actor::new(self.key.name.clone(), self.key.role)
+    }
+
+    pub fn role(&self) -> Role {
+        self.key.role
+    }
+
+    /// Refuses the request unless the caller has one of `roles`.
+    pub fn require(&self, roles: &[Role], what: &str) -> Result<(), ApiError> {
+        if roles.contains(&self.key.role) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "the {} role may not {what}",
+                self.key.role
+            )))
+        }
+    }
+
+    /// Refuses a case of a category the key is not limited to.
+    pub fn require_category(&self, category: &str) -> Result<(), ApiError> {
+        match &self.key.categories {
+            Some(allowed) if !allowed.iter().any(|c| c == category) => {
+                Err(ApiError::Forbidden(format!(
+                    "this key is limited to the categories {}",
+                    allowed.join(", ")
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or(ApiError::Unauthenticated(
+                "send an API key as `Authorization: Bearer <token>`",
+            ))?;
+        let key = state.inner.access.authenticate(token.trim()).await?.ok_or(
+            ApiError::Unauthenticated("the API key is unknown or revoked"),
+        )?;
+        state.inner.limiter.check(&key.id)?;
+        Ok(Self { key })
+    }
+}
+
+/// A token bucket per key: `rate` requests a second on average, `burst` at
+/// once. Kept per process; behind a load balancer each process limits alone.
+#[derive(Debug)]
+pub struct RateLimiter {
+    rate: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    pub fn new(rate: f64, burst: f64) -> Self {
+        Self {
+            rate: rate.max(0.001),
+            burst: burst.max(1.0),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn check(&self, key: &str) -> Result<(), ApiError> {
+        let now = Instant::now();
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (tokens, last) = buckets.entry(key.to_owned()).or_insert((self.burst, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(self.burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            let wait = ((1.0 - *tokens) / self.rate).ceil();
+            Err(ApiError::RateLimited {
+                // Whole seconds, at least one (the header's unit).
+                retry_after: (wait as u64).max(1),
+            })
+        }
+    }
+}

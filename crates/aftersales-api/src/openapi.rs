@@ -1,0 +1,243 @@
+//! The OpenAPI 3.1 document at `/v1/openapi.json`, generated from the same
+//! types and command tables the routes use: a command added to the domain
+//! appears here with its body's schema without anyone writing it down.
+
+use aftersales_domain::audit::SamplingAudit;
+use aftersales_domain::case::Case;
+use aftersales_domain::grant::AccessGrant;
+use aftersales_domain::reminder::UnpaidOrder;
+use aftersales_domain::repair::RepairOrder;
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, SchemaGenerator};
+use serde_json::{json, Map, Value};
+
+use crate::commands::{kebab, CommandAccepted, Resource};
+use crate::error::Problem;
+use crate::feed::{FeedPage, FeedQuery};
+use crate::reads::{
+    BalanceQuery, CaseList, CaseListQuery, HistoryEntry, ReportBody, ReportEntry, ReportQuery,
+};
+
+pub fn document() -> Value {
+    let mut generator = SchemaSettings::draft2020_12()
+        .with(|settings| settings.definitions_path = "/components/schemas".into())
+        .into_generator();
+    let mut paths = Map::new();
+    commands::<Case>(&mut generator, &mut paths);
+    commands::<UnpaidOrder>(&mut generator, &mut paths);
+    commands::<SamplingAudit>(&mut generator, &mut paths);
+    commands::<RepairOrder>(&mut generator, &mut paths);
+    commands::<AccessGrant>(&mut generator, &mut paths);
+    reads(&mut generator, &mut paths);
+    let mut schemas = generator.take_definitions(true);
+    schemas.insert(
+        "Problem".to_owned(),
+        generator.root_schema_for::<Problem>().to_value(),
+    );
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "aftersales",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The after-sales service: cases, calls, parcels, returns, refunds, approvals, \
+                            payment reminders, revisits, sampling audits and repairs, as an event-sourced log. \
+                            Errors are application/problem+json with a stable `type` per rule.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+    })
+}
+
+/// Adds an operation to a path, beside the path's other methods.
+fn add(paths: &mut Map<String, Value>, path: &str, method: &str, operation: Value) {
+    let item = paths.entry(path.to_owned()).or_insert_with(|| json!({}));
+    item[method] = operation;
+}
+
+fn problem() -> Value {
+    json!({
+        "description": "A problem (RFC 9457)",
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    })
+}
+
+fn ok(schema: Value) -> Value {
+    json!({"description": "OK", "content": {"application/json": {"schema": schema}}})
+}
+
+fn id_parameter() -> Value {
+    json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}})
+}
+
+fn header(name: &str, description: &str) -> Value {
+    json!({"name": name, "in": "header", "required": false, "description": description,
+           "schema": {"type": "string"}})
+}
+
+/// The query parameters of a query struct, from its schema's properties.
+fn query_parameters<T: JsonSchema>(generator: &mut SchemaGenerator) -> Vec<Value> {
+    let schema = generator.root_schema_for::<T>().to_value();
+    schema["properties"]
+        .as_object()
+        .map(|properties| {
+            properties
+                .iter()
+                .map(|(name, property)| {
+                    let mut property = property.clone();
+                    if let Some(object) = property.as_object_mut() {
+                        object.remove("default");
+                    }
+                    json!({"name": name, "in": "query", "required": false, "schema": property})
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The variants of a command enum (`{"command": "LogCall", "data": …}`) as
+/// (name, body schema).
+fn variants<R: Resource>(generator: &mut SchemaGenerator) -> Vec<(String, Value)>
+where
+    R::Command: JsonSchema + Send + Sync,
+    R::Event: Send + Sync,
+{
+    let reference = generator.subschema_for::<R::Command>().to_value();
+    let name = reference["$ref"]
+        .as_str()
+        .and_then(|r| r.rsplit('/').next())
+        .unwrap_or_default()
+        .to_owned();
+    let enum_schema = generator
+        .definitions()
+        .get(&name)
+        .cloned()
+        .unwrap_or(reference);
+    enum_schema["oneOf"]
+        .as_array()
+        .map(|variants| {
+            variants
+                .iter()
+                .filter_map(|variant| {
+                    let tag = &variant["properties"]["command"];
+                    let command = tag["const"].as_str().or_else(|| tag["enum"][0].as_str())?;
+                    Some((command.to_owned(), variant["properties"]["data"].clone()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn commands<R: Resource>(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>)
+where
+    R::Command: JsonSchema + Send + Sync,
+    R::Event: Send + Sync,
+{
+    let accepted = generator.subschema_for::<CommandAccepted>().to_value();
+    for (name, body) in variants::<R>(generator) {
+        let roles: Vec<&str> = R::COMMANDS
+            .iter()
+            .find(|(command, _)| *command == name)
+            .map(|(_, roles)| roles.iter().map(|r| r.as_str()).collect())
+            .unwrap_or_default();
+        let creates = name == R::CREATE;
+        let (path, status, mut parameters) = if creates {
+            (format!("/v1/{}", R::COLLECTION), "201", Vec::new())
+        } else {
+            (
+                format!("/v1/{}/{{id}}/{}", R::COLLECTION, kebab(&name)),
+                "200",
+                vec![
+                    id_parameter(),
+                    header(
+                        "If-Match",
+                        "the ETag the caller saw; 412 if the resource moved on",
+                    ),
+                ],
+            )
+        };
+        parameters.push(header(
+            "Idempotency-Key",
+            "a retry with the same key and body gets the first answer and appends nothing",
+        ));
+        let operation = json!({
+            "operationId": name,
+            "summary": name,
+            "description": format!("Roles: {}.", roles.join(", ")),
+            "tags": [R::COLLECTION],
+            "parameters": parameters,
+            "requestBody": {"required": true, "content": {"application/json": {"schema": body}}},
+            "responses": {status: ok(accepted.clone()), "default": problem()},
+        });
+        add(paths, &path, "post", operation);
+    }
+}
+
+fn reads(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
+    let case_list = generator.subschema_for::<CaseList>().to_value();
+    let history = generator.subschema_for::<Vec<HistoryEntry>>().to_value();
+    let reports = generator.subschema_for::<Vec<ReportEntry>>().to_value();
+    let report = generator.subschema_for::<ReportBody>().to_value();
+    let feed = generator.subschema_for::<FeedPage>().to_value();
+    let object = json!({"type": "object"});
+    let grant = header(
+        "X-Access-Grant",
+        "an approved access grant of the caller's for this customer: personal data unmasked, and recorded",
+    );
+    let get = |id: &str, summary: &str, parameters: Vec<Value>, schema: Value| {
+        json!({"get": {
+            "operationId": id,
+            "summary": summary,
+            "parameters": parameters,
+            "responses": {"200": ok(schema), "default": problem()},
+        }})
+    };
+    let mut stream_parameters = query_parameters::<FeedQuery>(generator);
+    stream_parameters.push(header("Last-Event-ID", "the last position seen"));
+    let entries = [
+        ("/v1/cases", get("listCases", "Cases, newest last, filtered and paged by cursor",
+            query_parameters::<CaseListQuery>(generator), case_list)),
+        ("/v1/cases/{id}", get("getCase", "A case now; its revision is the ETag",
+            vec![id_parameter(), grant.clone()], object.clone())),
+        ("/v1/cases/{id}/history", get("caseHistory", "Every event of a case and every unmasked read of it, in order",
+            vec![id_parameter(), grant], json!({"type": "object", "properties": {
+                "case_id": {"type": "string", "format": "uuid"}, "events": history}}))),
+        ("/v1/reports", get("listReports", "The SOP reports", Vec::new(), reports)),
+        ("/v1/reports/{name}", get("report", "A report, now or as of a time or position",
+            [vec![json!({"name": "name", "in": "path", "required": true, "schema": {"type": "string"}})],
+             query_parameters::<ReportQuery>(generator)].concat(), report.clone())),
+        ("/v1/ledger/balances", get("ledgerBalances", "Ledger balances",
+            query_parameters::<BalanceQuery>(generator), report)),
+        ("/v1/ledger/check", get("ledgerCheck", "Every transaction balances and agrees with the case views",
+            Vec::new(), object.clone())),
+        ("/v1/projections", get("projections", "Where each read model stands", Vec::new(),
+            json!({"type": "array", "items": {"type": "object"}}))),
+        ("/v1/events", get("events", "A page of the log, personal data masked",
+            query_parameters::<FeedQuery>(generator), feed)),
+        ("/v1/events/stream", json!({"get": {
+            "operationId": "eventStream",
+            "summary": "The log live, as Server-Sent Events; resumes after Last-Event-ID",
+            "parameters": stream_parameters,
+            "responses": {"200": {"description": "An event stream",
+                                  "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                          "default": problem()},
+        }})),
+    ];
+    for (path, item) in entries {
+        add(paths, path, "get", item["get"].clone());
+    }
+    for (path, id) in [
+        ("/healthz", "healthz"),
+        ("/readyz", "readyz"),
+        ("/v1/openapi.json", "openapi"),
+    ] {
+        paths.insert(path.to_owned(), json!({"get": {
+            "operationId": id,
+            "security": [],
+            "responses": {"200": {"description": "OK"}, "default": {"description": "Not ready"}},
+        }}));
+    }
+}

@@ -1,0 +1,222 @@
+//! Personal data (客户信息): who may see it unmasked, masking it for
+//! everyone else, and recording every unmasked read outside one's own cases.
+//!
+//! Masking works on the JSON a response is made of, by field name, so that
+//! case views, event data and report rows are masked alike: a new event
+//! field named `phone` or `address` is masked without anyone remembering to.
+
+use aftersales_domain::grant::AccessGrant;
+use aftersales_domain::Role;
+use aftersales_projections::CaseView;
+use aftersales_store::{EventMetadata, ExpectedRevision, NewEvent, StreamName};
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The category of the streams that record unmasked reads of a case:
+/// `pdview-<case id>`, read together with the case in its history.
+pub const VIEW_LOG_CATEGORY: &str = "pdview";
+/// The event type of one unmasked read.
+pub const VIEWED: &str = "PersonalDataViewed";
+
+/// Field names whose text is personal data.
+const PERSONAL_FIELDS: &[&str] = &[
+    "phone",
+    "number",
+    "address",
+    "return_address",
+    "email",
+    "buyer_id",
+    "party_name",
+    "customer",
+];
+
+/// Masks every personal field in `value`, at any depth.
+pub fn mask(value: &mut Value) {
+    mask_under(value, None);
+}
+
+fn mask_under(value: &mut Value, parent: Option<&str>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                let personal = PERSONAL_FIELDS.contains(&key.as_str())
+                    // A customer's own name, not a product's.
+                    || (key == "name" && parent == Some("customer"));
+                match child {
+                    Value::String(text) if personal => *text = mask_text(key, text),
+                    _ => mask_under(child, Some(key)),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                mask_under(item, parent);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `13812345678` → `138****5678`, `王小明` → `王**`, `li@example.com` →
+/// `l***@example.com`, an address keeps its first six characters.
+fn mask_text(key: &str, text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let digits = chars.iter().filter(|c| c.is_ascii_digit()).count();
+    if key == "email" {
+        if let Some((local, domain)) = text.split_once('@') {
+            let first: String = local.chars().take(1).collect();
+            return format!("{first}***@{domain}");
+        }
+    }
+    if key.ends_with("address") {
+        let kept: String = chars.iter().take(6).collect();
+        return format!("{kept}****");
+    }
+    if digits * 2 > chars.len() && chars.len() >= 7 {
+        let head: String = chars[..3].iter().collect();
+        let tail: String = chars[chars.len() - 4..].iter().collect();
+        return format!("{head}****{tail}");
+    }
+    match chars.first() {
+        Some(first) => format!("{first}**"),
+        None => String::new(),
+    }
+}
+
+/// Why a caller sees a case's personal data unmasked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sight {
+    /// The case is the caller's own (assigned to them): nothing to record.
+    Own,
+    /// A supervisor's or administrator's right, recorded.
+    Role,
+    /// An approved access grant (客户信息借阅), recorded with its id.
+    Grant(Uuid),
+    /// Masked.
+    Masked,
+}
+
+/// Decides how `caller` sees `view`, checking `grant` if the request named
+/// one (`X-Access-Grant`).
+pub async fn sight(
+    state: &AppState,
+    caller: &Caller,
+    view: &CaseView,
+    grant: Option<Uuid>,
+) -> Result<Sight, ApiError> {
+    if view.assignee.as_deref() == Some(caller.key.name.as_str()) {
+        return Ok(Sight::Own);
+    }
+    if let Some(grant_id) = grant {
+        let (_, grant_state): (_, AccessGrant) = state.inner.grants.load(grant_id).await?;
+        let customer = &view.customer;
+        let covers = grant_state.customer == customer.phone
+            || customer.buyer_id.as_deref() == Some(grant_state.customer.as_str());
+        if grant_state.requested_by == caller.key.name
+            && covers
+            && grant_state.is_active(state.inner.clock.now())
+        {
+            return Ok(Sight::Grant(grant_id));
+        }
+        return Err(ApiError::Forbidden(
+            "the access grant is not active, not yours, or not for this customer".to_owned(),
+        ));
+    }
+    Ok(match caller.role() {
+        Role::Supervisor | Role::Admin => Sight::Role,
+        _ => Sight::Masked,
+    })
+}
+
+#[derive(Debug, Serialize)]
+struct PersonalDataViewed<'a> {
+    case_id: Uuid,
+    /// The customer, masked: the record itself must not spread the data.
+    customer: String,
+    grant_id: Option<Uuid>,
+    /// What was read: `case` or `history`.
+    read: &'a str,
+    at: chrono::DateTime<Utc>,
+}
+
+/// Serialises `value` for `caller`: unmasked if `sight` allows it (and
+/// then recorded unless the case is their own), masked otherwise.
+pub async fn reveal<T: Serialize>(
+    state: &AppState,
+    caller: &Caller,
+    view: &CaseView,
+    sight: &Sight,
+    read: &str,
+    value: &T,
+) -> Result<Value, ApiError> {
+    let mut json = serde_json::to_value(value).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let grant_id = match sight {
+        Sight::Own => return Ok(json),
+        Sight::Masked => {
+            mask(&mut json);
+            return Ok(json);
+        }
+        Sight::Role => None,
+        Sight::Grant(id) => Some(*id),
+    };
+    let record = PersonalDataViewed {
+        case_id: view.case_id,
+        customer: mask_text("phone", &view.customer.phone),
+        grant_id,
+        read,
+        at: state.inner.clock.now(),
+    };
+    let metadata = EventMetadata {
+        actor_id: Some(caller.key.name.clone()),
+        actor_role: Some(caller.role().as_str().to_owned()),
+        ..EventMetadata::default()
+    };
+    let stream = StreamName::of(VIEW_LOG_CATEGORY, view.case_id)?;
+    let metadata =
+        serde_json::to_value(&metadata).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let event = NewEvent::encode(VIEWED, &record)
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .with_metadata(metadata);
+    // No record, no data: the read fails if it cannot be recorded.
+    state
+        .inner
+        .store
+        .append(&stream, ExpectedRevision::Any, vec![event])
+        .await?;
+    Ok(json)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn masks_personal_fields_at_any_depth_and_leaves_the_rest() {
+        let mut value = json!({
+            "customer": {"name": "王小明", "phone": "13812345678", "address": "浙江省杭州市西湖区文三路 90 号",
+                         "email": "xiaoming@example.com", "buyer_id": "tb_wang88"},
+            "product": "扫地机器人",
+            "timeline": [{"number": "13987654321", "party_name": "客户家人"}],
+            "name": "a product name stays"
+        });
+        mask(&mut value);
+        assert_eq!(value["customer"]["name"], "王**");
+        assert_eq!(value["customer"]["phone"], "138****5678");
+        assert_eq!(value["customer"]["address"], "浙江省杭州市****");
+        assert_eq!(value["customer"]["email"], "x***@example.com");
+        assert_eq!(value["customer"]["buyer_id"], "t**");
+        assert_eq!(value["timeline"][0]["number"], "139****4321");
+        assert_eq!(value["timeline"][0]["party_name"], "客**");
+        assert_eq!(value["product"], "扫地机器人");
+        assert_eq!(value["name"], "a product name stays");
+        assert!(!value.to_string().contains("12345678"));
+    }
+}

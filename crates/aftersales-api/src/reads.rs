@@ -1,0 +1,465 @@
+//! The read side: case views and the case list, a case's audit trail, the
+//! SOP reports, the ledger and the read models' status.
+
+use std::sync::Arc;
+
+use aftersales_domain::model::{Category, Priority};
+use aftersales_domain::Role;
+use aftersales_projections::case_views::{self, CaseFilter};
+use aftersales_projections::{admin, ledger, Table};
+use aftersales_store::{
+    Direction, EventMetadata, EventStore, RecordedEvent, StreamFrom, StreamName,
+};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::commands::{etag, parse_id};
+use crate::error::ApiError;
+use crate::privacy::{self, VIEW_LOG_CATEGORY};
+use crate::state::AppState;
+
+/// Roles that read the team's reports and the ledger.
+const REPORT_READERS: &[Role] = &[
+    Role::Agent,
+    Role::Supervisor,
+    Role::Finance,
+    Role::Auditor,
+    Role::Admin,
+];
+const LEDGER_READERS: &[Role] = &[Role::Supervisor, Role::Finance, Role::Auditor, Role::Admin];
+const OPERATORS: &[Role] = &[Role::Supervisor, Role::Admin];
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/cases", get(list_cases))
+        .route("/v1/cases/{id}", get(get_case))
+        .route("/v1/cases/{id}/history", get(history))
+        .route("/v1/reports", get(list_reports))
+        .route("/v1/reports/{name}", get(report))
+        .route("/v1/ledger/balances", get(balances))
+        .route("/v1/ledger/check", get(ledger_check))
+        .route("/v1/projections", get(projections))
+}
+
+/// Parses a query string, refusing unknown parameters.
+pub(crate) fn query<T: DeserializeOwned>(raw: Option<String>) -> Result<T, ApiError> {
+    let raw = raw.unwrap_or_default();
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(&raw).map_err(|e| ApiError::invalid("query", e.to_string()))?;
+    // Repeated or empty parameters are mistakes, not requests.
+    let mut object = serde_json::Map::new();
+    for (name, value) in pairs {
+        if object.insert(name.clone(), Value::String(value)).is_some() {
+            return Err(ApiError::invalid(name, "given more than once"));
+        }
+    }
+    crate::json::decode(Value::Object(object), "")
+}
+
+/// A query value that is a number, a boolean or a time, sent as text.
+mod text {
+    use std::str::FromStr;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn option<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        Option::<String>::deserialize(deserializer)?
+            .map(|text| text.parse().map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+/// Filters and paging of the case list.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaseListQuery {
+    /// open | waiting | closed | merged
+    pub status: Option<String>,
+    pub priority: Option<Priority>,
+    pub assignee: Option<String>,
+    pub phone: Option<String>,
+    pub order_no: Option<String>,
+    pub buyer_id: Option<String>,
+    pub category: Option<Category>,
+    #[serde(default, deserialize_with = "text::option")]
+    pub breached: Option<bool>,
+    #[serde(default, deserialize_with = "text::option")]
+    pub created_from: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "text::option")]
+    pub created_until: Option<DateTime<Utc>>,
+    /// The `next` of the previous page.
+    pub cursor: Option<String>,
+    /// 1 to 500; 50 if not given.
+    #[serde(default, deserialize_with = "text::option")]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct CaseList {
+    pub cases: Vec<Value>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+fn page_limit(state: &AppState, limit: Option<usize>) -> Result<usize, ApiError> {
+    let max = state.inner.limits.max_page;
+    match limit {
+        None => Ok(50.min(max)),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::invalid("limit", format!("1 to {max}"))),
+    }
+}
+
+async fn list_cases(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<CaseList>, ApiError> {
+    let params: CaseListQuery = query(raw)?;
+    let mut category = params.category.map(|c| text_of(&c));
+    if let Some(allowed) = &caller.key.categories {
+        match (&category, allowed.as_slice()) {
+            (Some(wanted), _) => caller.require_category(wanted)?,
+            (None, [only]) => category = Some(only.clone()),
+            (None, _) => {
+                return Err(ApiError::invalid(
+                    "category",
+                    "this key is limited to some categories: name one",
+                ))
+            }
+        }
+    }
+    let filter = CaseFilter {
+        status: params.status,
+        priority: params.priority,
+        assignee: params.assignee,
+        phone: params.phone,
+        order_no: params.order_no,
+        buyer_id: params.buyer_id,
+        category,
+        breached: params.breached,
+        created_from: params.created_from,
+        created_until: params.created_until,
+    };
+    let limit = page_limit(&state, params.limit)?;
+    let page = case_views::list(
+        &state.inner.read_db,
+        &filter,
+        params.cursor.as_deref(),
+        limit,
+    )
+    .await?;
+    // A list shows personal data only of the caller's own cases: unmasked
+    // reads of others' cases go through the case itself, and are recorded.
+    let cases = page
+        .cases
+        .iter()
+        .map(|view| {
+            let mut json =
+                serde_json::to_value(view).map_err(|e| ApiError::Internal(e.to_string()))?;
+            if view.assignee.as_deref() != Some(caller.key.name.as_str()) {
+                privacy::mask(&mut json);
+            }
+            Ok(json)
+        })
+        .collect::<Result<_, ApiError>>()?;
+    Ok(Json(CaseList {
+        cases,
+        next: page.next,
+    }))
+}
+
+fn text_of<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(text)) => text,
+        _ => String::new(),
+    }
+}
+
+/// The grant a request names for reading personal data.
+fn grant_header(headers: &HeaderMap) -> Result<Option<Uuid>, ApiError> {
+    headers
+        .get("x-access-grant")
+        .map(|value| {
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| Uuid::parse_str(v).ok())
+                .ok_or_else(|| ApiError::invalid("X-Access-Grant", "an access grant's id"))
+        })
+        .transpose()
+}
+
+async fn get_case(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let view = case_views::get(&state.inner.read_db, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no case {id}")))?;
+    caller.require_category(&view.category)?;
+    let sight = privacy::sight(&state, &caller, &view, grant_header(&headers)?).await?;
+    let json = privacy::reveal(&state, &caller, &view, &sight, "case", &view).await?;
+    let mut response = Json(json).into_response();
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(view.revision));
+    Ok(response)
+}
+
+/// One event of a case's audit trail.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct HistoryEntry {
+    pub position: u64,
+    pub stream: String,
+    pub revision: u64,
+    pub event_id: Uuid,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub recorded_at: DateTime<Utc>,
+    pub actor_id: Option<String>,
+    pub actor_role: Option<String>,
+    pub correlation_id: Option<Uuid>,
+    pub causation_id: Option<Uuid>,
+    pub data: Value,
+}
+
+/// Most events a history answers with.
+const HISTORY_LIMIT: usize = 10_000;
+
+async fn read_whole(
+    store: &Arc<dyn EventStore>,
+    stream: &StreamName,
+) -> Result<Vec<RecordedEvent>, ApiError> {
+    let mut events: Vec<RecordedEvent> = Vec::new();
+    loop {
+        let from = events.last().map_or(StreamFrom::Start, |last| {
+            StreamFrom::Revision(last.revision + 1)
+        });
+        let page = store
+            .read_stream(stream, from, Direction::Forwards, 1_000)
+            .await?;
+        let done = page.len() < 1_000;
+        events.extend(page);
+        if done || events.len() >= HISTORY_LIMIT {
+            return Ok(events);
+        }
+    }
+}
+
+async fn history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let store = &state.inner.store;
+    let case_events = read_whole(store, &StreamName::of("case", id)?).await?;
+    if case_events.is_empty() {
+        return Err(ApiError::NotFound(format!("no case {id}")));
+    }
+    let views = read_whole(store, &StreamName::of(VIEW_LOG_CATEGORY, id)?).await?;
+    let mut events: Vec<RecordedEvent> = case_events.into_iter().chain(views).collect();
+    events.sort_by_key(|event| event.position);
+    let entries: Vec<HistoryEntry> = events
+        .into_iter()
+        .map(|event| {
+            let metadata: EventMetadata =
+                serde_json::from_str(event.metadata.get()).unwrap_or_default();
+            HistoryEntry {
+                position: event.position,
+                stream: event.stream,
+                revision: event.revision,
+                event_id: event.id,
+                event_type: event.event_type,
+                recorded_at: event.recorded_at,
+                actor_id: metadata.actor_id,
+                actor_role: metadata.actor_role,
+                correlation_id: metadata.correlation_id,
+                causation_id: metadata.causation_id,
+                data: serde_json::from_str(event.data.get()).unwrap_or(Value::Null),
+            }
+        })
+        .collect();
+    // The view decides who sees personal data; while it is not built yet,
+    // everything is masked.
+    let json = match case_views::get(&state.inner.read_db, id).await? {
+        Some(view) => {
+            caller.require_category(&view.category)?;
+            let sight = privacy::sight(&state, &caller, &view, grant_header(&headers)?).await?;
+            privacy::reveal(&state, &caller, &view, &sight, "history", &entries).await?
+        }
+        None => {
+            let mut json =
+                serde_json::to_value(&entries).map_err(|e| ApiError::Internal(e.to_string()))?;
+            privacy::mask(&mut json);
+            json
+        }
+    };
+    Ok(Json(serde_json::json!({ "case_id": id, "events": json })).into_response())
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ReportEntry {
+    pub name: String,
+    pub title: String,
+}
+
+async fn list_reports(caller: Caller) -> Result<Json<Vec<ReportEntry>>, ApiError> {
+    caller.require(REPORT_READERS, "read reports")?;
+    Ok(Json(
+        aftersales_projections::reports::catalogue::REPORTS
+            .iter()
+            .map(|(name, title)| ReportEntry {
+                name: (*name).to_owned(),
+                title: (*title).to_owned(),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    /// The report as it read at this time (RFC 3339).
+    #[serde(default, deserialize_with = "text::option")]
+    pub as_of: Option<DateTime<Utc>>,
+    /// The report as it read when the log ended at this global position.
+    #[serde(default, deserialize_with = "text::option")]
+    pub position: Option<u64>,
+}
+
+/// A report: its columns and its rows as objects. Personal data in reports
+/// is always masked over the API.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ReportBody {
+    pub name: String,
+    pub title: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<serde_json::Map<String, Value>>,
+    /// The log position the report reflects, when asked "as of".
+    pub position: Option<u64>,
+}
+
+fn report_body(table: &Table, position: Option<u64>) -> ReportBody {
+    let mut rows = Value::Array(table.records().into_iter().map(Value::Object).collect());
+    privacy::mask(&mut rows);
+    let rows = match rows {
+        Value::Array(rows) => rows
+            .into_iter()
+            .filter_map(|row| match row {
+                Value::Object(map) => Some(map),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    ReportBody {
+        name: table.name.clone(),
+        title: table.title.clone(),
+        columns: table.columns.clone(),
+        rows,
+        position,
+    }
+}
+
+async fn report(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<ReportBody>, ApiError> {
+    caller.require(REPORT_READERS, "read reports")?;
+    let params: ReportQuery = query(raw)?;
+    let services = &state.inner;
+    let position = match (params.as_of, params.position) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "as_of",
+                "give as_of or position, not both",
+            ))
+        }
+        (Some(time), None) => Some(admin::position_at(services.store.as_ref(), time).await?),
+        (None, position) => position,
+    };
+    let table = match position {
+        Some(position) => admin::report_as_of(services.store.clone(), &name, position).await?,
+        None => aftersales_projections::reports::catalogue::build(&services.read_db, &name).await?,
+    };
+    Ok(Json(report_body(&table, position)))
+}
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BalanceQuery {
+    /// account | case | day | counterparty; account if not given.
+    pub by: Option<String>,
+}
+
+async fn balances(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<ReportBody>, ApiError> {
+    caller.require(LEDGER_READERS, "read the ledger")?;
+    let params: BalanceQuery = query(raw)?;
+    let by = match params.by.as_deref().unwrap_or("account") {
+        "account" => ledger::BalanceBy::Account,
+        "case" => ledger::BalanceBy::Case,
+        "day" => ledger::BalanceBy::Day,
+        "counterparty" => ledger::BalanceBy::Counterparty,
+        _ => {
+            return Err(ApiError::invalid(
+                "by",
+                "one of account, case, day, counterparty",
+            ))
+        }
+    };
+    let transactions = ledger::transactions(&state.inner.read_db).await?;
+    Ok(Json(report_body(
+        &ledger::balances(&transactions, by),
+        None,
+    )))
+}
+
+async fn ledger_check(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(LEDGER_READERS, "read the ledger")?;
+    let check = ledger::check(&state.inner.read_db).await?;
+    Ok(Json(serde_json::json!({
+        "ok": check.is_ok(),
+        "transactions": check.transactions,
+        "unbalanced": check.unbalanced,
+        "disagreements": check.disagreements,
+    })))
+}
+
+async fn projections(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<admin::Status>>, ApiError> {
+    caller.require(OPERATORS, "read the projections' status")?;
+    Ok(Json(
+        admin::status(state.inner.store.as_ref(), &state.inner.read_db).await?,
+    ))
+}

@@ -1,0 +1,104 @@
+//! What every request handler can reach.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aftersales_commands::{Clock, Handler};
+use aftersales_domain::audit::SamplingAudit;
+use aftersales_domain::case::Case;
+use aftersales_domain::grant::AccessGrant;
+use aftersales_domain::reminder::UnpaidOrder;
+use aftersales_domain::repair::RepairOrder;
+use aftersales_domain::Policy;
+use aftersales_projections::ReadDb;
+use aftersales_store::EventStore;
+
+use crate::access::AccessDb;
+use crate::auth::RateLimiter;
+
+/// Bounds on what one request or one key may ask.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body accepted.
+    pub body_bytes: usize,
+    /// Requests per second each key may send on average …
+    pub requests_per_second: f64,
+    /// … and in a burst.
+    pub burst: f64,
+    /// Longest a request may take before it is answered 503.
+    pub timeout: Duration,
+    /// Longest page of a list.
+    pub max_page: usize,
+    /// How far the read models may lag behind the log for `/readyz`.
+    pub max_projection_lag: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            body_bytes: 256 * 1024,
+            requests_per_second: 200.0,
+            burst: 400.0,
+            timeout: Duration::from_secs(10),
+            max_page: 500,
+            max_projection_lag: 10_000,
+        }
+    }
+}
+
+/// Shared by every request.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Services>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Services {
+    pub store: Arc<dyn EventStore>,
+    pub read_db: ReadDb,
+    pub access: AccessDb,
+    pub clock: Arc<dyn Clock>,
+    pub cases: Handler<Case>,
+    pub orders: Handler<UnpaidOrder>,
+    pub audits: Handler<SamplingAudit>,
+    pub repairs: Handler<RepairOrder>,
+    pub grants: Handler<AccessGrant>,
+    pub limiter: RateLimiter,
+    pub limits: Limits,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn EventStore>,
+        read_db: ReadDb,
+        policy: Arc<Policy>,
+        clock: Arc<dyn Clock>,
+        limits: Limits,
+    ) -> Self {
+        macro_rules! handler {
+            () => {
+                Handler::new(store.clone(), policy.clone(), clock.clone())
+            };
+        }
+        Self {
+            inner: Arc::new(Services {
+                access: AccessDb::from(&read_db),
+                cases: handler!(),
+                orders: handler!(),
+                audits: handler!(),
+                repairs: handler!(),
+                grants: handler!(),
+                store,
+                read_db,
+                clock,
+                limiter: RateLimiter::new(limits.requests_per_second, limits.burst),
+                limits,
+            }),
+        }
+    }
+
+    /// The keys and idempotency tables, for the CLI's `keys` commands.
+    pub fn access(&self) -> &AccessDb {
+        &self.inner.access
+    }
+}
