@@ -36,6 +36,7 @@ pub async fn run(db: &str, options: StoreOptions, args: ServeArgs) -> anyhow::Re
     }
     // The read models follow the log for as long as the service runs.
     let read_db = aftersales_projections::ReadDb::connect(db, unsafe_fast).await?;
+    aftersales_projections::admin::ensure(&read_db).await?;
     let projections = tokio::spawn(aftersales_projections::admin::run_live(
         store.clone(),
         read_db.clone(),

@@ -95,6 +95,21 @@ pub async fn catch_up(
     runner::run(store, db, &mut projectors, Until::CaughtUp, |_| {}).await
 }
 
+/// Creates the tables of read models that have none yet, so that readers
+/// find them empty rather than missing before the runner starts. Never
+/// resets a read model: a race with the runner at most has it start over
+/// (its conditional checkpoint notices).
+pub async fn ensure(db: &ReadDb) -> Result<(), ProjectionError> {
+    for name in NAMES {
+        if db.status(name).await?.is_none() {
+            let version = version_of(name).unwrap_or_default();
+            db.create(name, &table_name(name, Target::Live), version, Target::Live)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 /// Keeps the live read models caught up until the task is dropped. On
 /// PostgreSQL only the process holding the projections' advisory lock runs
 /// them; the others wait and take over when it goes away.

@@ -1,0 +1,695 @@
+//! The JSON API over real HTTP: a server on a loopback port with the
+//! projections following the log, on SQLite and on PostgreSQL.
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aftersales_api::{router, AccessDb, AppState, Limits};
+use aftersales_commands::SystemClock;
+use aftersales_domain::case::LogCall;
+use aftersales_domain::model::{
+    CallDirection, CallOutcome, Category, FollowUpStatus, PlatformState, Priority, WarrantyStatus,
+};
+use aftersales_domain::{Policy, Role};
+use aftersales_projections::ReadDb;
+use aftersales_store::EventStore;
+use aftersales_tests::desk::registration;
+use aftersales_tests::{on_both_backends, TestDb};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// A running service and keys of each kind.
+struct Service {
+    base: String,
+    http: Client,
+    store: Arc<dyn EventStore>,
+    access: AccessDb,
+    agent: String,
+    other_agent: String,
+    supervisor: String,
+    finance: String,
+    courier_feed: String,
+    _db: TestDb,
+}
+
+impl Service {
+    async fn start(db: TestDb) -> Self {
+        Self::start_with(db, Limits::default()).await
+    }
+
+    async fn start_with(db: TestDb, limits: Limits) -> Self {
+        let store = db.open().await;
+        let read_db = ReadDb::connect(&db.url, false).await.unwrap();
+        aftersales_projections::admin::ensure(&read_db)
+            .await
+            .unwrap();
+        tokio::spawn(aftersales_projections::admin::run_live(
+            store.clone(),
+            read_db.clone(),
+        ));
+        let state = AppState::new(
+            store.clone(),
+            read_db,
+            Arc::new(Policy::default()),
+            Arc::new(SystemClock),
+            limits,
+        );
+        let access = state.access().clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router(state)).await });
+        let key = |name: &'static str, role: Role, categories: Option<Vec<String>>| {
+            let access = access.clone();
+            async move {
+                access
+                    .create_key(name, role, categories)
+                    .await
+                    .unwrap()
+                    .token
+            }
+        };
+        Self {
+            agent: key("agent-li", Role::Agent, None).await,
+            other_agent: key("agent-wu", Role::Agent, None).await,
+            supervisor: key("lead-zhang", Role::Supervisor, None).await,
+            finance: key("finance-chen", Role::Finance, None).await,
+            courier_feed: key(
+                "courier-feed",
+                Role::Integration,
+                Some(vec!["logistics".into()]),
+            )
+            .await,
+            base,
+            http: Client::new(),
+            store,
+            access,
+            _db: db,
+        }
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, headers, value)
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        self.send(Method::POST, path, token, &[], Some(body)).await
+    }
+
+    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        let (status, _, body) = self.send(Method::GET, path, token, &[], None).await;
+        (status, body)
+    }
+
+    async fn register(&self, category: Category) -> Uuid {
+        let body = serde_json::to_value(registration(
+            Priority::P1,
+            category,
+            PlatformState::SellerShipped,
+        ))
+        .unwrap();
+        let (status, headers, accepted) = self.post("/v1/cases", &self.agent, &body).await;
+        assert_eq!(status, StatusCode::CREATED, "{accepted}");
+        let id: Uuid = accepted["id"].as_str().unwrap().parse().unwrap();
+        assert_eq!(headers["location"], format!("/v1/cases/{id}").as_str());
+        id
+    }
+
+    /// The case view once it shows `revision` at least.
+    async fn view(&self, id: Uuid, token: &str, revision: u64) -> Value {
+        for _ in 0..200 {
+            let (status, body) = self.get(&format!("/v1/cases/{id}"), token).await;
+            if status == StatusCode::OK && body["revision"].as_u64() >= Some(revision) {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("case {id} never reached revision {revision}");
+    }
+}
+
+fn call(number: &str) -> Value {
+    serde_json::to_value(LogCall {
+        call_id: Uuid::new_v4(),
+        direction: CallDirection::Inbound,
+        with_customer: true,
+        party_name: None,
+        number: number.into(),
+        called_at: chrono::Utc::now(),
+        content: "客户询问物流进度".into(),
+        product: None,
+        fault: None,
+        warranty: WarrantyStatus::InWarranty,
+        outcome: CallOutcome::Connected,
+        follow_up: FollowUpStatus::Notified,
+    })
+    .unwrap()
+}
+
+fn problem_code(body: &Value) -> &str {
+    body["code"].as_str().unwrap_or_default()
+}
+
+async fn commands_conflicts_and_roles(db: TestDb) {
+    let service = Service::start(db).await;
+    let id = service.register(Category::Logistics).await;
+    let path = format!("/v1/cases/{id}/assign-case");
+    let assign = json!({"agent_id": "agent-li"});
+
+    // A stale If-Match is refused and appends nothing.
+    let head = service.store.head().await.unwrap();
+    let (status, _, body) = service
+        .send(
+            Method::POST,
+            &path,
+            &service.agent,
+            &[("if-match", "\"5\"")],
+            Some(&assign),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
+    assert_eq!(problem_code(&body), "stale-revision");
+    assert_eq!(service.store.head().await.unwrap(), head);
+
+    // The revision the registration answered with is the right one.
+    let (status, headers, body) = service
+        .send(
+            Method::POST,
+            &path,
+            &service.agent,
+            &[("if-match", "\"0\"")],
+            Some(&assign),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(headers["etag"], "\"1\"");
+    assert_eq!(body["events"][0]["type"], "CaseAssigned");
+
+    // A role the SOP does not allow gets 403 with the rule's type.
+    let (status, _, body) = service
+        .post(&path, &service.finance, &json!({"agent_id": "agent-wu"}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["type"], "urn:aftersales:problem:role-not-allowed");
+
+    // A domain rule's refusal names the rule.
+    let (status, _, body) = service.post(&path, &service.agent, &assign).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(problem_code(&body), "already-assigned");
+
+    // Unknown ids, malformed ids and unknown commands are 404.
+    for path in [
+        format!("/v1/cases/{}/assign-case", Uuid::new_v4()),
+        "/v1/cases/not-a-uuid/assign-case".to_owned(),
+        format!("/v1/cases/{id}/fly-to-the-moon"),
+        format!("/v1/cases/{id}/register-case"),
+    ] {
+        let (status, _, body) = service.post(&path, &service.agent, &assign).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+    }
+
+    // No key, a wrong key, a revoked key.
+    let (status, _, _) = service.post(&path, "", &assign).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = service.post(&path, "aftersales_0000", &assign).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let issued = service
+        .access
+        .create_key("temp", Role::Agent, None)
+        .await
+        .unwrap();
+    assert!(service.access.revoke_key(&issued.info.id).await.unwrap());
+    let (status, _, body) = service.post(&path, &issued.token, &assign).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+
+    // A key limited to logistics registers logistics cases only.
+    let mut quality = serde_json::to_value(registration(
+        Priority::P2,
+        Category::ProductQuality,
+        PlatformState::SellerShipped,
+    ))
+    .unwrap();
+    let (status, _, _) = service
+        .post("/v1/cases", &service.courier_feed, &quality)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    quality["category"] = json!("logistics");
+    let (status, _, body) = service
+        .post("/v1/cases", &service.courier_feed, &quality)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // The actor and role of the key are in the events' metadata.
+    let (status, history) = service
+        .get(&format!("/v1/cases/{id}/history"), &service.supervisor)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let events = history["events"].as_array().unwrap();
+    assert_eq!(events[1]["type"], "CaseAssigned");
+    assert_eq!(events[1]["actor_id"], "agent-li");
+    assert_eq!(events[1]["actor_role"], "agent");
+}
+
+async fn idempotent_retries(db: TestDb) {
+    let service = Service::start(db).await;
+    let id = service.register(Category::Logistics).await;
+    let path = format!("/v1/cases/{id}/log-call");
+    let body = call("13912345678");
+    let key = [("idempotency-key", "call-0001")];
+    let (first_status, first_headers, first) = service
+        .send(Method::POST, &path, &service.agent, &key, Some(&body))
+        .await;
+    assert_eq!(first_status, StatusCode::OK, "{first}");
+    let head = service.store.head().await.unwrap();
+    let (status, headers, again) = service
+        .send(Method::POST, &path, &service.agent, &key, Some(&body))
+        .await;
+    assert_eq!(status, first_status);
+    assert_eq!(again, first);
+    assert_eq!(headers["etag"], first_headers["etag"]);
+    assert_eq!(
+        service.store.head().await.unwrap(),
+        head,
+        "a retry appends nothing"
+    );
+
+    // The same key with another body is refused.
+    let (status, _, refused) = service
+        .send(
+            Method::POST,
+            &path,
+            &service.agent,
+            &key,
+            Some(&call("13800000000")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem_code(&refused), "idempotency-key-reused");
+
+    // A registration retried with its key names the same case.
+    let registration = serde_json::to_value(registration(
+        Priority::P3,
+        Category::Logistics,
+        PlatformState::SellerShipped,
+    ))
+    .unwrap();
+    let key = [("idempotency-key", "register-0001")];
+    let (status, _, created) = service
+        .send(
+            Method::POST,
+            "/v1/cases",
+            &service.agent,
+            &key,
+            Some(&registration),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _, retried) = service
+        .send(
+            Method::POST,
+            "/v1/cases",
+            &service.agent,
+            &key,
+            Some(&registration),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(created["id"], retried["id"]);
+}
+
+async fn personal_data_is_masked_and_unmasked_reads_are_recorded(db: TestDb) {
+    let service = Service::start(db).await;
+    let id = service.register(Category::Logistics).await;
+    let (status, _, _) = service
+        .post(
+            &format!("/v1/cases/{id}/assign-case"),
+            &service.agent,
+            &json!({"agent_id": "agent-li"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The assigned agent sees the customer; nothing is recorded.
+    let own = service.view(id, &service.agent, 1).await;
+    assert_eq!(own["customer"]["phone"], "13912345678");
+    assert_eq!(own["customer"]["name"], "李娜");
+
+    // Another agent sees it masked, in the case, the list and the history.
+    let masked = service.view(id, &service.other_agent, 1).await;
+    assert_eq!(masked["customer"]["phone"], "139****5678");
+    assert_eq!(masked["customer"]["name"], "李**");
+    let (_, list) = service
+        .get("/v1/cases?limit=500", &service.other_agent)
+        .await;
+    assert!(!list.to_string().contains("13912345678"), "{list}");
+    let (_, history) = service
+        .get(&format!("/v1/cases/{id}/history"), &service.other_agent)
+        .await;
+    assert!(!history.to_string().contains("13912345678"));
+
+    // A supervisor sees it, and that read is in the case's audit trail.
+    let full = service.view(id, &service.supervisor, 1).await;
+    assert_eq!(full["customer"]["phone"], "13912345678");
+    let (_, history) = service
+        .get(&format!("/v1/cases/{id}/history"), &service.agent)
+        .await;
+    let reads: Vec<&Value> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "PersonalDataViewed")
+        .collect();
+    assert!(!reads.is_empty(), "{history}");
+    assert_eq!(reads[0]["actor_id"], "lead-zhang");
+    assert_eq!(reads[0]["data"]["case_id"], id.to_string());
+
+    // With an approved access grant, the other agent sees it too, recorded
+    // with the grant.
+    let (status, _, grant) = service
+        .post(
+            "/v1/access-grants",
+            &service.other_agent,
+            &json!({"customer": "13912345678", "purpose": "回访核实地址"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{grant}");
+    let grant_id = grant["id"].as_str().unwrap().to_owned();
+    let (status, _, body) = service
+        .post(
+            &format!("/v1/access-grants/{grant_id}/approve-access"),
+            &service.supervisor,
+            &json!({"valid_for_hours": 2}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, granted) = service
+        .send(
+            Method::GET,
+            &format!("/v1/cases/{id}"),
+            &service.other_agent,
+            &[("x-access-grant", &grant_id)],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(granted["customer"]["phone"], "13912345678");
+    let (_, history) = service
+        .get(&format!("/v1/cases/{id}/history"), &service.agent)
+        .await;
+    assert!(history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["type"] == "PersonalDataViewed" && e["data"]["grant_id"] == grant_id.as_str()));
+
+    // The log feed is masked for everyone.
+    let (status, feed) = service
+        .get("/v1/events?category=case", &service.supervisor)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!feed.to_string().contains("13912345678"));
+}
+
+async fn bad_input_changes_nothing(db: TestDb) {
+    let service = Service::start(db).await;
+    let id = service.register(Category::Logistics).await;
+    let head = service.store.head().await.unwrap();
+    let url = format!("{}/v1/cases/{id}/log-call", service.base);
+    let raw = |body: Vec<u8>, content_type: &'static str| {
+        service
+            .http
+            .post(&url)
+            .bearer_auth(&service.agent)
+            .header("content-type", content_type)
+            .body(body)
+    };
+    let mut wrong_type = call("13912345678");
+    wrong_type["direction"] = json!(5);
+    let mut unknown_field = call("13912345678");
+    unknown_field["revision"] = json!(99);
+    let mut long_text = call("13912345678");
+    long_text["content"] = json!("很".repeat(20_000));
+    let nested = format!("{}{}", "[".repeat(300), "]".repeat(300));
+    let cases: Vec<(&str, reqwest::RequestBuilder, StatusCode, &str)> = vec![
+        (
+            "malformed",
+            raw(b"{\"call_id\":".to_vec(), "application/json"),
+            StatusCode::BAD_REQUEST,
+            "malformed-json",
+        ),
+        (
+            "wrong type",
+            raw(wrong_type.to_string().into_bytes(), "application/json"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-request",
+        ),
+        (
+            "unknown field",
+            raw(unknown_field.to_string().into_bytes(), "application/json"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-request",
+        ),
+        (
+            "over-long text",
+            raw(long_text.to_string().into_bytes(), "application/json"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-field",
+        ),
+        (
+            "not JSON",
+            raw(b"call me".to_vec(), "text/plain"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+        ),
+        (
+            "huge",
+            raw(vec![b' '; 2 * 1024 * 1024], "application/json"),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+        ),
+        (
+            "deeply nested",
+            raw(nested.into_bytes(), "application/json"),
+            StatusCode::BAD_REQUEST,
+            "malformed-json",
+        ),
+    ];
+    for (what, request, expected, code) in cases {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), expected, "{what}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{what}"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(problem_code(&body), code, "{what}: {body}");
+    }
+    let (status, _, body) = service
+        .post(&url.replace(&service.base, ""), &service.agent, &wrong_type)
+        .await;
+    assert_eq!(body["field"], "direction", "{status} {body}");
+    assert_eq!(
+        service.store.head().await.unwrap(),
+        head,
+        "nothing appended"
+    );
+
+    // Text that looks like an attack is text: stored as sent, harming nothing.
+    let mut injection = call("13912345678");
+    injection["content"] = json!("'; DROP TABLE events; -- <script>alert(1)</script>");
+    let (status, _, accepted) = service
+        .post(&url.replace(&service.base, ""), &service.agent, &injection)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{accepted}");
+    let (_, history) = service
+        .get(&format!("/v1/cases/{id}/history"), &service.agent)
+        .await;
+    assert!(history.to_string().contains("DROP TABLE events"));
+
+    // Bad query parameters.
+    for query in [
+        "limit=0",
+        "limit=abc",
+        "breached=maybe",
+        "cursor=nonsense",
+        "colour=red",
+        "limit=1&limit=2",
+    ] {
+        let (status, body) = service
+            .get(&format!("/v1/cases?{query}"), &service.agent)
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {body}");
+    }
+    let (status, _) = service.get("/healthz", "").await;
+    assert_eq!(status, StatusCode::OK, "still serving");
+}
+
+async fn rate_limit_answers_429(db: TestDb) {
+    let limits = Limits {
+        requests_per_second: 1.0,
+        burst: 3.0,
+        ..Limits::default()
+    };
+    let service = Service::start_with(db, limits).await;
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let response = service
+            .http
+            .get(format!("{}/v1/cases", service.base))
+            .bearer_auth(&service.agent)
+            .send()
+            .await
+            .unwrap();
+        statuses.push((
+            response.status(),
+            response.headers().get("retry-after").cloned(),
+        ));
+    }
+    assert!(
+        statuses[..3].iter().all(|(s, _)| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+    let (status, retry_after) = &statuses[4];
+    assert_eq!(*status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after.is_some());
+}
+
+async fn event_stream_resumes_after_a_disconnect(db: TestDb) {
+    let service = Service::start(db).await;
+    for _ in 0..3 {
+        service.register(Category::Logistics).await;
+    }
+    let read = |last: Option<String>, want: usize| {
+        let service = &service;
+        async move {
+            let mut request = service
+                .http
+                .get(format!("{}/v1/events/stream?category=case", service.base))
+                .bearer_auth(&service.supervisor);
+            if let Some(last) = last {
+                request = request.header("last-event-id", last);
+            }
+            let mut response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let mut text = String::new();
+            let mut ids = Vec::new();
+            while ids.len() < want {
+                let chunk = tokio::time::timeout(Duration::from_secs(10), response.chunk())
+                    .await
+                    .expect("events arrive")
+                    .unwrap()
+                    .expect("the stream stays open");
+                text.push_str(&String::from_utf8_lossy(&chunk));
+                ids = text
+                    .lines()
+                    .filter_map(|line| {
+                        line.strip_prefix("id: ")
+                            .or_else(|| line.strip_prefix("id:"))
+                    })
+                    .map(|id| id.trim().parse::<u64>().unwrap())
+                    .collect();
+            }
+            ids
+        }
+    };
+    let first = read(None, 2).await;
+    // Reconnect after the second event: the third comes next, then a live one.
+    let resumed = read(Some(first[1].to_string()), 1).await;
+    assert!(resumed[0] > first[1]);
+    let live = tokio::spawn({
+        let last = resumed[0].to_string();
+        let base = service.base.clone();
+        let token = service.supervisor.clone();
+        async move {
+            let mut response = Client::new()
+                .get(format!("{base}/v1/events/stream?category=case"))
+                .bearer_auth(token)
+                .header("last-event-id", last)
+                .send()
+                .await
+                .unwrap();
+            let mut text = String::new();
+            while !text.contains("event: CaseRegistered") {
+                let chunk = tokio::time::timeout(Duration::from_secs(10), response.chunk())
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .unwrap();
+                text.push_str(&String::from_utf8_lossy(&chunk));
+            }
+            text
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    service.register(Category::Logistics).await;
+    let text = live.await.unwrap();
+    assert!(!text.contains("13912345678"), "the feed is masked");
+}
+
+async fn openapi_documents_every_command(db: TestDb) {
+    let service = Service::start(db).await;
+    let (status, document) = service.get("/v1/openapi.json", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(document["openapi"], "3.1.0");
+    let paths = document["paths"].as_object().unwrap();
+    for (name, _) in aftersales_domain::case::CaseCommand::ROLES {
+        let documented = paths
+            .values()
+            .any(|item| item["post"]["operationId"] == *name);
+        assert!(documented, "{name} is not documented");
+    }
+    assert!(paths["/v1/cases"]["get"].is_object() && paths["/v1/cases"]["post"].is_object());
+    // Every documented command route exists: an unknown case is 404 with a
+    // problem, never 405 or an empty body.
+    for (path, item) in paths {
+        if item["post"].is_object() && path.contains("{id}") {
+            let path = path.replace("{id}", &Uuid::new_v4().to_string());
+            let (status, _, body) = service.post(&path, &service.supervisor, &json!({})).await;
+            assert!(
+                status == StatusCode::NOT_FOUND || status == StatusCode::UNPROCESSABLE_ENTITY,
+                "{path}: {status} {body}"
+            );
+            assert!(body["type"].is_string(), "{path}: {body}");
+        }
+    }
+}
+
+on_both_backends!(
+    commands_conflicts_and_roles,
+    idempotent_retries,
+    personal_data_is_masked_and_unmasked_reads_are_recorded,
+    bad_input_changes_nothing,
+    rate_limit_answers_429,
+    event_stream_resumes_after_a_disconnect,
+    openapi_documents_every_command,
+);
