@@ -134,7 +134,7 @@ impl Resource for AccessGrant {
 }
 
 /// A serde enum's wire name (`Category::PriceDrop` → `price_drop`).
-fn text_of<T: Serialize>(value: &T) -> String {
+pub(crate) fn text_of<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(Value::String(text)) => text,
         _ => String::new(),

@@ -22,7 +22,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::commands::{etag, parse_id};
+use crate::commands::{etag, parse_id, text_of};
 use crate::error::ApiError;
 use crate::privacy::{self, VIEW_LOG_CATEGORY};
 use crate::state::AppState;
@@ -181,13 +181,6 @@ async fn list_cases(
         cases,
         next: page.next,
     }))
-}
-
-fn text_of<T: Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(Value::String(text)) => text,
-        _ => String::new(),
-    }
 }
 
 /// The grant a request names for reading personal data.
