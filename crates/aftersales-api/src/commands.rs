@@ -204,12 +204,21 @@ where
     let path = format!("/v1/{}", R::COLLECTION);
     // With an Idempotency-Key the new resource's id follows from it, so a
     // retry after a lost answer names the same resource.
-    let id = match idempotency_key(&headers)? {
-        Some(key) => derived_id(&caller, &key, "resource"),
+    let key = idempotency_key(&headers)?;
+    let id = match &key {
+        Some(key) => derived_id(&caller, key, "resource"),
         None => Uuid::now_v7(),
     };
-    idempotent(&state, &caller, &path, &headers, body, |bytes| {
-        execute::<R>(&state, &caller, id, R::CREATE, &headers, bytes, true)
+    idempotent(&state, &caller, &path, key.as_deref(), body, |bytes| {
+        execute::<R>(
+            &state,
+            &caller,
+            id,
+            R::CREATE,
+            &headers,
+            key.as_deref(),
+            bytes,
+        )
     })
     .await
 }
@@ -232,8 +241,9 @@ where
         .map(|(name, _)| *name)
         .find(|name| *name != R::CREATE && kebab(name) == action)
         .ok_or_else(|| ApiError::NotFound(format!("no command {action:?} on {}", R::COLLECTION)))?;
-    idempotent(&state, &caller, &path, &headers, body, |bytes| {
-        execute::<R>(&state, &caller, id, name, &headers, bytes, false)
+    let key = idempotency_key(&headers)?;
+    idempotent(&state, &caller, &path, key.as_deref(), body, |bytes| {
+        execute::<R>(&state, &caller, id, name, &headers, key.as_deref(), bytes)
     })
     .await
 }
@@ -269,7 +279,7 @@ async fn idempotent<F, Fut>(
     state: &AppState,
     caller: &Caller,
     path: &str,
-    headers: &HeaderMap,
+    key: Option<&str>,
     body: Body,
     handle: F,
 ) -> Result<Response, ApiError>
@@ -278,12 +288,12 @@ where
     Fut: std::future::Future<Output = Result<Response, ApiError>>,
 {
     let bytes = body::read_body(body, state.inner.limits.body_bytes).await?;
-    let Some(key) = idempotency_key(headers)? else {
+    let Some(key) = key else {
         return handle(bytes).await;
     };
     let access = &state.inner.access;
     let hash = request_hash("POST", path, &bytes);
-    match access.claim(&caller.key.id, &key, &hash).await? {
+    match access.claim(&caller.key.id, key, &hash).await? {
         Claim::Fresh => {}
         Claim::Replay(stored) => return Ok(replay(stored)),
         Claim::InFlight => return Err(ApiError::IdempotencyKeyInFlight),
@@ -293,7 +303,7 @@ where
         Ok(response) => response,
         Err(error) if error.status().is_server_error() => {
             // A passing failure: the retry should run the command again.
-            access.release(&caller.key.id, &key).await?;
+            access.release(&caller.key.id, key).await?;
             return Err(error);
         }
         Err(error) => error.into_response(),
@@ -315,7 +325,7 @@ where
         headers: Value::Object(kept).to_string(),
         body: body.to_vec(),
     };
-    access.answer(&caller.key.id, &key, &stored).await?;
+    access.answer(&caller.key.id, key, &stored).await?;
     Ok(replay(stored))
 }
 
@@ -361,13 +371,14 @@ async fn execute<R: Resource>(
     id: Uuid,
     name: &str,
     headers: &HeaderMap,
+    idempotency_key: Option<&str>,
     bytes: axum::body::Bytes,
-    creates: bool,
 ) -> Result<Response, ApiError>
 where
     R::Command: schemars::JsonSchema + Send + Sync,
     R::Event: Send + Sync,
 {
+    let creates = name == R::CREATE;
     let data = body::parse(headers, &bytes)?;
     let command: R::Command = body::decode(json!({ "command": name, "data": data }), "data")?;
     let services = &state.inner;
@@ -401,9 +412,9 @@ where
     {
         envelope.correlation_id = correlation;
     }
-    if let Some(key) = idempotency_key(headers)? {
+    if let Some(key) = idempotency_key {
         // The same events, with the same ids, if a retry runs it again.
-        envelope.command_id = derived_id(caller, &key, "command");
+        envelope.command_id = derived_id(caller, key, "command");
     }
     let outcome = R::handler(services).execute(&envelope).await?;
     let events = outcome
