@@ -687,6 +687,58 @@ async fn openapi_documents_every_command(db: TestDb) {
     }
 }
 
+/// The value of one sample line of the Prometheus text, if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+async fn metrics_count_requests_appends_and_lag(db: TestDb) {
+    let service = Service::start(db).await;
+    let id = service.register(Category::Logistics).await;
+    service.view(id, &service.agent, 0).await;
+    let (status, _) = service
+        .get(&format!("/v1/cases/{}", Uuid::new_v4()), &service.agent)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let response = service
+        .http
+        .get(format!("{}/metrics", service.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    let created = sample(
+        &text,
+        r#"aftersales_http_requests_total{method="POST",route="/v1/cases",status="201"}"#,
+    );
+    assert_eq!(created, Some(1.0), "{text}");
+    let missing = sample(
+        &text,
+        r#"aftersales_http_requests_total{method="GET",route="/v1/cases/{id}",status="404"}"#,
+    );
+    // The view may have answered 404 too while it was being built.
+    assert!(missing >= Some(1.0), "{text}");
+    let appends = sample(
+        &text,
+        r#"aftersales_event_store_append_duration_seconds_count{outcome="ok"}"#,
+    );
+    assert!(appends >= Some(1.0), "{text}");
+    assert!(
+        sample(
+            &text,
+            r#"aftersales_projection_lag_events{projection="case_views"}"#
+        )
+        .is_some(),
+        "{text}"
+    );
+    // Routes are templates: no case id reaches the metrics.
+    assert!(!text.contains(&id.to_string()));
+}
+
 on_both_backends!(
     commands_conflicts_and_roles,
     idempotent_retries,
@@ -695,4 +747,5 @@ on_both_backends!(
     rate_limit_answers_429,
     event_stream_resumes_after_a_disconnect,
     openapi_documents_every_command,
+    metrics_count_requests_appends_and_lag,
 );

@@ -7,7 +7,7 @@
 //!   `Idempotency-Key`;
 //! - `GET /v1/cases…`, `/v1/reports…`, `/v1/ledger…`: the read models;
 //! - `GET /v1/events` and `/v1/events/stream`: the log, paged and live;
-//! - `/v1/openapi.json`, `/healthz`, `/readyz`.
+//! - `/v1/openapi.json`, `/healthz`, `/readyz`, `/metrics` ([`metrics`]).
 //!
 //! Callers authenticate with API keys ([`AccessDb`]); their role goes into
 //! the events' metadata and decides what they may do and see. Personal data
@@ -20,6 +20,7 @@ mod commands;
 mod error;
 mod feed;
 mod json;
+mod metrics;
 mod openapi;
 pub mod privacy;
 mod reads;
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::scrape))
         .route("/v1/openapi.json", get(openapi_document))
         .merge(commands::routes::<Case>())
         .merge(commands::routes::<UnpaidOrder>())
@@ -64,7 +66,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), bounded))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
-        .layer(middleware::from_fn(observed))
+        .layer(middleware::from_fn_with_state(state.clone(), observed))
         .with_state(state)
 }
 
@@ -103,7 +105,7 @@ async fn bounded(State(state): State<AppState>, request: Request, next: Next) ->
 
 /// Tags each request with a correlation id (the caller's `X-Correlation-Id`
 /// if it is a UUID) and logs its outcome with it.
-async fn observed(mut request: Request, next: Next) -> Response {
+async fn observed(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let correlation = request
         .headers()
         .get("x-correlation-id")
@@ -119,12 +121,17 @@ async fn observed(mut request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| request.uri().path().to_owned());
+        .map(|p| p.as_str().to_owned());
     let started = std::time::Instant::now();
     let mut response = next.run(request).await;
     let status = response.status();
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed();
+    state
+        .inner
+        .metrics
+        .observe_request(method.as_str(), route.as_deref(), status, elapsed);
+    let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
+    let route = route.as_deref().unwrap_or("unmatched");
     if status.is_server_error() {
         tracing::warn!(%correlation, %method, route, status = status.as_u16(), elapsed_ms, "request failed");
     } else {

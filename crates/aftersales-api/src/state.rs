@@ -15,6 +15,7 @@ use aftersales_store::EventStore;
 
 use crate::access::AccessDb;
 use crate::auth::RateLimiter;
+use crate::metrics::{MeteredStore, Metrics};
 
 /// Bounds on what one request or one key may ask.
 #[derive(Debug, Clone)]
@@ -65,6 +66,7 @@ pub(crate) struct Services {
     pub grants: Handler<AccessGrant>,
     pub limiter: RateLimiter,
     pub limits: Limits,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -75,6 +77,8 @@ impl AppState {
         clock: Arc<dyn Clock>,
         limits: Limits,
     ) -> Self {
+        let metrics = Arc::new(Metrics::default());
+        let store: Arc<dyn EventStore> = Arc::new(MeteredStore::new(store, metrics.clone()));
         macro_rules! handler {
             () => {
                 Handler::new(store.clone(), policy.clone(), clock.clone())
@@ -93,6 +97,7 @@ impl AppState {
                 clock,
                 limiter: RateLimiter::new(limits.requests_per_second, limits.burst),
                 limits,
+                metrics,
             }),
         }
     }
