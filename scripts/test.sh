@@ -22,6 +22,21 @@ scripts/check-layers.sh
 status=0
 cargo test --workspace --locked "$@" 2>&1 | tee "$log" || status=$?
 
+# The API against its own OpenAPI document, on both backends, unless the run
+# was narrowed to some tests.
+if [ $# -eq 0 ]; then
+    api_db=schemathesis_$$
+    psql -q "$AFTERSALES_TEST_PG" -c "CREATE DATABASE $api_db"
+    for db in "" "${AFTERSALES_TEST_PG%/*}/$api_db"; do
+        if scripts/schemathesis.sh $db; then
+            echo "test result: ok. 1 passed; 0 failed; 0 ignored (schemathesis ${db:-sqlite})" | tee -a "$log"
+        else
+            echo "test result: FAILED. 0 passed; 1 failed; 0 ignored (schemathesis ${db:-sqlite})" | tee -a "$log"
+            status=1
+        fi
+    done
+fi
+
 # One closing line for the whole run: cargo prints one per test binary, and
 # the last of those (often a crate's doc tests) may well count none.
 awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }

@@ -137,7 +137,18 @@ where
     R::Event: Send + Sync,
 {
     let accepted = generator.subschema_for::<CommandAccepted>().to_value();
-    for (name, body) in variants::<R>(generator) {
+    let variants = variants::<R>(generator);
+    // What a client may do with the id a create answers: every other
+    // command of the resource (stateful API testers follow these).
+    let links: Map<String, Value> = variants
+        .iter()
+        .filter(|(name, _)| name != R::CREATE)
+        .map(|(name, _)| {
+            let link = json!({"operationId": name, "parameters": {"id": "$response.body#/id"}});
+            (name.clone(), link)
+        })
+        .collect();
+    for (name, body) in variants {
         let roles: Vec<&str> = R::COMMANDS
             .iter()
             .find(|(command, _)| *command == name)
@@ -163,7 +174,7 @@ where
             "Idempotency-Key",
             "a retry with the same key and body gets the first answer and appends nothing",
         ));
-        let operation = json!({
+        let mut operation = json!({
             "operationId": name,
             "summary": name,
             "description": format!("Roles: {}.", roles.join(", ")),
@@ -172,6 +183,9 @@ where
             "requestBody": {"required": true, "content": {"application/json": {"schema": body}}},
             "responses": {status: ok(accepted.clone()), "default": problem()},
         });
+        if creates {
+            operation["responses"][status]["links"] = Value::Object(links.clone());
+        }
         add(paths, &path, "post", operation);
     }
 }
@@ -221,8 +235,20 @@ fn reads(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
             "operationId": "eventStream",
             "summary": "The log live, as Server-Sent Events; resumes after Last-Event-ID",
             "parameters": stream_parameters,
-            "responses": {"200": {"description": "An event stream",
-                                  "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+            // One schema per event, as schema-aware SSE clients read it.
+            "responses": {"200": {"description": "An event stream. Each log event has its position as `id`, \
+its type as `event` and a FeedEvent as JSON in `data`; `caught-up` carries the head position; \
+`error` ends the stream (reconnect with Last-Event-ID)",
+                                  "content": {"text/event-stream": {"schema": {
+                                      "type": "object",
+                                      "required": ["data"],
+                                      "properties": {
+                                          "id": {"type": "string"},
+                                          "event": {"type": "string"},
+                                          "data": {"type": "string"},
+                                          "retry": {"type": "integer"},
+                                      },
+                                  }}}},
                           "default": problem()},
         }})),
     ];

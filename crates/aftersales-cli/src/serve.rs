@@ -19,9 +19,38 @@ pub struct ServeArgs {
     /// (0: none), so a new user sees filled reports at once.
     #[arg(long, default_value_t = 0)]
     demo_cases: usize,
+
+    /// Requests per second each API key may send on average; bursts of
+    /// twice as many are let through.
+    #[arg(long, env = "AFTERSALES_RATE_LIMIT", default_value_t = Limits::default().requests_per_second)]
+    rate_limit: f64,
+
+    /// Seconds a request may take before it is answered 503.
+    #[arg(long, env = "AFTERSALES_REQUEST_TIMEOUT", default_value_t = Limits::default().timeout.as_secs())]
+    request_timeout: u64,
+}
+
+impl ServeArgs {
+    fn limits(&self) -> anyhow::Result<Limits> {
+        anyhow::ensure!(
+            self.rate_limit.is_finite() && self.rate_limit > 0.0,
+            "--rate-limit must be a positive number of requests per second"
+        );
+        anyhow::ensure!(
+            self.request_timeout > 0,
+            "--request-timeout must be at least 1 s"
+        );
+        Ok(Limits {
+            requests_per_second: self.rate_limit,
+            burst: 2.0 * self.rate_limit,
+            timeout: std::time::Duration::from_secs(self.request_timeout),
+            ..Limits::default()
+        })
+    }
 }
 
 pub async fn run(db: &str, options: StoreOptions, args: ServeArgs) -> anyhow::Result<()> {
+    let limits = args.limits()?;
     let unsafe_fast = options.unsafe_fast;
     let store = aftersales_store::open(db, options)
         .await
@@ -46,7 +75,7 @@ pub async fn run(db: &str, options: StoreOptions, args: ServeArgs) -> anyhow::Re
         read_db,
         Arc::new(Policy::default()),
         Arc::new(SystemClock),
-        Limits::default(),
+        limits,
     ));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
