@@ -8,7 +8,7 @@ use aftersales_store::{CurrentRevision, Direction, EventMetadata, StreamFrom, St
 use aftersales_tests::{on_both_backends, TestDb};
 use uuid::Uuid;
 
-use crate::{agent, registration, Desk};
+use crate::{agent, registration, Desk, Refused};
 
 on_both_backends!(
     an_accepted_command_appends_its_events_with_the_actor_and_ids_in_metadata,
@@ -16,6 +16,7 @@ on_both_backends!(
     a_concurrent_write_makes_the_handler_decide_again,
     a_stale_if_match_revision_is_refused,
     the_cache_survives_only_as_long_as_the_stream_agrees,
+    a_refusal_on_cached_state_is_checked_against_the_stream,
 );
 
 async fn an_accepted_command_appends_its_events_with_the_actor_and_ids_in_metadata(db: TestDb) {
@@ -72,7 +73,9 @@ async fn a_rejected_command_appends_nothing_and_names_the_rule(db: TestDb) {
         payee_account: None,
     };
     match desk.try_run(case_id, &agent(), refund).await {
-        Err(HandlerError::Rejected(error @ DomainError::RefundExceedsPaid { .. })) => {
+        Err(Refused::Handler(HandlerError::Rejected(
+            error @ DomainError::RefundExceedsPaid { .. },
+        ))) => {
             assert_eq!(error.code(), "refund-exceeds-paid");
         }
         other => panic!("expected the refund rule, got {other:?}"),
@@ -233,7 +236,56 @@ async fn the_cache_survives_only_as_long_as_the_stream_agrees(db: TestDb) {
         )
         .await;
     assert!(
-        matches!(result, Err(HandlerError::Rejected(DomainError::CaseClosed))),
+        matches!(
+            result,
+            Err(Refused::Handler(HandlerError::Rejected(
+                DomainError::CaseClosed
+            )))
+        ),
         "{result:?}"
     );
+}
+
+async fn a_refusal_on_cached_state_is_checked_against_the_stream(db: TestDb) {
+    let store = db.open().await;
+    let desk = Desk::new(store.clone());
+    let case_id = desk
+        .register(
+            Priority::P2,
+            Category::Logistics,
+            PlatformState::SellerShipped,
+        )
+        .await;
+    desk.run(
+        case_id,
+        &agent(),
+        CloseCase {
+            solution: "客户撤回".into(),
+            resolution: Resolution::Abandoned,
+        },
+    )
+    .await;
+    // Another process reopens it; this handler's cache still says closed.
+    let other = Handler::<Case>::new(store, Arc::new(Policy::default()), desk.clock.clone());
+    other
+        .execute(&Envelope::new(
+            case_id,
+            ReopenCase {
+                reason: "客户再次来电".into(),
+            }
+            .into(),
+            agent(),
+        ))
+        .await
+        .unwrap();
+    let result = desk
+        .try_run(
+            case_id,
+            &agent(),
+            AssignCase {
+                agent_id: "agent-5".into(),
+            },
+        )
+        .await;
+    assert!(result.is_ok(), "{result:?}");
 }

@@ -3,14 +3,23 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failure is a failed test
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use aftersales_api::{router, AccessDb, AppState, Limits};
 use aftersales_commands::{Envelope, FixedClock, Handler};
+use aftersales_domain::audit::SamplingAudit;
 use aftersales_domain::case::*;
+use aftersales_domain::grant::AccessGrant;
 use aftersales_domain::model::*;
-use aftersales_domain::{Actor, Money, Policy, Role};
+use aftersales_domain::reminder::UnpaidOrder;
+use aftersales_domain::repair::RepairOrder;
+use aftersales_domain::{Actor, Aggregate, DomainEvent, Money, Policy, Role};
+use aftersales_projections::ReadDb;
 use aftersales_store::EventStore;
 use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio::sync::Mutex;
 use uuid::Uuid;
 
 /// Monday 2026-03-02 10:00 China time.
@@ -18,11 +27,66 @@ pub fn monday_10am() -> DateTime<Utc> {
     "2026-03-02T02:00:00Z".parse().unwrap()
 }
 
+/// Where a desk sends its commands.
+enum Counter {
+    /// Straight to the command handlers.
+    Handlers,
+    /// Through the JSON API of a service on a loopback port, with one API
+    /// key per actor.
+    Http(HttpCounter),
+}
+
+struct HttpCounter {
+    base: String,
+    client: reqwest::Client,
+    access: AccessDb,
+    /// Command name → route, from the service's own OpenAPI document.
+    routes: HashMap<String, String>,
+    tokens: Mutex<HashMap<Actor, String>>,
+}
+
+/// A command the domain, the handler or the API turned down.
+#[derive(Debug)]
+pub enum Refused {
+    Handler(aftersales_commands::HandlerError),
+    /// The API's status and problem document.
+    Http(reqwest::StatusCode, Value),
+}
+
 pub struct Desk {
     pub store: Arc<dyn EventStore>,
     pub clock: Arc<FixedClock>,
     pub cases: Arc<Handler<Case>>,
+    orders: Handler<UnpaidOrder>,
+    audits: Handler<SamplingAudit>,
+    repairs: Handler<RepairOrder>,
+    grants: Handler<AccessGrant>,
+    counter: Counter,
 }
+
+/// The aggregates a desk handles, each with its handler, so that every
+/// command to one aggregate goes through one handler and its cache.
+pub trait DeskAggregate: Aggregate {
+    fn handler(desk: &Desk) -> &Handler<Self>;
+}
+
+macro_rules! desk_aggregates {
+    ($($aggregate:ty => $field:ident),* $(,)?) => {
+        $(impl DeskAggregate for $aggregate {
+            fn handler(desk: &Desk) -> &Handler<Self> {
+                &desk.$field
+            }
+        })*
+    };
+}
+
+desk_aggregates!(
+    Case => cases,
+    UnpaidOrder => orders,
+    SamplingAudit => audits,
+    RepairOrder => repairs,
+    AccessGrant => grants,
+);
 
 impl Desk {
     pub fn new(store: Arc<dyn EventStore>) -> Self {
@@ -32,11 +96,66 @@ impl Desk {
             Arc::new(Policy::default()),
             clock.clone(),
         ));
+        macro_rules! handler {
+            () => {
+                Handler::new(store.clone(), Arc::new(Policy::default()), clock.clone())
+            };
+        }
         Self {
+            orders: handler!(),
+            audits: handler!(),
+            repairs: handler!(),
+            grants: handler!(),
             store,
             clock,
             cases,
+            counter: Counter::Handlers,
         }
+    }
+
+    /// A desk whose commands go through the JSON API of a service started
+    /// here on a free loopback port, on the same store and clock.
+    pub async fn over_http(db: &crate::TestDb) -> Self {
+        let mut desk = Self::new(db.open().await);
+        let read_db = ReadDb::connect(&db.url, false).await.unwrap();
+        let state = AppState::new(
+            desk.store.clone(),
+            read_db,
+            Arc::new(Policy::default()),
+            desk.clock.clone(),
+            Limits {
+                requests_per_second: 100_000.0,
+                burst: 100_000.0,
+                ..Limits::default()
+            },
+        );
+        let access = state.access().clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router(state)).await });
+        let client = reqwest::Client::new();
+        let document: Value = client
+            .get(format!("{base}/v1/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut routes = HashMap::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            if let Some(name) = item["post"]["operationId"].as_str() {
+                routes.insert(name.to_owned(), path.clone());
+            }
+        }
+        desk.counter = Counter::Http(HttpCounter {
+            base,
+            client,
+            access,
+            routes,
+            tokens: Mutex::new(HashMap::new()),
+        });
+        desk
     }
 
     /// A handler of another aggregate on the same store and clock.
@@ -48,18 +167,37 @@ impl Desk {
         )
     }
 
+    /// Sends `command` to aggregate `id`, or creates a new one when `id` is
+    /// `None`; answers the aggregate's id and the events appended.
+    pub async fn execute<A: DeskAggregate>(
+        &self,
+        id: Option<Uuid>,
+        actor: &Actor,
+        command: A::Command,
+    ) -> Result<(Uuid, Vec<A::Event>), Refused> {
+        match &self.counter {
+            Counter::Handlers => {
+                let id = id.unwrap_or_else(Uuid::new_v4);
+                let envelope = Envelope::new(id, command, actor.clone());
+                match A::handler(self).execute(&envelope).await {
+                    Ok(outcome) => Ok((id, outcome.events)),
+                    Err(error) => Err(Refused::Handler(error)),
+                }
+            }
+            Counter::Http(http) => http.execute::<A>(id, actor, command).await,
+        }
+    }
+
+    /// A case command that must succeed.
     pub async fn run(
         &self,
         case: Uuid,
         actor: &Actor,
         command: impl Into<CaseCommand>,
     ) -> Vec<CaseEvent> {
-        let envelope = Envelope::new(case, command.into(), actor.clone());
-        self.cases
-            .execute(&envelope)
+        self.try_run(case, actor, command)
             .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .events
+            .unwrap_or_else(|e| panic!("{e:?}"))
     }
 
     pub async fn try_run(
@@ -67,9 +205,22 @@ impl Desk {
         case: Uuid,
         actor: &Actor,
         command: impl Into<CaseCommand>,
-    ) -> Result<Vec<CaseEvent>, aftersales_commands::HandlerError> {
-        let envelope = Envelope::new(case, command.into(), actor.clone());
-        self.cases.execute(&envelope).await.map(|o| o.events)
+    ) -> Result<Vec<CaseEvent>, Refused> {
+        let (_, events) = self
+            .execute::<Case>(Some(case), actor, command.into())
+            .await?;
+        Ok(events)
+    }
+
+    /// Creates an aggregate of any kind; the command must succeed.
+    pub async fn create<A: DeskAggregate>(
+        &self,
+        actor: &Actor,
+        command: impl Into<A::Command>,
+    ) -> (Uuid, Vec<A::Event>) {
+        self.execute::<A>(None, actor, command.into())
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"))
     }
 
     pub async fn register(
@@ -78,10 +229,67 @@ impl Desk {
         category: Category,
         state: PlatformState,
     ) -> Uuid {
-        let case_id = Uuid::new_v4();
-        self.run(case_id, &agent(), registration(priority, category, state))
+        let (case_id, _) = self
+            .create::<Case>(&agent(), registration(priority, category, state))
             .await;
         case_id
+    }
+}
+
+impl HttpCounter {
+    async fn execute<A: Aggregate>(
+        &self,
+        id: Option<Uuid>,
+        actor: &Actor,
+        command: A::Command,
+    ) -> Result<(Uuid, Vec<A::Event>), Refused> {
+        let tagged = serde_json::to_value(&command).unwrap();
+        let name = tagged["command"].as_str().unwrap();
+        let route = &self.routes[name];
+        let path = match id {
+            Some(id) => route.replace("{id}", &id.to_string()),
+            None => route.clone(),
+        };
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(self.token(actor).await)
+            .json(&tagged["data"])
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        if !status.is_success() {
+            return Err(Refused::Http(status, body));
+        }
+        let id = body["id"].as_str().unwrap().parse().unwrap();
+        let events = body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|event| {
+                let data = event["data"].to_string();
+                A::Event::decode(event["type"].as_str().unwrap(), &data).unwrap()
+            })
+            .collect();
+        Ok((id, events))
+    }
+
+    /// The API key of an actor, issued on first use under the actor's id
+    /// and role, so the events carry the same actor as through the handlers.
+    async fn token(&self, actor: &Actor) -> String {
+        let mut tokens = self.tokens.lock().await;
+        if let Some(token) = tokens.get(actor) {
+            return token.clone();
+        }
+        let issued = self
+            .access
+            .create_key(&actor.id, actor.role, None)
+            .await
+            .unwrap();
+        tokens.insert(actor.clone(), issued.token.clone());
+        issued.token
     }
 }
 

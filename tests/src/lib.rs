@@ -5,6 +5,7 @@
 //! `make test`), so tests run in parallel without seeing each other.
 
 pub mod desk;
+pub mod scenarios;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -4,9 +4,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use aftersales_api::{router, AppState, Limits};
-use aftersales_commands::SystemClock;
+use aftersales_commands::{Clock, Handler, Scheduler, SystemClock};
 use aftersales_domain::Policy;
-use aftersales_store::{redact, StoreOptions};
+use aftersales_store::{redact, EventStore, StoreOptions};
 use anyhow::Context;
 
 #[derive(Debug, clap::Args)]
@@ -24,6 +24,13 @@ pub struct ServeArgs {
     /// twice as many are let through.
     #[arg(long, env = "AFTERSALES_RATE_LIMIT", default_value_t = Limits::default().requests_per_second)]
     rate_limit: f64,
+
+    /// Seconds between passes of the scheduler, which issues the
+    /// time-driven commands (refunds accepted on the merchant's behalf, SLA
+    /// breaches, unpaid orders closed, access grants expired); 0 turns it off,
+    /// e.g. for all but one of several processes on one database.
+    #[arg(long, env = "AFTERSALES_SCHEDULER_INTERVAL", default_value_t = 5)]
+    scheduler_interval: u64,
 
     /// Seconds a request may take before it is answered 503.
     #[arg(long, env = "AFTERSALES_REQUEST_TIMEOUT", default_value_t = Limits::default().timeout.as_secs())]
@@ -70,6 +77,12 @@ pub async fn run(db: &str, options: StoreOptions, args: ServeArgs) -> anyhow::Re
         store.clone(),
         read_db.clone(),
     ));
+    let scheduler = (args.scheduler_interval > 0).then(|| {
+        tokio::spawn(schedule(
+            store.clone(),
+            std::time::Duration::from_secs(args.scheduler_interval),
+        ))
+    });
     let app = router(AppState::new(
         store.clone(),
         read_db,
@@ -92,8 +105,38 @@ pub async fn run(db: &str, options: StoreOptions, args: ServeArgs) -> anyhow::Re
         .await
         .context("serving HTTP")?;
     projections.abort();
+    if let Some(scheduler) = scheduler {
+        scheduler.abort();
+    }
     tracing::info!("aftersales stopped");
     Ok(())
+}
+
+/// Runs the scheduler every `interval` for as long as the service runs.
+/// Several processes may each run one: the handlers' concurrency checks and
+/// the domain's "already done" refusals keep a due command from taking
+/// effect twice.
+async fn schedule(store: Arc<dyn EventStore>, interval: std::time::Duration) {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let cases = Arc::new(Handler::new(
+        store.clone(),
+        Arc::new(Policy::default()),
+        clock.clone(),
+    ));
+    let mut scheduler = Scheduler::new(store, cases, clock);
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match scheduler.run_once().await {
+            Ok(run) if run.issued > 0 || run.skipped > 0 => {
+                tracing::info!(issued = run.issued, skipped = run.skipped, "scheduler pass");
+            }
+            Ok(_) => {}
+            // The store may be down for a while; the next pass tries again.
+            Err(error) => tracing::warn!(%error, "scheduler pass failed"),
+        }
+    }
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, finish the requests in flight.

@@ -140,12 +140,11 @@ impl<A: Aggregate> Handler<A> {
         let mut conflicts = 0;
         let mut fresh = false;
         loop {
-            let (revision, state) = if fresh {
-                self.read(envelope.aggregate_id, &stream).await?
-            } else {
-                match self.cached(envelope.aggregate_id) {
-                    Some(entry) => entry,
-                    None => self.read(envelope.aggregate_id, &stream).await?,
+            let (revision, state) = match self.cached(envelope.aggregate_id) {
+                Some(entry) if !fresh => entry,
+                _ => {
+                    fresh = true;
+                    self.read(envelope.aggregate_id, &stream).await?
                 }
             };
             if let Some(expected) = envelope.expected_revision {
@@ -168,7 +167,18 @@ impl<A: Aggregate> Handler<A> {
                 actor: &envelope.actor,
                 policy: &self.policy,
             };
-            let events = state.handle(&envelope.command, &ctx)?;
+            let decision = state.handle(&envelope.command, &ctx);
+            // A refusal or a no-op decided on cached state must not stand if
+            // another writer (a scheduler, another process) has moved the
+            // stream since: an append would have caught that, these do not.
+            if !fresh && !matches!(&decision, Ok(events) if !events.is_empty()) {
+                let current = self.store.stream_revision(&stream).await?;
+                if current != revision {
+                    fresh = true;
+                    continue;
+                }
+            }
+            let events = decision?;
             if events.is_empty() {
                 return Ok(CommandOutcome {
                     events,

@@ -1,28 +1,66 @@
-//! The SOPs of DOMAIN.md, end to end through the handlers.
+//! The SOPs of DOMAIN.md, end to end. Each runs on a [`Desk`], so the same
+//! script goes straight through the command handlers (the `commands` tests)
+//! and through the JSON API over HTTP (the `api` tests). Time-driven steps
+//! run the scheduler on the desk's store and clock, as `aftersales serve`
+//! runs it beside the API.
 
-use aftersales_commands::Envelope;
+#![allow(clippy::unwrap_used)] // a scenario that cannot unwrap has failed
+
 use aftersales_domain::case::*;
 use aftersales_domain::model::*;
 use aftersales_domain::Money;
-use aftersales_tests::{on_both_backends, TestDb};
 use chrono::Duration;
 use uuid::Uuid;
 
-use crate::{agent, finance, ledger_balances, monday_10am, supervisor, warehouse, Desk};
+use crate::desk::{agent, finance, monday_10am, supervisor, warehouse, Desk};
+use crate::TestDb;
 
-on_both_backends!(
-    damaged_parcel_photos_reship_and_courier_claim,
-    customer_cause_return_to_restock,
-    exchange_with_postage_advanced_by_the_customer,
-    refund_auto_accepted_then_paid_by_finance,
-    price_difference_refund_after_approval,
-    payment_reminder_to_paid_and_unpaid_order_closed_by_the_platform,
-    sampling_audit_of_50,
-    repair_in_warranty,
-);
+/// Runs each scenario named on a desk made by `$desk` (an async fn from
+/// `&TestDb` to `Desk`), on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! sop_scenarios {
+    ($desk:path) => {
+        mod sop {
+            use $crate::scenarios;
+            $crate::sop_scenarios!(@each $desk;
+                damaged_parcel_photos_reship_and_courier_claim,
+                customer_cause_return_to_restock,
+                exchange_with_postage_advanced_by_the_customer,
+                refund_auto_accepted_then_paid_by_finance,
+                price_difference_refund_after_approval,
+                payment_reminder_to_paid_and_unpaid_order_closed_by_the_platform,
+                sampling_audit_of_50,
+                repair_in_warranty,
+            );
+        }
+    };
+    (@each $desk:path; $($scenario:ident),* $(,)?) => {
+        $(
+            async fn $scenario(db: $crate::TestDb) {
+                let desk = $desk(&db).await;
+                scenarios::$scenario(&desk, &db).await
+            }
+        )*
+        $crate::on_both_backends!($($scenario),*);
+    };
+}
 
-async fn damaged_parcel_photos_reship_and_courier_claim(db: TestDb) {
-    let desk = Desk::new(db.open().await);
+/// The money ledger built from the scenario's events balances and agrees
+/// with the case views.
+pub async fn ledger_balances(db: &TestDb) {
+    let store = db.open().await;
+    let read = aftersales_projections::ReadDb::connect(&db.url, false)
+        .await
+        .unwrap();
+    let failed = aftersales_projections::admin::catch_up(store, &read)
+        .await
+        .unwrap();
+    assert!(failed.is_empty(), "{failed:?}");
+    let check = aftersales_projections::ledger::check(&read).await.unwrap();
+    assert!(check.is_ok(), "{check:?}");
+}
+
+pub async fn damaged_parcel_photos_reship_and_courier_claim(desk: &Desk, db: &TestDb) {
     let case = desk
         .register(
             Priority::P2,
@@ -83,11 +121,10 @@ async fn damaged_parcel_photos_reship_and_courier_claim(db: TestDb) {
     let (_, state) = desk.cases.load(case).await.unwrap();
     assert!(state.claims[&claim_id].settled);
     assert!(state.parcel.as_ref().unwrap().reshipped);
-    ledger_balances(&db).await;
+    ledger_balances(db).await;
 }
 
-async fn customer_cause_return_to_restock(db: TestDb) {
-    let desk = Desk::new(db.open().await);
+pub async fn customer_cause_return_to_restock(desk: &Desk, db: &TestDb) {
     let case = desk
         .register(
             Priority::P3,
@@ -166,11 +203,10 @@ async fn customer_cause_return_to_restock(db: TestDb) {
     .await;
     let (_, state) = desk.cases.load(case).await.unwrap();
     assert_eq!(state.refundable().unwrap(), Money::cny(0));
-    ledger_balances(&db).await;
+    ledger_balances(db).await;
 }
 
-async fn exchange_with_postage_advanced_by_the_customer(db: TestDb) {
-    let desk = Desk::new(db.open().await);
+pub async fn exchange_with_postage_advanced_by_the_customer(desk: &Desk, db: &TestDb) {
     let case = desk
         .register(
             Priority::P2,
@@ -230,11 +266,10 @@ async fn exchange_with_postage_advanced_by_the_customer(db: TestDb) {
     .await;
     let (_, state) = desk.cases.load(case).await.unwrap();
     assert_eq!(state.postage_reimbursed, Some(Money::cny(1_500)));
-    ledger_balances(&db).await;
+    ledger_balances(db).await;
 }
 
-async fn refund_auto_accepted_then_paid_by_finance(db: TestDb) {
-    let desk = Desk::new(db.open().await);
+pub async fn refund_auto_accepted_then_paid_by_finance(desk: &Desk, db: &TestDb) {
     let case = desk
         .register(
             Priority::P2,
@@ -274,11 +309,10 @@ async fn refund_auto_accepted_then_paid_by_finance(db: TestDb) {
         )
         .await;
     assert!(matches!(&events[0], CaseEvent::RefundPaid(p) if p.amount == Money::cny(29_900)));
-    ledger_balances(&db).await;
+    ledger_balances(db).await;
 }
 
-async fn price_difference_refund_after_approval(db: TestDb) {
-    let desk = Desk::new(db.open().await);
+pub async fn price_difference_refund_after_approval(desk: &Desk, db: &TestDb) {
     let case = desk
         .register(
             Priority::P3,
@@ -330,32 +364,33 @@ async fn price_difference_refund_after_approval(db: TestDb) {
     )
     .await;
     desk.run(case, &finance(), pay).await;
-    ledger_balances(&db).await;
+    ledger_balances(db).await;
 }
 
-async fn payment_reminder_to_paid_and_unpaid_order_closed_by_the_platform(db: TestDb) {
+pub async fn payment_reminder_to_paid_and_unpaid_order_closed_by_the_platform(
+    desk: &Desk,
+    db: &TestDb,
+) {
     use aftersales_domain::reminder::*;
-    let desk = Desk::new(db.open().await);
     let orders = desk.handler::<UnpaidOrder>();
-    let run = |id, command: ReminderCommand| {
-        let orders = &orders;
-        async move { orders.execute(&Envelope::new(id, command, agent())).await }
-    };
-    let (paid, forgotten) = (Uuid::new_v4(), Uuid::new_v4());
-    for (id, order_no) in [(paid, "TB-UNPAID-1"), (forgotten, "TB-UNPAID-2")] {
-        run(
-            id,
-            RegisterUnpaidOrder {
-                order_no: order_no.into(),
-                buyer_id: "tb_zhou".into(),
-                ordered_at: monday_10am() - Duration::hours(20),
-                amount: Money::cny(15_800),
-            }
-            .into(),
-        )
-        .await
-        .unwrap();
+    let clerk = agent();
+    let run = |id, command: ReminderCommand| desk.execute::<UnpaidOrder>(Some(id), &clerk, command);
+    let mut created = Vec::new();
+    for order_no in ["TB-UNPAID-1", "TB-UNPAID-2"] {
+        let (id, _) = desk
+            .create::<UnpaidOrder>(
+                &agent(),
+                RegisterUnpaidOrder {
+                    order_no: order_no.into(),
+                    buyer_id: "tb_zhou".into(),
+                    ordered_at: monday_10am() - Duration::hours(20),
+                    amount: Money::cny(15_800),
+                },
+            )
+            .await;
+        created.push(id);
     }
+    let (paid, forgotten) = (created[0], created[1]);
     run(
         paid,
         RecordReminder {
@@ -410,30 +445,24 @@ async fn payment_reminder_to_paid_and_unpaid_order_closed_by_the_platform(db: Te
     assert_eq!(scheduler.run_once().await.unwrap().issued, 0);
     let (_, state) = orders.load(forgotten).await.unwrap();
     assert!(state.settled);
-    ledger_balances(&db).await;
+    ledger_balances(db).await;
 }
 
-async fn sampling_audit_of_50(db: TestDb) {
+pub async fn sampling_audit_of_50(desk: &Desk, db: &TestDb) {
     use aftersales_domain::audit::*;
-    let desk = Desk::new(db.open().await);
-    let audits = desk.handler::<SamplingAudit>();
-    let audit = Uuid::new_v4();
     let population: Vec<String> = (0..80).map(|i| format!("buyer-{i}")).collect();
-    let outcome = audits
-        .execute(&Envelope::new(
-            audit,
+    let (audit, drawn) = desk
+        .create::<SamplingAudit>(
+            &supervisor(1),
             DrawSample {
                 month: "2026-03".into(),
                 seed: 20260327,
                 population,
                 size: 50,
-            }
-            .into(),
-            supervisor(1),
-        ))
-        .await
-        .unwrap();
-    let AuditEvent::AuditSampleDrawn(sample) = &outcome.events[0] else {
+            },
+        )
+        .await;
+    let AuditEvent::AuditSampleDrawn(sample) = &drawn[0] else {
         panic!("a draw")
     };
     assert_eq!(sample.drawn.len(), 50);
@@ -458,27 +487,26 @@ async fn sampling_audit_of_50(db: TestDb) {
             1
         };
         for day in 0..attempts {
-            audits
-                .execute(&Envelope::new(
-                    audit,
-                    RecordAuditCall {
-                        customer: customer.clone(),
-                        called_at: call_at(day),
-                        outcome: outcome.clone(),
-                    }
-                    .into(),
-                    agent(),
-                ))
-                .await
-                .unwrap();
+            desk.execute::<SamplingAudit>(
+                Some(audit),
+                &agent(),
+                RecordAuditCall {
+                    customer: customer.clone(),
+                    called_at: call_at(day),
+                    outcome: outcome.clone(),
+                }
+                .into(),
+            )
+            .await
+            .unwrap();
         }
     }
     desk.clock.set(monday_10am() + Duration::days(5));
-    let closed = audits
-        .execute(&Envelope::new(audit, CloseAudit {}.into(), supervisor(1)))
+    let (_, closed) = desk
+        .execute::<SamplingAudit>(Some(audit), &supervisor(1), CloseAudit {}.into())
         .await
         .unwrap();
-    let AuditEvent::AuditClosed(summary) = &closed.events[0] else {
+    let AuditEvent::AuditClosed(summary) = &closed[0] else {
         panic!("closed")
     };
     assert_eq!(
@@ -494,23 +522,24 @@ async fn sampling_audit_of_50(db: TestDb) {
     assert_eq!(summary.score_sum, 224);
     assert_eq!(summary.satisfaction_hundredths, Some(466));
     assert!(summary.target_met);
-    ledger_balances(&db).await;
+    ledger_balances(db).await;
 }
 
-async fn repair_in_warranty(db: TestDb) {
+pub async fn repair_in_warranty(desk: &Desk, db: &TestDb) {
     use aftersales_domain::repair::*;
-    let desk = Desk::new(db.open().await);
-    let repairs = desk.handler::<RepairOrder>();
-    let repair = Uuid::new_v4();
     let tech = aftersales_domain::Actor::new("tech-1", aftersales_domain::Role::Technician);
+    let (repair, _) = desk
+        .create::<RepairOrder>(
+            &tech,
+            ReceiveDevice {
+                case_id: None,
+                serial_outside: "IMEI-8899".into(),
+                tier: 2,
+                accessories: vec!["充电线".into()],
+            },
+        )
+        .await;
     let steps: Vec<RepairCommand> = vec![
-        ReceiveDevice {
-            case_id: None,
-            serial_outside: "IMEI-8899".into(),
-            tier: 2,
-            accessories: vec!["充电线".into()],
-        }
-        .into(),
         RecordIntakeCheck {
             serial_inside: "IMEI-8899".into(),
             seal_intact: true,
@@ -539,25 +568,24 @@ async fn repair_in_warranty(db: TestDb) {
         .into(),
     ];
     for step in steps {
-        repairs
-            .execute(&Envelope::new(repair, step, tech.clone()))
+        desk.execute::<RepairOrder>(Some(repair), &tech, step)
             .await
             .unwrap();
     }
     desk.clock.set(monday_10am() + Duration::days(6));
-    let returned = repairs
-        .execute(&Envelope::new(
-            repair,
+    let (_, returned) = desk
+        .execute::<RepairOrder>(
+            Some(repair),
+            &tech,
             ReturnDevice {
                 tracking_no: "SF-RET-1".into(),
             }
             .into(),
-            tech,
-        ))
+        )
         .await
         .unwrap();
     assert!(
-        matches!(&returned.events[0], RepairEvent::DeviceReturnedToCustomer(r) if r.on_time && r.turnaround_days == 6)
+        matches!(&returned[0], RepairEvent::DeviceReturnedToCustomer(r) if r.on_time && r.turnaround_days == 6)
     );
-    ledger_balances(&db).await;
+    ledger_balances(db).await;
 }

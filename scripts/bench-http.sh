@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# HTTP load benchmark of `aftersales serve` on loopback, per backend:
+#   1. commands alone, closed loop (wrk, CONNECTIONS connections);
+#   2. the mixed workload, 70% reads of case views and lists, 30% commands;
+#   3. commands alone at a fixed rate of half what (1) reached (oha, with
+#      latency correction, so a stalled server shows in the percentiles).
+# wrk comes from Debian's packages, oha from crates.io (into target/tools).
+#
+#   scripts/bench-http.sh DB_URL...    each a new SQLite path or empty PostgreSQL database
+#
+# BENCH_HTTP_SECONDS (default 20) and BENCH_HTTP_CONNECTIONS (default 64)
+# shape the runs. Prints one `BENCH http ...` line per run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=${BENCH_HTTP_SECONDS:-20}
+connections=${BENCH_HTTP_CONNECTIONS:-64}
+
+if ! command -v wrk >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+oha=target/tools/bin/oha
+if [ ! -x "$oha" ]; then
+    cargo install --locked --quiet --root target/tools oha@1
+fi
+cargo build --release --locked -q -p aftersales-cli
+bin=target/release/aftersales
+
+work=$(mktemp -d /tmp/aftersales-bench-http.XXXXXX)
+server=
+cleanup() {
+    if [ -n "$server" ]; then
+        kill "$server" 2>/dev/null || true
+        wait "$server" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# wrk's summary line → "rps=… p50_ms=… p99_ms=… max_ms=… requests=… errors=…"
+run_wrk() {
+    local read_share=$1 duration=${2:-$seconds}
+    wrk -t2 -c"$connections" -d"${duration}s" -s scripts/bench-http/workload.lua \
+        "$base" -- "$token" "$work/ids" "$read_share" | sed -n 's/^RESULT //p'
+}
+
+for db in "$@"; do
+    backend=${db%%:*}
+    port=$(scripts/free-port.sh)
+    base=http://127.0.0.1:$port
+    token=$("$bin" --db "$db" keys create --role agent --name bench | tail -n 1)
+    "$bin" --db "$db" serve --listen "127.0.0.1:$port" --demo-cases 1000 --rate-limit 1000000 \
+        >"$work/server-$backend.log" 2>&1 &
+    server=$!
+    until curl -fsS "$base/readyz" >/dev/null 2>&1; do
+        kill -0 "$server" 2>/dev/null || { cat "$work/server-$backend.log" >&2; exit 1; }
+        sleep 0.5
+    done
+    # Open cases for the calls to be logged on (the demo's are mostly closed).
+    sed -n 's/^local register = \[\[\(.*\)\]\]$/\1/p' scripts/bench-http/workload.lua |
+        sed 's/TB%s/TB-BENCH-FIXED/' >"$work/register.json"
+    python3 - "$port" "$token" "$work/register.json" >"$work/ids" <<'PY'
+import http.client, json, sys
+port, token, body = sys.argv[1], sys.argv[2], open(sys.argv[3], "rb").read()
+connection = http.client.HTTPConnection("127.0.0.1", int(port))
+for _ in range(500):
+    connection.request("POST", "/v1/cases", body,
+                       {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    response = connection.getresponse()
+    assert response.status == 201, response.read()
+    print(json.loads(response.read())["id"])
+PY
+
+    # Warm the caches and the connection pools; not reported.
+    run_wrk 0.7 5 >/dev/null
+
+    commands=$(run_wrk 0)
+    echo "BENCH http $backend workload=commands connections=$connections $commands"
+    mixed=$(run_wrk 0.7)
+    echo "BENCH http $backend workload=mixed connections=$connections $mixed"
+
+    rate=$(( $(echo "$commands" | sed 's/^rps=\([0-9]*\).*/\1/') / 2 ))
+    "$oha" --no-tui --output-format json -z "${seconds}s" -q "$rate" -c "$connections" --latency-correction \
+        -m POST -H "Authorization: Bearer $token" -H "Content-Type: application/json" \
+        -D "$work/register.json" "$base/v1/cases" >"$work/fixed.json"
+    python3 - "$work/fixed.json" "$rate" "$backend" "$connections" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+summary, percentiles = report["summary"], report["latencyPercentiles"]
+statuses = report.get("statusCodeDistribution", {})
+bad = sum(n for code, n in statuses.items() if not code.startswith("2"))
+bad += sum(report.get("errorDistribution", {}).values())
+print(f"BENCH http {sys.argv[3]} workload=commands-fixed-rate connections={sys.argv[4]} "
+      f"target_rps={sys.argv[2]} rps={summary['requestsPerSec']:.0f} "
+      f"p50_ms={percentiles['p50'] * 1000:.2f} p99_ms={percentiles['p99'] * 1000:.2f} "
+      f"max_ms={summary['slowest'] * 1000:.2f} errors={bad}")
+PY
+
+    kill "$server"
+    wait "$server" 2>/dev/null || true
+    server=
+done
