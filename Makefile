@@ -4,7 +4,7 @@
 DB ?= sqlite://data/aftersales.db
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run test bench crash-long lint fmt
+.PHONY: run test bench bench-http crash-long lint fmt
 
 ## Build and start the service on the embedded SQLite store (./data/); a new
 ## store is first filled with a small demo history.
@@ -18,6 +18,10 @@ test:
 ## Benchmarks on both backends; figures go to docs/benchmarks.md by hand.
 bench:
 	scripts/bench.sh
+
+## The HTTP load benchmark (wrk and oha) on SQLite and on PostgreSQL.
+bench-http:
+	scripts/bench.sh --http
 
 ## The crash tests with many kill cycles (100 on SQLite, 20 on PostgreSQL).
 crash-long:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the benchmarks on SQLite and on a throw-away PostgreSQL cluster
 # (started here as in the tests, stopped on exit). Extra arguments go to
-# cargo bench, e.g. `scripts/bench.sh --bench store`.
+# cargo bench, e.g. `scripts/bench.sh --bench store`; `--http` runs the HTTP
+# load benchmark (scripts/bench-http.sh) instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +18,12 @@ export BENCH_PG
 BENCH_PG=$(scripts/pg.sh url "$port")
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr)"
-if [ $# -gt 0 ]; then
+if [ "${1:-}" = --http ]; then
+    http_dir=$(mktemp -d /tmp/aftersales-bench-http-db.XXXXXX)
+    psql -q "$BENCH_PG" -c "CREATE DATABASE bench_http"
+    scripts/bench-http.sh "sqlite://$http_dir/http.db" "${BENCH_PG%/*}/bench_http"
+    rm -rf "$http_dir"
+elif [ $# -gt 0 ]; then
     cargo bench --locked "$@"
 else
     cargo bench --locked -p aftersales-store --bench store

@@ -6,6 +6,10 @@
 //! is stored. Tokens are 256 random bits, so a fast digest is enough: there
 //! is nothing to guess from it.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
 use aftersales_domain::Role;
 use aftersales_projections::ReadDb;
 use chrono::{Duration, Utc};
@@ -18,27 +22,43 @@ use sqlx::Row;
 
 use crate::error::ApiError;
 
+/// How long an authenticated key is trusted without asking the database
+/// again: a key revoked by another process stops working within this time
+/// (at once when revoked through this one).
+const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The tables of keys and idempotency records.
 #[derive(Debug, Clone)]
-pub enum AccessDb {
+pub struct AccessDb {
+    pool: Pool,
+    /// Token digest → the key and when it was read.
+    recent_keys: Arc<Mutex<HashMap<String, (KeyInfo, Instant)>>>,
+}
+
+#[derive(Debug, Clone)]
+enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
 
 macro_rules! with_pool {
     ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            AccessDb::Sqlite($pool) => $body,
-            AccessDb::Postgres($pool) => $body,
+        match &$db.pool {
+            Pool::Sqlite($pool) => $body,
+            Pool::Postgres($pool) => $body,
         }
     };
 }
 
 impl From<&ReadDb> for AccessDb {
     fn from(db: &ReadDb) -> Self {
-        match db {
-            ReadDb::Sqlite(pool) => Self::Sqlite(pool.clone()),
-            ReadDb::Postgres(pool) => Self::Postgres(pool.clone()),
+        let pool = match db {
+            ReadDb::Sqlite(pool) => Pool::Sqlite(pool.clone()),
+            ReadDb::Postgres(pool) => Pool::Postgres(pool.clone()),
+        };
+        Self {
+            pool,
+            recent_keys: Arc::default(),
         }
     }
 }
@@ -179,7 +199,14 @@ impl AccessDb {
                 .await?
                 .rows_affected()
         });
+        self.recent_keys().retain(|_, (key, _)| key.id != id);
         Ok(revoked == 1)
+    }
+
+    fn recent_keys(&self) -> std::sync::MutexGuard<'_, HashMap<String, (KeyInfo, Instant)>> {
+        self.recent_keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The active key a bearer token belongs to.
@@ -191,9 +218,21 @@ impl AccessDb {
             "SELECT {KEY_COLUMNS} FROM api_keys WHERE token_hash = $1 AND revoked_at IS NULL"
         );
         let hash = digest(token);
-        with_pool!(self, pool => {
-            sqlx::query(&sql).bind(&hash).fetch_optional(pool).await?.as_ref().map(key_info).transpose()
-        })
+        if let Some((key, read_at)) = self.recent_keys().get(&hash) {
+            if read_at.elapsed() < KEY_CACHE_TTL {
+                return Ok(Some(key.clone()));
+            }
+        }
+        let key = with_pool!(self, pool => {
+            sqlx::query(&sql).bind(&hash).fetch_optional(pool).await?.as_ref().map(key_info).transpose()?
+        });
+        let mut recent = self.recent_keys();
+        // Unknown tokens are not remembered, so guessing cannot fill memory.
+        recent.retain(|_, (_, read_at)| read_at.elapsed() < KEY_CACHE_TTL);
+        if let Some(key) = &key {
+            recent.insert(hash, (key.clone(), Instant::now()));
+        }
+        Ok(key)
     }
 
     /// Claims an idempotency key for a request, or tells what became of the

@@ -10,7 +10,7 @@ use aftersales_domain::grant::AccessGrant;
 use aftersales_domain::reminder::UnpaidOrder;
 use aftersales_domain::repair::RepairOrder;
 use aftersales_domain::{Aggregate, DomainEvent, Role};
-use aftersales_store::{CurrentRevision, Position, Revision};
+use aftersales_store::{Position, Revision};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -383,7 +383,7 @@ where
     let command: R::Command = body::decode(json!({ "command": name, "data": data }), "data")?;
     let services = &state.inner;
     let stream = Handler::<R>::stream(id)?;
-    if !creates && services.store.stream_revision(&stream).await? == CurrentRevision::NoStream {
+    if !creates && !R::handler(services).exists(id).await? {
         return Err(ApiError::NotFound(format!("no {} {id}", R::COLLECTION)));
     }
     if caller.key.categories.is_some() {

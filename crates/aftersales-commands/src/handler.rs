@@ -229,6 +229,16 @@ impl<A: Aggregate> Handler<A> {
         }
     }
 
+    /// Whether the aggregate's stream exists. Streams are never deleted, so
+    /// a cached state answers without asking the store.
+    pub async fn exists(&self, id: Uuid) -> Result<bool, HandlerError> {
+        if self.cached(id).is_some() {
+            return Ok(true);
+        }
+        let stream = Self::stream(id)?;
+        Ok(self.store.stream_revision(&stream).await? != CurrentRevision::NoStream)
+    }
+
     /// The aggregate's current state and revision, read from its stream.
     pub async fn load(&self, id: Uuid) -> Result<(CurrentRevision, A), HandlerError> {
         let stream = Self::stream(id)?;
