@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # HTTP load benchmark of `aftersales serve` on loopback, per backend:
+#   0. GET /healthz, the floor of the HTTP stack and the load generator;
 #   1. commands alone, closed loop (wrk, CONNECTIONS connections);
 #   2. the mixed workload, 70% reads of case views and lists, 30% commands;
 #   3. commands alone at a fixed rate of half what (1) reached (oha, with
@@ -74,13 +75,19 @@ PY
     # Warm the caches and the connection pools; not reported.
     run_wrk 0.7 5 >/dev/null
 
+    # The floor: what the HTTP stack and the load generator manage with no
+    # work behind the route, on the same machine in the same run.
+    floor=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency "$base/healthz" |
+        awk '/Requests\/sec/ { print int($2) }')
+    echo "BENCH http $backend workload=healthz connections=$connections rps=$floor"
+
     commands=$(run_wrk 0)
     echo "BENCH http $backend workload=commands connections=$connections $commands"
     mixed=$(run_wrk 0.7)
     echo "BENCH http $backend workload=mixed connections=$connections $mixed"
 
     rate=$(( $(echo "$commands" | sed 's/^rps=\([0-9]*\).*/\1/') / 2 ))
-    "$oha" --no-tui --output-format json -z "${seconds}s" -q "$rate" -c "$connections" --latency-correction \
+    "$oha" --no-tui --output-format json -z "${seconds}s" -q "$rate" -c "$connections" --latency-correction --wait-ongoing-requests-after-deadline \
         -m POST -H "Authorization: Bearer $token" -H "Content-Type: application/json" \
         -D "$work/register.json" "$base/v1/cases" >"$work/fixed.json"
     python3 - "$work/fixed.json" "$rate" "$backend" "$connections" <<'PY'
