@@ -17,12 +17,9 @@ db=${1:-sqlite://$work/api.db}
 shift || true
 [ "${1:-}" = "--" ] && shift
 
-server=
+. scripts/service.sh
 cleanup() {
-    if [ -n "$server" ]; then
-        kill "$server" 2>/dev/null || true
-        wait "$server" 2>/dev/null || true
-    fi
+    service_stop
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -35,14 +32,7 @@ port=$(scripts/free-port.sh)
 token=$("$bin" --db "$db" keys create --role admin --name schemathesis | tail -n 1)
 # The rate limit is lifted: schemathesis sends as fast as it can, and 429s
 # would hide the answers under test (the limit has its own test).
-"$bin" --db "$db" serve --listen "127.0.0.1:$port" --demo-cases 20 --rate-limit 100000 \
-    >"$work/server.log" 2>&1 &
-server=$!
-for _ in $(seq 1 120); do
-    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-    kill -0 "$server" 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
-    sleep 0.5
-done
+service_start "$bin" "$db" "$port" "$work/server.log" --demo-cases 20 --rate-limit 100000
 
 status=0
 "$venv_bin/schemathesis" run "http://127.0.0.1:$port/v1/openapi.json" \

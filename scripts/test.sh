@@ -22,18 +22,24 @@ scripts/check-layers.sh
 status=0
 cargo test --workspace --locked "$@" 2>&1 | tee "$log" || status=$?
 
-# The API against its own OpenAPI document, on both backends, unless the run
-# was narrowed to some tests.
+# The API against its own OpenAPI document and the official KurrentDB client
+# against the gRPC endpoint, on both backends, unless the run was narrowed to
+# some tests.
 if [ $# -eq 0 ]; then
     api_db=schemathesis_$$
-    psql -q "$AFTERSALES_TEST_PG" -c "CREATE DATABASE $api_db"
-    for db in "" "${AFTERSALES_TEST_PG%/*}/$api_db"; do
-        if scripts/schemathesis.sh $db; then
-            echo "test result: ok. 1 passed; 0 failed; 0 ignored (schemathesis ${db:-sqlite})" | tee -a "$log"
-        else
-            echo "test result: FAILED. 0 passed; 1 failed; 0 ignored (schemathesis ${db:-sqlite})" | tee -a "$log"
-            status=1
-        fi
+    grpc_db=kurrentdb_$$
+    psql -q "$AFTERSALES_TEST_PG" -c "CREATE DATABASE $api_db" -c "CREATE DATABASE $grpc_db"
+    # script:PostgreSQL database; each script also runs on a new SQLite file.
+    for run in "schemathesis:$api_db" "kurrentdb:$grpc_db"; do
+        script=${run%%:*}
+        for db in "" "${AFTERSALES_TEST_PG%/*}/${run#*:}"; do
+            if "scripts/$script.sh" $db; then
+                echo "test result: ok. 1 passed; 0 failed; 0 ignored ($script ${db:-sqlite})" | tee -a "$log"
+            else
+                echo "test result: FAILED. 0 passed; 1 failed; 0 ignored ($script ${db:-sqlite})" | tee -a "$log"
+                status=1
+            fi
+        done
     done
 fi
 

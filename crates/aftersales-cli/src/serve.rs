@@ -32,6 +32,21 @@ pub struct ServeArgs {
     #[arg(long, env = "AFTERSALES_SCHEDULER_INTERVAL", default_value_t = 5)]
     scheduler_interval: u64,
 
+    /// Also serve the KurrentDB (EventStoreDB) client protocol over gRPC on
+    /// this address, so that the official clients can append, read and
+    /// subscribe. Off unless given.
+    #[arg(long, env = "AFTERSALES_GRPC_LISTEN")]
+    grpc_listen: Option<SocketAddr>,
+
+    /// PEM certificate chain for TLS on the gRPC endpoint (with
+    /// --grpc-tls-key); without both, the endpoint speaks plain text.
+    #[arg(long, env = "AFTERSALES_GRPC_TLS_CERT", requires = "grpc_tls_key")]
+    grpc_tls_cert: Option<std::path::PathBuf>,
+
+    /// PEM private key for TLS on the gRPC endpoint.
+    #[arg(long, env = "AFTERSALES_GRPC_TLS_KEY", requires = "grpc_tls_cert")]
+    grpc_tls_key: Option<std::path::PathBuf>,
+
     /// Seconds a request may take before it is answered 503.
     #[arg(long, env = "AFTERSALES_REQUEST_TIMEOUT", default_value_t = Limits::default().timeout.as_secs())]
     request_timeout: u64,
@@ -83,6 +98,10 @@ pub async fn run(db: &str, options: StoreOptions, args: ServeArgs) -> anyhow::Re
             std::time::Duration::from_secs(args.scheduler_interval),
         ))
     });
+    let grpc = match args.grpc_listen {
+        Some(address) => Some(start_grpc(store.clone(), address, &args).await?),
+        None => None,
+    };
     let app = router(AppState::new(
         store.clone(),
         read_db,
@@ -105,11 +124,43 @@ pub async fn run(db: &str, options: StoreOptions, args: ServeArgs) -> anyhow::Re
         .await
         .context("serving HTTP")?;
     projections.abort();
+    if let Some(grpc) = grpc {
+        grpc.abort();
+    }
     if let Some(scheduler) = scheduler {
         scheduler.abort();
     }
     tracing::info!("aftersales stopped");
     Ok(())
+}
+
+/// Binds the gRPC endpoint and serves it in the background.
+async fn start_grpc(
+    store: Arc<dyn EventStore>,
+    address: SocketAddr,
+    args: &ServeArgs,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let tls = match (&args.grpc_tls_cert, &args.grpc_tls_key) {
+        (Some(cert), Some(key)) => Some(aftersales_grpc::Tls {
+            certificate_pem: std::fs::read(cert)
+                .with_context(|| format!("reading {}", cert.display()))?,
+            key_pem: std::fs::read(key).with_context(|| format!("reading {}", key.display()))?,
+        }),
+        _ => None,
+    };
+    let secure = tls.is_some();
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding {address} for gRPC"))?;
+    tracing::info!(listen = %listener.local_addr()?, tls = secure, "KurrentDB gRPC endpoint is serving");
+    Ok(tokio::spawn(async move {
+        let limits = aftersales_grpc::Limits::default();
+        if let Err(error) =
+            aftersales_grpc::serve(store, listener, tls, limits, std::future::pending()).await
+        {
+            tracing::error!(%error, "the gRPC endpoint stopped");
+        }
+    }))
 }
 
 /// Runs the scheduler every `interval` for as long as the service runs.

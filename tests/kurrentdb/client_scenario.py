@@ -1,0 +1,159 @@
+"""The official Python client, kurrentdbclient, against aftersales' gRPC
+endpoint: appends with each expected-revision kind, a conflict, an
+idempotent retry, reads of a stream both ways and of $all with the client's
+default filter, live and catch-up subscriptions, binary data, and an append
+over the size limit.
+
+    python client_scenario.py kurrentdb://127.0.0.1:PORT?Tls=false
+
+Prints `stream=NAME events=N` on success (for the caller to check with the
+CLI) and exits non-zero with the failed check otherwise.
+"""
+
+import json
+import sys
+import threading
+import uuid
+
+from kurrentdbclient import KurrentDBClient, NewEvent, StreamState
+from kurrentdbclient.exceptions import (
+    KurrentDBClientError,
+    MaximumAppendSizeExceededError,
+    NotFoundError,
+    WrongCurrentVersionError,
+)
+
+
+def event(kind, **data):
+    return NewEvent(
+        type=kind,
+        data=json.dumps(data).encode(),
+        metadata=json.dumps({"source": "kurrentdbclient"}).encode(),
+    )
+
+
+def check(condition, what):
+    if not condition:
+        raise SystemExit(f"FAILED: {what}")
+
+
+def main(uri):
+    client = KurrentDBClient(uri=uri)
+    stream = f"parcel-{uuid.uuid4()}"
+
+    # Appends with each expected-revision kind; single events go through
+    # Streams.Append, lists through Streams.BatchAppend.
+    first = event("ParcelRegistered", tracking="SF100")
+    position = client.append_to_stream(stream, events=first, current_version=StreamState.NO_STREAM)
+    check(position > 0, "an append answers its commit position")
+    batch = [event("ParcelChased", n=1), event("ParcelChased", n=2)]
+    client.append_to_stream(stream, events=batch, current_version=0)
+    client.append_to_stream(stream, events=[event("ParcelFound")], current_version=StreamState.ANY)
+    client.append_to_stream(stream, events=event("ParcelSigned"), current_version=StreamState.EXISTS)
+
+    # A stale expected revision is a conflict, through both calls.
+    for events in (event("Late"), [event("Late"), event("Later")]):
+        try:
+            client.append_to_stream(stream, events=events, current_version=1)
+        except WrongCurrentVersionError as error:
+            check(error.actual_version == 4, f"the conflict names revision 4: {error!r}")
+        else:
+            check(False, "a stale expected revision is refused")
+    try:
+        client.append_to_stream(f"parcel-{uuid.uuid4()}", events=event("X"), current_version=StreamState.EXISTS)
+    except WrongCurrentVersionError:
+        pass
+    else:
+        check(False, "stream_exists on a new stream is refused")
+
+    # A retry of the same events appends nothing twice.
+    client.append_to_stream(stream, events=batch, current_version=0)
+    recorded = client.get_stream(stream)
+    check(len(recorded) == 5, f"a retried batch appends nothing: {len(recorded)} events")
+    check([e.id for e in recorded[1:3]] == [e.id for e in batch], "event ids are kept")
+    check(recorded[0].type == "ParcelRegistered", "types are kept")
+    check(json.loads(recorded[0].data) == {"tracking": "SF100"}, "data is kept")
+    check(json.loads(recorded[0].metadata) == {"source": "kurrentdbclient"}, "metadata is kept")
+    check(recorded[0].content_type == "application/json", "the content type is kept")
+    check([e.stream_position for e in recorded] == [0, 1, 2, 3, 4], "revisions count from 0")
+    check(recorded[0].recorded_at is not None and recorded[0].recorded_at.year >= 2026, "a recorded time")
+
+    # Backwards, with a limit; a missing stream is not found.
+    backwards = client.get_stream(stream, backwards=True, limit=2)
+    check([e.type for e in backwards] == ["ParcelSigned", "ParcelFound"], "reads go backwards")
+    try:
+        client.get_stream(f"parcel-{uuid.uuid4()}")
+    except NotFoundError:
+        pass
+    else:
+        check(False, "a missing stream is not found")
+
+    # Binary data comes back byte for byte.
+    blob = bytes(range(256))
+    client.append_to_stream(
+        stream,
+        events=NewEvent(type="ParcelPhoto", data=blob, content_type="application/octet-stream"),
+        current_version=4,
+    )
+    photo = client.get_stream(stream, stream_position=5)[0]
+    check(photo.data == blob, "binary data round-trips")
+    check(photo.content_type == "application/octet-stream", "a binary content type round-trips")
+
+    # $all with the client's default filter (system events excluded) holds
+    # the events of the domain and ours, in order.
+    everything = list(client.read_all())
+    types = {e.type for e in everything}
+    check("CaseRegistered" in types, f"$all holds the domain's events: {sorted(types)[:10]}")
+    ours = [e for e in everything if e.stream_name == stream]
+    check(len(ours) == 6, f"$all holds this stream's events: {len(ours)}")
+    positions = [e.commit_position for e in everything]
+    check(positions == sorted(positions), "$all is in one global order")
+    case = next(e for e in everything if e.type == "CaseRegistered")
+    check("case_id" in json.loads(case.data), "the domain's events are JSON")
+
+    # A catch-up subscription from a checkpoint starts after it.
+    subscription = client.subscribe_to_all(commit_position=position)
+    caught = next(iter(subscription))
+    check(caught.commit_position > position, "a catch-up subscription starts after its checkpoint")
+    subscription.stop()
+
+    # A live subscription receives an event appended after it started.
+    head = client.get_commit_position()
+    live = client.subscribe_to_all(commit_position=head)
+    received = []
+
+    def listen():
+        for recorded_event in live:
+            if recorded_event.stream_name == stream:
+                received.append(recorded_event)
+                break
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    client.append_to_stream(stream, events=event("ParcelDelivered"), current_version=5)
+    listener.join(timeout=15)
+    live.stop()
+    check(received and received[0].type == "ParcelDelivered", "a live subscription receives new events")
+
+    # A stream subscription catches up, then goes live.
+    stream_subscription = client.subscribe_to_stream(stream, stream_position=5)
+    next_event = next(iter(stream_subscription))
+    check(next_event.type == "ParcelDelivered", f"a stream subscription starts after its revision: {next_event.type}")
+    stream_subscription.stop()
+
+    # An append over the size limit is refused with the protocol's error.
+    try:
+        client.append_to_stream(stream, events=NewEvent(type="Huge", data=b"0" * (2 * 1024 * 1024)), current_version=6)
+    except (MaximumAppendSizeExceededError, KurrentDBClientError) as error:
+        check("Maximum Append Size" in str(error) or isinstance(error, MaximumAppendSizeExceededError),
+              f"the size error is named: {error!r}")
+    else:
+        check(False, "an oversized append is refused")
+    check(len(client.get_stream(stream)) == 7, "a refused append appends nothing")
+
+    client.close()
+    print(f"stream={stream} events=7")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
