@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Dependencies point inward: the store knows no other crate of the
-# workspace, and the domain does no I/O (no sqlx, no tokio, no store).
+# workspace, the domain does no I/O (no sqlx, no tokio, no store), and the
+# KurrentDB endpoint needs only the store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,10 @@ if deps aftersales-domain | grep -qE '^(sqlx|tokio|aftersales-store|aftersales-c
 fi
 if deps aftersales-projections | grep -qE '^(aftersales-commands|aftersales-api|axum) '; then
     echo "check-layers: aftersales-projections depends on the command or HTTP layer" >&2
+    fail=1
+fi
+if deps aftersales-grpc | grep -qE '^aftersales-(domain|commands|projections|api) '; then
+    echo "check-layers: aftersales-grpc needs the store alone" >&2
     fail=1
 fi
 [ "$fail" = 0 ] && echo "check-layers: dependencies point inward"

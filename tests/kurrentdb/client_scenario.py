@@ -151,8 +151,70 @@ def main(uri):
         check(False, "an oversized append is refused")
     check(len(client.get_stream(stream)) == 7, "a refused append appends nothing")
 
+    bad_input(uri)
+    check(len(client.get_stream(stream)) == 7, "the server serves after bad input")
     client.close()
     print(f"stream={stream} events=7")
+
+
+def bad_input(uri):
+    """Malformed and meaningless requests get a clear gRPC status."""
+    import grpc
+    from kurrentdbclient.protos.v1 import shared_pb2, streams_pb2
+
+    target = uri.split("://", 1)[1].split("?", 1)[0]
+    channel = grpc.insecure_channel(target)
+
+    def refused(call, request, codes, what):
+        try:
+            response = call(request, timeout=10)
+            if hasattr(response, "__iter__") and not isinstance(response, bytes):
+                list(response)
+        except grpc.RpcError as error:
+            check(error.code() in codes, f"{what}: {error.code()} {error.details()}")
+        else:
+            check(False, f"{what} is refused")
+
+    read_raw = channel.unary_stream(
+        "/event_store.client.streams.Streams/Read",
+        request_serializer=lambda b: b,
+        response_deserializer=lambda b: b,
+    )
+    invalid = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.INTERNAL)
+    refused(read_raw, b"\xff\xff\xff\xff", invalid, "malformed protobuf")
+    read = channel.unary_stream(
+        "/event_store.client.streams.Streams/Read",
+        request_serializer=streams_pb2.ReadReq.SerializeToString,
+        response_deserializer=streams_pb2.ReadResp.FromString,
+    )
+    no_target = streams_pb2.ReadReq(options=streams_pb2.ReadReq.Options(count=1))
+    refused(read, no_target, (grpc.StatusCode.INVALID_ARGUMENT,), "a read naming no stream")
+    bad_regex = streams_pb2.ReadReq(options=streams_pb2.ReadReq.Options(
+        all=streams_pb2.ReadReq.Options.AllOptions(start=shared_pb2.Empty()),
+        count=1,
+        filter=streams_pb2.ReadReq.Options.FilterOptions(
+            event_type=streams_pb2.ReadReq.Options.FilterOptions.Expression(regex="(unclosed"),
+            max=32,
+        ),
+    ))
+    refused(read, bad_regex, (grpc.StatusCode.INVALID_ARGUMENT,), "a filter that does not compile")
+    append = channel.stream_unary(
+        "/event_store.client.streams.Streams/Append",
+        request_serializer=streams_pb2.AppendReq.SerializeToString,
+        response_deserializer=streams_pb2.AppendResp.FromString,
+    )
+    proposed = streams_pb2.AppendReq(proposed_message=streams_pb2.AppendReq.ProposedMessage(
+        id=shared_pb2.UUID(string=str(uuid.uuid4())), metadata={"type": "X"}, data=b"{}"))
+    refused(append, iter([proposed]), (grpc.StatusCode.INVALID_ARGUMENT,), "an append without options")
+    system = streams_pb2.AppendReq(options=streams_pb2.AppendReq.Options(
+        stream_identifier=shared_pb2.StreamIdentifier(stream_name=b"$all"), any=shared_pb2.Empty()))
+    refused(append, iter([system, proposed]), (grpc.StatusCode.INVALID_ARGUMENT,), "an append to $all")
+    untyped = streams_pb2.AppendReq(proposed_message=streams_pb2.AppendReq.ProposedMessage(
+        id=shared_pb2.UUID(string=str(uuid.uuid4())), data=b"{}"))
+    options = streams_pb2.AppendReq(options=streams_pb2.AppendReq.Options(
+        stream_identifier=shared_pb2.StreamIdentifier(stream_name=b"parcel-bad"), any=shared_pb2.Empty()))
+    refused(append, iter([options, untyped]), (grpc.StatusCode.INVALID_ARGUMENT,), "an event without a type")
+    channel.close()
 
 
 if __name__ == "__main__":
