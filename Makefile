@@ -4,7 +4,7 @@
 DB ?= sqlite://data/aftersales.db
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run test bench bench-http crash-long lint fmt
+.PHONY: run test bench bench-http bench-grpc crash-long lint fmt
 
 ## Build and start the service on the embedded SQLite store (./data/); a new
 ## store is first filled with a small demo history.
@@ -22,6 +22,10 @@ bench:
 ## The HTTP load benchmark (wrk and oha) on SQLite and on PostgreSQL.
 bench-http:
 	scripts/bench.sh --http
+
+## The KurrentDB gRPC endpoint with the Python client, beside the store itself.
+bench-grpc:
+	scripts/bench.sh --grpc
 
 ## The crash tests with many kill cycles (100 on SQLite, 20 on PostgreSQL).
 crash-long:

@@ -2,7 +2,8 @@
 # Runs the benchmarks on SQLite and on a throw-away PostgreSQL cluster
 # (started here as in the tests, stopped on exit). Extra arguments go to
 # cargo bench, e.g. `scripts/bench.sh --bench store`; `--http` runs the HTTP
-# load benchmark (scripts/bench-http.sh) instead.
+# load benchmark (scripts/bench-http.sh) instead, `--grpc` the KurrentDB
+# endpoint's (scripts/bench-grpc.sh) beside the store's own figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,14 @@ if [ "${1:-}" = --http ]; then
     psql -q "$BENCH_PG" -c "CREATE DATABASE bench_http"
     scripts/bench-http.sh "sqlite://$http_dir/http.db" "${BENCH_PG%/*}/bench_http"
     rm -rf "$http_dir"
+elif [ "${1:-}" = --grpc ]; then
+    # The baseline: the store's own append and read, same sizes, same run.
+    BENCH_EVENTS=${BENCH_GRPC_EVENTS:-200000} BENCH_RUNS=1 \
+        cargo bench --locked -p aftersales-store --bench store
+    grpc_dir=$(mktemp -d /tmp/aftersales-bench-grpc-db.XXXXXX)
+    psql -q "$BENCH_PG" -c "CREATE DATABASE bench_grpc"
+    scripts/bench-grpc.sh "sqlite://$grpc_dir/grpc.db" "${BENCH_PG%/*}/bench_grpc"
+    rm -rf "$grpc_dir"
 elif [ $# -gt 0 ]; then
     cargo bench --locked "$@"
 else
