@@ -1,6 +1,3 @@
-use std::sync::Arc;
-
-use aftersales_commands::Scheduler;
 use aftersales_domain::case::*;
 use aftersales_domain::model::*;
 use aftersales_domain::Money;
@@ -34,7 +31,7 @@ async fn the_scheduler_issues_due_commands_once(db: TestDb) {
         },
     )
     .await;
-    let mut scheduler = Scheduler::new(desk.store.clone(), desk.cases.clone(), desk.clock.clone());
+    let mut scheduler = desk.scheduler();
 
     // Nothing is due yet.
     assert_eq!(scheduler.run_once().await.unwrap().issued, 0);
@@ -61,10 +58,6 @@ async fn the_scheduler_issues_due_commands_once(db: TestDb) {
     let (_, case) = desk.cases.load(p1).await.unwrap();
     assert_eq!(case.pending_refunds(), 0);
     // A second scheduler (another process) finds nothing left to do.
-    let mut other = Scheduler::new(
-        desk.store.clone(),
-        desk.cases.clone(),
-        Arc::clone(&desk.clock) as _,
-    );
+    let mut other = desk.scheduler();
     assert_eq!(other.run_once().await.unwrap().issued, 0);
 }

@@ -158,6 +158,16 @@ impl Desk {
         desk
     }
 
+    /// A scheduler of the time-driven commands on the desk's store and clock,
+    /// as `aftersales serve` runs one beside the API.
+    pub fn scheduler(&self) -> aftersales_commands::Scheduler {
+        aftersales_commands::Scheduler::new(
+            self.store.clone(),
+            self.cases.clone(),
+            self.clock.clone(),
+        )
+    }
+
     /// A handler of another aggregate on the same store and clock.
     pub fn handler<A: aftersales_domain::Aggregate>(&self) -> Handler<A> {
         Handler::new(
