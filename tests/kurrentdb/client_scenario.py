@@ -214,6 +214,16 @@ def bad_input(uri):
     options = streams_pb2.AppendReq(options=streams_pb2.AppendReq.Options(
         stream_identifier=shared_pb2.StreamIdentifier(stream_name=b"parcel-bad"), any=shared_pb2.Empty()))
     refused(append, iter([options, untyped]), (grpc.StatusCode.INVALID_ARGUMENT,), "an event without a type")
+
+    # ServerFeatures answers the methods served (the Node.js client asks on
+    # connect); the message is read as bytes, having no Python binding here.
+    features = channel.unary_unary(
+        "/event_store.client.server_features.ServerFeatures/GetSupportedMethods",
+        request_serializer=lambda b: b,
+        response_deserializer=lambda b: b,
+    )(b"", timeout=10)
+    for method in (b"read", b"append", b"batchappend", b"event_store.client.streams.streams"):
+        check(method in features, f"ServerFeatures names {method!r}")
     channel.close()
 
 
