@@ -28,12 +28,9 @@ cargo build --release --locked -q -p aftersales-cli
 bin=target/release/aftersales
 
 work=$(mktemp -d /tmp/aftersales-bench-http.XXXXXX)
-server=
+. scripts/service.sh
 cleanup() {
-    if [ -n "$server" ]; then
-        kill "$server" 2>/dev/null || true
-        wait "$server" 2>/dev/null || true
-    fi
+    service_stop
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -50,13 +47,7 @@ for db in "$@"; do
     port=$(scripts/free-port.sh)
     base=http://127.0.0.1:$port
     token=$("$bin" --db "$db" keys create --role agent --name bench | tail -n 1)
-    "$bin" --db "$db" serve --listen "127.0.0.1:$port" --demo-cases 1000 --rate-limit 1000000 \
-        >"$work/server-$backend.log" 2>&1 &
-    server=$!
-    until curl -fsS "$base/readyz" >/dev/null 2>&1; do
-        kill -0 "$server" 2>/dev/null || { cat "$work/server-$backend.log" >&2; exit 1; }
-        sleep 0.5
-    done
+    service_start "$bin" "$db" "$port" "$work/server-$backend.log" --demo-cases 1000 --rate-limit 1000000
     # Open cases for the calls to be logged on (the demo's are mostly closed).
     sed -n 's/^local register = \[\[\(.*\)\]\]$/\1/p' scripts/bench-http/workload.lua |
         sed 's/TB%s/TB-BENCH-FIXED/' >"$work/register.json"
@@ -103,7 +94,5 @@ print(f"BENCH http {sys.argv[3]} workload=commands-fixed-rate connections={sys.a
       f"max_ms={summary['slowest'] * 1000:.2f} errors={bad}")
 PY
 
-    kill "$server"
-    wait "$server" 2>/dev/null || true
-    server=
+    service_stop
 done

@@ -215,6 +215,24 @@ def bad_input(uri):
         stream_identifier=shared_pb2.StreamIdentifier(stream_name=b"parcel-bad"), any=shared_pb2.Empty()))
     refused(append, iter([options, untyped]), (grpc.StatusCode.INVALID_ARGUMENT,), "an event without a type")
 
+    # A call may not hold more than 64 unfinished batches open.
+    batch_append = channel.stream_stream(
+        "/event_store.client.streams.Streams/BatchAppend",
+        request_serializer=streams_pb2.BatchAppendReq.SerializeToString,
+        response_deserializer=streams_pb2.BatchAppendResp.FromString,
+    )
+    unfinished = (
+        streams_pb2.BatchAppendReq(
+            correlation_id=shared_pb2.UUID(string=str(uuid.uuid4())),
+            options=streams_pb2.BatchAppendReq.Options(
+                stream_identifier=shared_pb2.StreamIdentifier(stream_name=b"parcel-open"),
+            ),
+            is_final=False,
+        )
+        for _ in range(65)
+    )
+    refused(batch_append, unfinished, (grpc.StatusCode.RESOURCE_EXHAUSTED,), "65 open batches")
+
     # ServerFeatures answers the methods served (the Node.js client asks on
     # connect); the message is read as bytes, having no Python binding here.
     features = channel.unary_unary(

@@ -168,13 +168,9 @@ impl Desk {
         )
     }
 
-    /// A handler of another aggregate on the same store and clock.
-    pub fn handler<A: aftersales_domain::Aggregate>(&self) -> Handler<A> {
-        Handler::new(
-            self.store.clone(),
-            Arc::new(Policy::default()),
-            self.clock.clone(),
-        )
+    /// The desk's handler of an aggregate, the one its commands go through.
+    pub fn handler<A: DeskAggregate>(&self) -> &Handler<A> {
+        A::handler(self)
     }
 
     /// Sends `command` to aggregate `id`, or creates a new one when `id` is
@@ -189,7 +185,7 @@ impl Desk {
             Counter::Handlers => {
                 let id = id.unwrap_or_else(Uuid::new_v4);
                 let envelope = Envelope::new(id, command, actor.clone());
-                match A::handler(self).execute(&envelope).await {
+                match self.handler::<A>().execute(&envelope).await {
                     Ok(outcome) => Ok((id, outcome.events)),
                     Err(error) => Err(Refused::Handler(error)),
                 }

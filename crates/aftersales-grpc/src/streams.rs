@@ -36,6 +36,9 @@ use crate::Limits;
 const PAGE: usize = 500;
 /// Responses buffered per call before the reader waits for the client.
 const BUFFER: usize = 256;
+/// Batches one BatchAppend call may hold open at once: each may grow to the
+/// append size limit before its final message.
+const MAX_OPEN_BATCHES: usize = 64;
 
 pub fn server(store: Arc<dyn EventStore>, limits: Limits) -> StreamsServer<StreamsService> {
     StreamsServer::new(StreamsService { store, limits })
@@ -180,6 +183,13 @@ impl Streams for StreamsService {
                     .as_ref()
                     .map(Message::encode_to_vec)
                     .unwrap_or_default();
+                if !open.contains_key(&key) && open.len() >= MAX_OPEN_BATCHES {
+                    let status = Status::resource_exhausted(format!(
+                        "at most {MAX_OPEN_BATCHES} batches may be open on one call"
+                    ));
+                    let _ = sender.send(Err(status)).await;
+                    break;
+                }
                 let batch = open.entry(key.clone()).or_insert_with(|| Batch {
                     correlation_id: message.correlation_id.clone(),
                     options: None,
