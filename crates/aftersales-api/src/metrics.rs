@@ -259,6 +259,10 @@ impl EventStore for MeteredStore {
         self.inner.head_watch()
     }
 
+    async fn import(&self, events: &[RecordedEvent]) -> Result<Position, StoreError> {
+        self.inner.import(events).await
+    }
+
     async fn load_checkpoint(&self, subscriber: &str) -> Result<Option<Position>, StoreError> {
         self.inner.load_checkpoint(subscriber).await
     }

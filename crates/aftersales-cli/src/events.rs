@@ -6,7 +6,7 @@ use std::sync::Arc;
 use aftersales_store::{
     subscribe, AllFilter, AllFrom, AllQuery, Direction, EventStore, ExpectedRevision, NewEvent,
     RecordedEvent, StoreOptions, StreamFrom, StreamName, SubscribeFrom, SubscriptionMessage,
-    MAX_READ_LIMIT,
+    MAX_IMPORT_BATCH, MAX_READ_LIMIT,
 };
 use anyhow::{anyhow, Context};
 use clap::Subcommand;
@@ -57,6 +57,28 @@ pub enum EventsCommand {
         /// Print NDJSON: one JSON object per event.
         #[arg(long)]
         json: bool,
+    },
+    /// Write '$all' as NDJSON, one event per line with everything the store
+    /// recorded, for `events import` into another store (of either backend).
+    Export {
+        /// Stop at this position (default: the head when the export starts).
+        #[arg(long)]
+        until: Option<u64>,
+    },
+    /// Append an export (NDJSON from a file, or '-' for stdin) unchanged:
+    /// same ids, positions, revisions, metadata and times. The store must be
+    /// empty or hold an earlier part of the same log; a rerun finishes an
+    /// interrupted import.
+    Import {
+        #[arg(default_value = "-")]
+        file: String,
+    },
+    /// A SHA-256 digest of '$all' up to a position, equal on every copy of
+    /// the same log whatever the backend.
+    Checksum {
+        /// Digest up to this position (default: the head).
+        #[arg(long)]
+        until: Option<u64>,
     },
     /// Follow '$all' live, printing events as they are committed, until interrupted.
     Tail {
@@ -143,6 +165,25 @@ pub async fn run(db: &str, options: StoreOptions, command: EventsCommand) -> any
                 .await
             }
         }
+        EventsCommand::Export { until } => {
+            let until = match until {
+                Some(until) => until,
+                None => store.head().await?,
+            };
+            let mut out = Printer::new(true, false);
+            for_each_event(&*store, until, |event| out.print(event)).await
+        }
+        EventsCommand::Import { file } => import(&*store, &file).await,
+        EventsCommand::Checksum { until } => {
+            let until = match until {
+                Some(until) => until,
+                None => store.head().await?,
+            };
+            let mut digest = LogDigest::default();
+            for_each_event(&*store, until, |event| digest.add(event)).await?;
+            println!("{}", digest.finish());
+            Ok(())
+        }
         EventsCommand::Tail {
             from,
             category,
@@ -227,6 +268,100 @@ async fn read_all(
         });
     }
     Ok(())
+}
+
+/// Calls `visit` on each event of `$all` up to position `until`, in order.
+async fn for_each_event(
+    store: &dyn EventStore,
+    until: u64,
+    mut visit: impl FnMut(&RecordedEvent) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut query = AllQuery::forwards(1, MAX_READ_LIMIT);
+    loop {
+        let page = store.read_all(&query).await?;
+        for event in page.events.iter().take_while(|e| e.position <= until) {
+            visit(event)?;
+        }
+        if page.is_end || page.scanned_to >= until {
+            return Ok(());
+        }
+        query.from = AllFrom::Position(page.scanned_to + 1);
+    }
+}
+
+async fn import(store: &dyn EventStore, file: &str) -> anyhow::Result<()> {
+    let input: Box<dyn std::io::BufRead> = if file == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let opened = std::fs::File::open(file).with_context(|| format!("opening {file}"))?;
+        Box::new(std::io::BufReader::new(opened))
+    };
+    let mut batch = Vec::with_capacity(MAX_IMPORT_BATCH);
+    let (mut read, mut head) = (0u64, store.head().await?);
+    for (number, line) in std::io::BufRead::lines(input).enumerate() {
+        let line = line.with_context(|| format!("reading {file}"))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let event: RecordedEvent = serde_json::from_str(&line)
+            .with_context(|| format!("line {} is not an exported event", number + 1))?;
+        batch.push(event);
+        read += 1;
+        if batch.len() == MAX_IMPORT_BATCH {
+            head = store.import(&batch).await?;
+            batch.clear();
+        }
+    }
+    if !batch.is_empty() {
+        head = store.import(&batch).await?;
+    }
+    println!("read {read} events; the log's head is now position {head}");
+    Ok(())
+}
+
+/// SHA-256 over each event's fields, with data and metadata in one
+/// canonical JSON spelling (keys sorted): PostgreSQL stores JSON
+/// normalised, SQLite as it was sent, and the digest must not see that.
+#[derive(Default)]
+struct LogDigest {
+    hasher: sha2::Sha256,
+    events: u64,
+    last: u64,
+}
+
+impl LogDigest {
+    fn add(&mut self, event: &RecordedEvent) -> anyhow::Result<()> {
+        use sha2::Digest;
+        let canonical = |raw: &serde_json::value::RawValue| -> anyhow::Result<String> {
+            Ok(serde_json::from_str::<Value>(raw.get())?.to_string())
+        };
+        let line = serde_json::json!([
+            event.position,
+            event.stream,
+            event.revision,
+            event.id,
+            event.event_type,
+            canonical(&event.data)?,
+            canonical(&event.metadata)?,
+            event.recorded_at.timestamp_micros(),
+        ]);
+        self.hasher.update(line.to_string().as_bytes());
+        self.hasher.update(b"\n");
+        self.events += 1;
+        self.last = event.position;
+        Ok(())
+    }
+
+    fn finish(self) -> String {
+        use sha2::Digest;
+        let digest: String = self
+            .hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("events={} position={} sha256={digest}", self.events, self.last)
+    }
 }
 
 async fn tail(

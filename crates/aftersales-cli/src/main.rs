@@ -2,6 +2,7 @@
 //! migrations, reads and writes the event log directly, operates the read
 //! models and prints the reports.
 
+mod backup;
 mod demo;
 mod events;
 mod keys;
@@ -54,6 +55,8 @@ enum Command {
     /// API keys: create, list, revoke.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Copy the embedded SQLite store to a new file while it serves.
+    Backup(backup::BackupArgs),
     /// Generate a realistic demo history.
     #[command(subcommand)]
     Demo(demo::DemoCommand),
@@ -97,6 +100,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Projections(command) => readmodels::projections(&cli.db, options, command).await,
         Command::Reports(command) => readmodels::reports(&cli.db, options, command).await,
         Command::Ledger(command) => readmodels::ledger(&cli.db, options, command).await,
+        Command::Backup(args) => backup::run(&cli.db, options, args).await,
         Command::Demo(command) => demo::run(&cli.db, options, command).await,
         Command::Keys(command) => keys::run(&cli.db, options, command).await,
     }

@@ -38,6 +38,8 @@ pub enum InvalidInput {
     ReadLimit { limit: usize, max: usize },
     #[error("a subscriber name must be 1 to 256 printable bytes")]
     SubscriberName,
+    #[error("cannot import the event at position {position}: {reason}")]
+    Import { position: u64, reason: String },
 }
 
 /// Everything an operation on the store can fail with.

@@ -12,8 +12,11 @@
 //!   idempotent by event id, and group-committed: concurrent appends share one
 //!   transaction and one disk sync.
 //! - [`subscribe`] replays `$all` from a checkpoint and then follows it live.
+//! - [`EventStore::import`] copies a log from another store event for event,
+//!   to move it between backends.
 
 mod error;
+mod import;
 mod open;
 mod plan;
 mod postgres;
@@ -25,6 +28,7 @@ mod types;
 mod writer;
 
 pub use error::{InvalidInput, StoreError};
+pub use import::MAX_IMPORT_BATCH;
 pub use open::{open, redact, sqlite_path, DEFAULT_DATABASE_URL};
 pub use postgres::PostgresStore;
 pub use sqlite::{sqlite_migrator, SqliteStore};

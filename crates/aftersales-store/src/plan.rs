@@ -105,10 +105,6 @@ pub(crate) struct BatchPlan<'a> {
 }
 
 impl BatchPlan<'_> {
-    pub fn last_position(&self) -> Option<Position> {
-        self.rows.last().map(|r| r.position)
-    }
-
     /// A request failed on its expected revision. It may be the retry of an
     /// append that was written but not acknowledged, which only the stored
     /// event ids can tell: plan again with them.

@@ -17,7 +17,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{
+    PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgRow,
+};
 use sqlx::types::Json;
 use sqlx::{Postgres, Row as _};
 use tokio::sync::watch;
@@ -25,8 +27,11 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::error::StoreError;
+use crate::import::plan_import;
 use crate::plan::{now_micros, plan_batch, AppendRequest, LogState};
-use crate::sql::{all_page, all_range, select_all, select_stream, to_i64, EVENT_COLUMNS};
+use crate::sql::{
+    all_page, all_range, select_all, select_stream, to_i64, InsertRow, EVENT_COLUMNS,
+};
 use crate::store::{check_read_limit, check_subscriber, Backend, EventStore, StoreOptions};
 use crate::types::{
     AllPage, AllQuery, AppendResult, CurrentRevision, Direction, ExpectedRevision, NewEvent,
@@ -265,6 +270,25 @@ impl EventStore for PostgresStore {
         Ok(position.map(|p| p as Position))
     }
 
+    async fn import(&self, events: &[RecordedEvent]) -> Result<Position, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(APPEND_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let streams: Vec<&str> = events.iter().map(|e| e.stream.as_str()).collect();
+        let state = read_log_state(&mut tx, streams).await?;
+        let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+        let known = read_events_by_id(&mut tx, &ids).await?;
+        let rows: Vec<InsertRow> = plan_import(events, state.head, &state.revisions, &known)?
+            .into_iter()
+            .map(InsertRow::imported)
+            .collect();
+        insert_rows(&mut tx, &rows).await?;
+        tx.commit().await?;
+        Ok(rows.last().map_or(state.head, |row| row.position))
+    }
+
     async fn save_checkpoint(
         &self,
         subscriber: &str,
@@ -298,6 +322,82 @@ fn decode_event(row: &PgRow) -> Result<RecordedEvent, StoreError> {
     })
 }
 
+/// The head and the current revisions of `streams`, read after the append
+/// lock was taken.
+async fn read_log_state(
+    conn: &mut PgConnection,
+    mut streams: Vec<&str>,
+) -> Result<LogState, StoreError> {
+    let head = query_head(&mut *conn).await?;
+    streams.sort_unstable();
+    streams.dedup();
+    let revisions = sqlx::query(
+        "SELECT s.name AS stream_name,
+                (SELECT revision FROM events e WHERE e.stream_name = s.name
+                 ORDER BY revision DESC LIMIT 1) AS revision
+         FROM UNNEST($1::text[]) AS s(name)",
+    )
+    .bind(&streams)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|row| {
+        let last: Option<i64> = row.try_get("revision")?;
+        Ok((
+            row.try_get::<String, _>("stream_name")?,
+            CurrentRevision::from_last(last.map(|r| r as u64)),
+        ))
+    })
+    .collect::<Result<_, sqlx::Error>>()?;
+    Ok(LogState { head, revisions })
+}
+
+/// The stored events that carry one of `ids`.
+async fn read_events_by_id(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    sqlx::query(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ANY($1::uuid[])"
+    ))
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(decode_event)
+    .collect()
+}
+
+/// Inserts the rows and tells listening processes of the new head.
+async fn insert_rows(conn: &mut PgConnection, rows: &[InsertRow<'_>]) -> Result<(), StoreError> {
+    let Some(last) = rows.last() else {
+        return Ok(());
+    };
+    sqlx::query(
+        "INSERT INTO events (position, event_id, stream_name, revision, category, event_type, data, metadata, recorded_at)
+         SELECT p, i, s, r, c, t, d::jsonb, m::jsonb, a
+         FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
+              AS u(p, i, s, r, c, t, d, m, a)",
+    )
+    .bind(rows.iter().map(|r| to_i64(r.position)).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.stream).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| to_i64(r.revision)).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.category).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.event_type).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.data).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.metadata).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.recorded_at).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(HEAD_CHANNEL)
+        .bind(last.position.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 struct PostgresWriter {
     pool: PgPool,
 }
@@ -315,74 +415,24 @@ impl BatchWriter for PostgresWriter {
             .execute(&mut *tx)
             .await?;
         let recorded_at = now_micros();
-        let head = query_head(&mut *tx).await?;
-
-        let mut streams: Vec<&str> = requests.iter().map(|r| r.stream.as_str()).collect();
-        streams.sort_unstable();
-        streams.dedup();
-        let revisions = sqlx::query(
-            "SELECT s.name AS stream_name,
-                    (SELECT revision FROM events e WHERE e.stream_name = s.name
-                     ORDER BY revision DESC LIMIT 1) AS revision
-             FROM UNNEST($1::text[]) AS s(name)",
-        )
-        .bind(&streams)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|row| {
-            let last: Option<i64> = row.try_get("revision")?;
-            Ok((
-                row.try_get::<String, _>("stream_name")?,
-                CurrentRevision::from_last(last.map(|r| r as u64)),
-            ))
-        })
-        .collect::<Result<_, sqlx::Error>>()?;
-
-        let state = LogState { head, revisions };
+        let streams: Vec<&str> = requests.iter().map(|r| r.stream.as_str()).collect();
+        let state = read_log_state(&mut tx, streams).await?;
 
         let known;
         let plan = match plan_batch(requests, &state, &[], recorded_at) {
             plan if !look_up_ids && !plan.needs_known_ids() => plan,
             _ => {
                 let ids: Vec<Uuid> = requests.iter().flat_map(|r| r.event_ids()).collect();
-                known = sqlx::query(&format!(
-                    "SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ANY($1::uuid[])"
-                ))
-                .bind(&ids)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(decode_event)
-                .collect::<Result<Vec<_>, _>>()?;
+                known = read_events_by_id(&mut tx, &ids).await?;
                 plan_batch(requests, &state, &known, recorded_at)
             }
         };
-        if let Some(last) = plan.last_position() {
-            let rows = &plan.rows;
-            sqlx::query(
-                "INSERT INTO events (position, event_id, stream_name, revision, category, event_type, data, metadata, recorded_at)
-                 SELECT p, i, s, r, c, t, d::jsonb, m::jsonb, $9
-                 FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[])
-                      AS u(p, i, s, r, c, t, d, m)",
-            )
-            .bind(rows.iter().map(|r| to_i64(r.position)).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.event.id).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.stream).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| to_i64(r.revision)).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.category).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.event.event_type.as_str()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.event.data.get()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.event.metadata.get()).collect::<Vec<_>>())
-            .bind(plan.recorded_at)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(HEAD_CHANNEL)
-                .bind(last.to_string())
-                .execute(&mut *tx)
-                .await?;
-        }
+        let rows: Vec<InsertRow> = plan
+            .rows
+            .iter()
+            .map(|row| InsertRow::planned(row, plan.recorded_at))
+            .collect();
+        insert_rows(&mut tx, &rows).await?;
         tx.commit().await?;
         Ok(plan.outcomes)
     }

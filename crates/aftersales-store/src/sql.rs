@@ -106,6 +106,51 @@ where
     Some(sql)
 }
 
+/// One row of the `events` table, as both backends insert it: from a
+/// planned append or from an imported event.
+#[derive(Debug)]
+pub(crate) struct InsertRow<'a> {
+    pub position: crate::types::Position,
+    pub id: uuid::Uuid,
+    pub stream: &'a str,
+    pub revision: crate::types::Revision,
+    pub category: &'a str,
+    pub event_type: &'a str,
+    pub data: &'a str,
+    pub metadata: &'a str,
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl<'a> InsertRow<'a> {
+    pub fn planned(row: &crate::plan::Row<'a>, recorded_at: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            position: row.position,
+            id: row.event.id,
+            stream: row.stream,
+            revision: row.revision,
+            category: row.category,
+            event_type: &row.event.event_type,
+            data: row.event.data.get(),
+            metadata: row.event.metadata.get(),
+            recorded_at,
+        }
+    }
+
+    pub fn imported(event: &'a crate::types::RecordedEvent) -> Self {
+        Self {
+            position: event.position,
+            id: event.id,
+            stream: &event.stream,
+            revision: event.revision,
+            category: crate::types::category_of(&event.stream),
+            event_type: &event.event_type,
+            data: event.data.get(),
+            metadata: event.metadata.get(),
+            recorded_at: event.recorded_at,
+        }
+    }
+}
+
 /// Positions and revisions are stored as signed 64-bit integers; values past
 /// `i64::MAX` cannot exist in the log, so they read as "beyond everything".
 pub(crate) fn to_i64(value: u64) -> i64 {

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row as _, Sqlite};
@@ -21,8 +21,11 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::error::StoreError;
+use crate::import::plan_import;
 use crate::plan::{now_micros, plan_batch, AppendRequest, LogState};
-use crate::sql::{all_page, all_range, select_all, select_stream, to_i64, EVENT_COLUMNS};
+use crate::sql::{
+    all_page, all_range, select_all, select_stream, to_i64, InsertRow, EVENT_COLUMNS,
+};
 use crate::store::{check_read_limit, check_subscriber, Backend, EventStore, StoreOptions};
 use crate::types::{
     AllPage, AllQuery, AppendResult, CurrentRevision, Direction, ExpectedRevision, NewEvent,
@@ -118,6 +121,28 @@ impl SqliteStore {
     /// The write pool (one connection), for read models that live in the same file.
     pub fn write_pool(&self) -> &SqlitePool {
         &self.write
+    }
+
+    /// Writes a consistent copy of the whole file (log, read models, keys)
+    /// to `target` while appends go on: `VACUUM INTO` reads one snapshot and
+    /// does not hold the write lock (SQLite refuses a target that exists).
+    /// Returns the head position the copy holds.
+    pub async fn backup_to(&self, target: &Path) -> Result<Position, StoreError> {
+        let target = target.to_str().ok_or_else(|| {
+            StoreError::Unavailable(format!("{} is not a UTF-8 path", target.display()))
+        })?;
+        let mut conn = self.read.acquire().await?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(target)
+            .execute(&mut *conn)
+            .await?;
+        let copy = SqliteConnectOptions::new().filename(target).read_only(true);
+        let mut copy = sqlx::ConnectOptions::connect(&copy).await?;
+        let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
+            .fetch_one(&mut copy)
+            .await?;
+        sqlx::Connection::close(copy).await?;
+        Ok(head as Position)
     }
 
     /// Runs SQLite's own consistency check of the file.
@@ -243,6 +268,31 @@ impl EventStore for SqliteStore {
         Ok(position.map(|p| p as Position))
     }
 
+    async fn import(&self, events: &[RecordedEvent]) -> Result<Position, StoreError> {
+        // The write pool's one connection: this waits for the writer task's
+        // batch in flight, and the writer waits for this.
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let streams: Vec<&str> = events.iter().map(|e| e.stream.as_str()).collect();
+        let state = read_log_state(&mut tx, &streams).await?;
+        let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+        let known = read_events_by_id(&mut tx, &ids).await?;
+        let rows: Vec<InsertRow> = plan_import(events, state.head, &state.revisions, &known)?
+            .into_iter()
+            .map(InsertRow::imported)
+            .collect();
+        insert_rows(&mut tx, &rows).await?;
+        tx.commit().await?;
+        let head = rows.last().map_or(state.head, |row| row.position);
+        self.head.send_if_modified(|current| {
+            let newer = head > *current;
+            if newer {
+                *current = head;
+            }
+            newer
+        });
+        Ok(head)
+    }
+
     async fn save_checkpoint(
         &self,
         subscriber: &str,
@@ -299,81 +349,104 @@ impl BatchWriter for SqliteWriter {
     ) -> Result<Vec<Outcome>, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let recorded_at = now_micros();
-        let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
-            .fetch_one(&mut *tx)
-            .await?;
-        let streams: Vec<&str> = requests
-            .iter()
-            .map(|r| r.stream.as_str())
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let revisions = sqlx::query(
-            "SELECT s.value AS stream_name,
-                    (SELECT MAX(revision) FROM events WHERE stream_name = s.value) AS revision
-             FROM json_each(?) AS s",
-        )
-        .bind(json_array(&streams))
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|row| {
-            let last: Option<i64> = row.try_get("revision")?;
-            Ok((
-                row.try_get::<String, _>("stream_name")?,
-                CurrentRevision::from_last(last.map(|r| r as u64)),
-            ))
-        })
-        .collect::<Result<_, sqlx::Error>>()?;
-        let state = LogState {
-            head: head as Position,
-            revisions,
-        };
+        let streams: Vec<&str> = requests.iter().map(|r| r.stream.as_str()).collect();
+        let state = read_log_state(&mut tx, &streams).await?;
 
         let known;
         let plan = match plan_batch(requests, &state, &[], recorded_at) {
             plan if !look_up_ids && !plan.needs_known_ids() => plan,
             _ => {
-                let ids: Vec<String> = requests
-                    .iter()
-                    .flat_map(|r| r.event_ids())
-                    .map(|id| id.hyphenated().to_string())
-                    .collect();
-                known = sqlx::query(&format!(
-                    "SELECT {EVENT_COLUMNS} FROM events WHERE event_id IN (SELECT value FROM json_each(?))"
-                ))
-                .bind(json_array(&ids))
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(decode_event)
-                .collect::<Result<Vec<_>, _>>()?;
+                let ids: Vec<Uuid> = requests.iter().flat_map(|r| r.event_ids()).collect();
+                known = read_events_by_id(&mut tx, &ids).await?;
                 plan_batch(requests, &state, &known, recorded_at)
             }
         };
-
-        let micros = plan.recorded_at.timestamp_micros();
-        for chunk in plan.rows.chunks(INSERT_CHUNK) {
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO events (position, event_id, stream_name, revision, category, event_type, data, metadata, recorded_at) ",
-            );
-            insert.push_values(chunk, |mut values, row| {
-                values
-                    .push_bind(to_i64(row.position))
-                    .push_bind(row.event.id.hyphenated().to_string())
-                    .push_bind(row.stream)
-                    .push_bind(to_i64(row.revision))
-                    .push_bind(row.category)
-                    .push_bind(row.event.event_type.as_str())
-                    .push_bind(row.event.data.get())
-                    .push_bind(row.event.metadata.get())
-                    .push_bind(micros);
-            });
-            insert.build().execute(&mut *tx).await?;
-        }
+        let rows: Vec<InsertRow> = plan
+            .rows
+            .iter()
+            .map(|row| InsertRow::planned(row, plan.recorded_at))
+            .collect();
+        insert_rows(&mut tx, &rows).await?;
         tx.commit().await?;
         Ok(plan.outcomes)
     }
+}
+
+/// The head and the current revisions of `streams`, read inside the write
+/// transaction.
+async fn read_log_state(
+    conn: &mut SqliteConnection,
+    streams: &[&str],
+) -> Result<LogState, StoreError> {
+    let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
+        .fetch_one(&mut *conn)
+        .await?;
+    let streams: Vec<&str> = streams
+        .iter()
+        .copied()
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let revisions = sqlx::query(
+        "SELECT s.value AS stream_name,
+                (SELECT MAX(revision) FROM events WHERE stream_name = s.value) AS revision
+         FROM json_each(?) AS s",
+    )
+    .bind(json_array(&streams))
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|row| {
+        let last: Option<i64> = row.try_get("revision")?;
+        Ok((
+            row.try_get::<String, _>("stream_name")?,
+            CurrentRevision::from_last(last.map(|r| r as u64)),
+        ))
+    })
+    .collect::<Result<_, sqlx::Error>>()?;
+    Ok(LogState {
+        head: head as Position,
+        revisions,
+    })
+}
+
+/// The stored events that carry one of `ids`.
+async fn read_events_by_id(
+    conn: &mut SqliteConnection,
+    ids: &[Uuid],
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let ids: Vec<String> = ids.iter().map(|id| id.hyphenated().to_string()).collect();
+    sqlx::query(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE event_id IN (SELECT value FROM json_each(?))"
+    ))
+    .bind(json_array(&ids))
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(decode_event)
+    .collect()
+}
+
+async fn insert_rows(conn: &mut SqliteConnection, rows: &[InsertRow<'_>]) -> Result<(), StoreError> {
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO events (position, event_id, stream_name, revision, category, event_type, data, metadata, recorded_at) ",
+        );
+        insert.push_values(chunk, |mut values, row| {
+            values
+                .push_bind(to_i64(row.position))
+                .push_bind(row.id.hyphenated().to_string())
+                .push_bind(row.stream)
+                .push_bind(to_i64(row.revision))
+                .push_bind(row.category)
+                .push_bind(row.event_type)
+                .push_bind(row.data)
+                .push_bind(row.metadata)
+                .push_bind(row.recorded_at.timestamp_micros());
+        });
+        insert.build().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 fn json_array(values: &[impl serde::Serialize]) -> String {

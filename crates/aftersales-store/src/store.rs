@@ -113,6 +113,12 @@ pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
     /// Saves a named subscriber's checkpoint.
     async fn save_checkpoint(&self, subscriber: &str, position: Position)
         -> Result<(), StoreError>;
+
+    /// Copies events recorded by another store into this log unchanged, in
+    /// one transaction (at most [`crate::MAX_IMPORT_BATCH`] events). They
+    /// must continue this log exactly; events already here under the same
+    /// id and position are skipped. Returns the head afterwards.
+    async fn import(&self, events: &[RecordedEvent]) -> Result<Position, StoreError>;
 }
 
 pub(crate) fn check_read_limit(limit: usize) -> Result<(), InvalidInput> {
