@@ -17,6 +17,7 @@ on_both_backends!(
     a_stale_if_match_revision_is_refused,
     the_cache_survives_only_as_long_as_the_stream_agrees,
     a_refusal_on_cached_state_is_checked_against_the_stream,
+    a_retry_of_a_recorded_command_gets_its_first_answer,
 );
 
 async fn an_accepted_command_appends_its_events_with_the_actor_and_ids_in_metadata(db: TestDb) {
@@ -288,4 +289,62 @@ async fn a_refusal_on_cached_state_is_checked_against_the_stream(db: TestDb) {
         )
         .await;
     assert!(result.is_ok(), "{result:?}");
+}
+
+/// The answer to a command can be lost after its events were recorded (the
+/// process died, the connection dropped). Its retry, with the same command
+/// id, meets the state the first attempt made: it must get the first
+/// answer, not a refusal ("already registered") or a conflict (the same
+/// event ids decided at another revision).
+async fn a_retry_of_a_recorded_command_gets_its_first_answer(db: TestDb) {
+    let desk = Desk::new(db.open().await);
+    let case_id = Uuid::new_v4();
+    let register = Envelope::new(
+        case_id,
+        registration(
+            Priority::P2,
+            Category::Logistics,
+            PlatformState::SellerShipped,
+        )
+        .into(),
+        agent(),
+    );
+    let first = desk.cases.execute(&register).await.unwrap();
+    let call = Envelope::new(
+        case_id,
+        LogCall {
+            call_id: Uuid::new_v4(),
+            direction: CallDirection::Outbound,
+            with_customer: true,
+            party_name: None,
+            number: "13912345678".into(),
+            called_at: "2026-03-02T02:00:00Z".parse().unwrap(),
+            content: "核实物流".into(),
+            product: None,
+            fault: None,
+            warranty: WarrantyStatus::InWarranty,
+            outcome: CallOutcome::Connected,
+            follow_up: FollowUpStatus::Notified,
+        }
+        .into(),
+        agent(),
+    );
+    // The first call also records the first response; a second would not.
+    let logged = desk.cases.execute(&call).await.unwrap();
+    assert_eq!(logged.events.len(), 2);
+
+    let again = desk.cases.execute(&register).await.unwrap();
+    assert_eq!((again.revision, again.position), (first.revision, first.position));
+    assert_eq!(again.events, first.events);
+    let again = desk.cases.execute(&call).await.unwrap();
+    assert_eq!((again.revision, again.position), (logged.revision, logged.position));
+    assert_eq!(again.events, logged.events);
+
+    let stream = StreamName::of("case", case_id).unwrap();
+    let stored = desk
+        .store
+        .read_stream(&stream, StreamFrom::Start, Direction::Forwards, 10)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 3, "a retry appended again");
 }

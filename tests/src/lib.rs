@@ -130,6 +130,11 @@ impl OwnCluster {
         self.pg(&["kill", &self.dir_str()]);
     }
 
+    /// Stops the server as an operator does (fast mode).
+    pub fn stop(&self) {
+        self.pg(&["stop", &self.dir_str()]);
+    }
+
     pub fn restart(&self) {
         self.pg(&["start", &self.dir_str(), &self.port.to_string()]);
     }

@@ -33,6 +33,9 @@ pub struct AccessDb {
     pool: Pool,
     /// Token digest → the key and when it was read.
     recent_keys: Arc<Mutex<HashMap<String, (KeyInfo, Instant)>>>,
+    /// A claimed Idempotency-Key without an answer this old belongs to a
+    /// request that can no longer be running: its process died.
+    abandoned_after: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -59,7 +62,18 @@ impl From<&ReadDb> for AccessDb {
         Self {
             pool,
             recent_keys: Arc::default(),
+            abandoned_after: std::time::Duration::from_secs(30),
         }
+    }
+}
+
+impl AccessDb {
+    /// Claims older than `after` are taken over by a retry. Every request
+    /// is cut off at the API's timeout, so just past it no live request can
+    /// still hold its claim.
+    pub fn abandoning_claims_after(mut self, after: std::time::Duration) -> Self {
+        self.abandoned_after = after;
+        self
     }
 }
 
@@ -247,7 +261,8 @@ impl AccessDb {
         // A claim without an answer this old belongs to a request that died
         // with its process: the retry takes it over. Its command id is the
         // same, so events the first attempt appended are not appended again.
-        let abandoned = (now - Duration::seconds(30)).to_rfc3339();
+        let abandoned_after = Duration::from_std(self.abandoned_after).unwrap_or(Duration::days(1));
+        let abandoned = (now - abandoned_after).to_rfc3339();
         with_pool!(self, pool => {
             let inserted = sqlx::query(
                 "INSERT INTO idempotency_keys (api_key_id, key, request_hash, created_at) \

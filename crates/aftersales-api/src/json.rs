@@ -8,8 +8,13 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 
-/// Reads a body of at most `limit` bytes.
+/// Reads a body of at most `limit` bytes. A declared Content-Length over
+/// the limit is refused before a byte of the body is read, so a client that
+/// sent `Expect: 100-continue` never has to send it.
 pub async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+    if axum::body::HttpBody::size_hint(&body).lower() > limit as u64 {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
     axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| ApiError::PayloadTooLarge { limit })

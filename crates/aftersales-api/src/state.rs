@@ -86,7 +86,8 @@ impl AppState {
         }
         Self {
             inner: Arc::new(Services {
-                access: AccessDb::from(&read_db),
+                access: AccessDb::from(&read_db)
+                    .abandoning_claims_after(limits.timeout + Duration::from_secs(1)),
                 cases: handler!(),
                 orders: handler!(),
                 audits: handler!(),

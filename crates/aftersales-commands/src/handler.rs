@@ -178,15 +178,24 @@ impl<A: Aggregate> Handler<A> {
                     continue;
                 }
             }
-            let events = decision?;
-            if events.is_empty() {
-                return Ok(CommandOutcome {
-                    events,
-                    revision: revision_of(revision),
-                    position: None,
-                    conflicts,
-                });
-            }
+            let events = match decision {
+                Ok(events) if !events.is_empty() => events,
+                refused_or_nothing => {
+                    // A retry whose first attempt was recorded (its answer
+                    // lost) meets the state it made itself; refusing or
+                    // doing nothing now would be the wrong answer.
+                    if let Some(outcome) = self.recorded_before(&stream, envelope, conflicts).await?
+                    {
+                        return Ok(outcome);
+                    }
+                    return Ok(CommandOutcome {
+                        events: refused_or_nothing?,
+                        revision: revision_of(revision),
+                        position: None,
+                        conflicts,
+                    });
+                }
+            };
             let expected = match revision {
                 CurrentRevision::NoStream => ExpectedRevision::NoStream,
                 CurrentRevision::Revision(r) => ExpectedRevision::Exact(r),
@@ -221,12 +230,73 @@ impl<A: Aggregate> Handler<A> {
                     tracing::debug!(%stream, conflicts, "concurrent write; deciding again");
                     fresh = true;
                 }
+                Err(error @ StoreError::IdempotencyConflict { .. }) => {
+                    // Our event ids are taken: an earlier attempt of this
+                    // command was recorded, and decided differently now.
+                    self.forget(envelope.aggregate_id);
+                    return match self.recorded_before(&stream, envelope, conflicts).await? {
+                        Some(outcome) => Ok(outcome),
+                        None => Err(error.into()),
+                    };
+                }
                 Err(error) => {
                     self.forget(envelope.aggregate_id);
                     return Err(error.into());
                 }
             }
         }
+    }
+
+    /// What an earlier attempt of this command appended, found by the event
+    /// ids it derives from the command id; `None` if it never was.
+    async fn recorded_before(
+        &self,
+        stream: &StreamName,
+        envelope: &Envelope<A::Command>,
+        conflicts: u32,
+    ) -> Result<Option<CommandOutcome<A::Event>>, HandlerError> {
+        let mut found = Vec::new();
+        let mut from = StreamFrom::Start;
+        'pages: loop {
+            let page = self
+                .store
+                .read_stream(stream, from, Direction::Forwards, LOAD_PAGE)
+                .await?;
+            for recorded in &page {
+                if recorded.id == event_id(envelope.command_id, found.len()) {
+                    found.push(recorded.clone());
+                } else if !found.is_empty() {
+                    break 'pages;
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() == LOAD_PAGE => {
+                    from = StreamFrom::Revision(last.revision + 1)
+                }
+                _ => break,
+            }
+        }
+        let Some(last) = found.last() else {
+            return Ok(None);
+        };
+        let (revision, position) = (last.revision, last.position);
+        let events = found
+            .iter()
+            .map(|recorded| {
+                A::Event::decode(&recorded.event_type, recorded.data.get()).map_err(|source| {
+                    HandlerError::Undecodable {
+                        position: recorded.position,
+                        source,
+                    }
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Some(CommandOutcome {
+            events,
+            revision: Some(revision),
+            position: Some(position),
+            conflicts,
+        }))
     }
 
     /// Whether the aggregate's stream exists. Streams are never deleted, so

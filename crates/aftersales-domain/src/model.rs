@@ -12,6 +12,22 @@ pub const MAX_TEXT_CHARS: usize = 2_000;
 /// Longest short field (names, numbers, ids), in characters.
 pub const MAX_SHORT_CHARS: usize = 200;
 
+/// Most entries a list on a form takes (photos, evidence, accessories,
+/// missing parts): a form has room for a handful, never thousands.
+pub const MAX_LIST_ITEMS: usize = 50;
+
+/// Checks a list of short entries: at most `max` of them, each one a
+/// required short field.
+pub fn check_list(field: &'static str, items: &[String], max: usize) -> Result<(), DomainError> {
+    if items.len() > max {
+        return Err(DomainError::invalid(
+            field,
+            format!("has {} entries; at most {max} are allowed", items.len()),
+        ));
+    }
+    items.iter().try_for_each(|item| require_short(field, item))
+}
+
 /// Checks a required short field: present, bounded, printable.
 pub fn require_short(field: &'static str, value: &str) -> Result<(), DomainError> {
     if value.trim().is_empty() {

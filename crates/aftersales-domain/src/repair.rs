@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::aggregate::{Aggregate, Context};
 use crate::error::DomainError;
-use crate::model::{check_optional, require_short};
+use crate::model::{check_list, check_optional, require_short, MAX_LIST_ITEMS};
 use crate::money::Money;
 
 crate::domain_commands! {
@@ -221,9 +221,7 @@ impl Aggregate for RepairOrder {
                     1..=3 => ctx.policy.repair_turnaround_days[usize::from(c.tier - 1)],
                     _ => return Err(DomainError::invalid("tier", "is 1, 2 or 3")),
                 };
-                for accessory in &c.accessories {
-                    require_short("accessories", accessory)?;
-                }
+                check_list("accessories", &c.accessories, MAX_LIST_ITEMS)?;
                 Ok(vec![DeviceReceivedForRepair {
                     case_id: c.case_id,
                     serial_outside: c.serial_outside.clone(),
@@ -237,9 +235,7 @@ impl Aggregate for RepairOrder {
             RepairCommand::RecordIntakeCheck(c) => {
                 self.at(Step::Received, "received, waiting for the intake check")?;
                 require_short("serial_inside", &c.serial_inside)?;
-                for part in &c.missing_parts {
-                    require_short("missing_parts", part)?;
-                }
+                check_list("missing_parts", &c.missing_parts, MAX_LIST_ITEMS)?;
                 Ok(vec![IntakeChecked {
                     serial_inside: c.serial_inside.clone(),
                     serial_matches: c.serial_inside.trim() == self.serial_outside.trim(),

@@ -10,8 +10,8 @@ use super::state::*;
 use crate::aggregate::Context;
 use crate::error::DomainError;
 use crate::model::{
-    check_optional, require_short, require_text, Category, ParcelClass, PlatformState, Priority,
-    RefundKind, ReturnCause, RevisitOutcome,
+    check_list, check_optional, require_short, require_text, Category, ParcelClass, PlatformState, Priority,
+    RefundKind, ReturnCause, RevisitOutcome, MAX_LIST_ITEMS,
 };
 use crate::money::Money;
 use crate::policy::hours;
@@ -133,15 +133,13 @@ impl Case {
             }
             CaseCommand::AddParcelPhotos(c) => {
                 self.parcel()?;
-                if c.photos.is_empty() || c.photos.len() > 20 {
+                if c.photos.is_empty() {
                     return Err(DomainError::invalid(
                         "photos",
                         "give 1 to 20 photo references",
                     ));
                 }
-                for photo in &c.photos {
-                    require_short("photos", photo)?;
-                }
+                check_list("photos", &c.photos, 20)?;
                 Ok(vec![ParcelPhotosAdded {
                     photos: c.photos.clone(),
                     at: now,
@@ -343,9 +341,7 @@ impl Case {
                 if !c.resellable && c.photos.is_empty() {
                     return Err(DomainError::DamageNeedsPhotos);
                 }
-                for photo in &c.photos {
-                    require_short("photos", photo)?;
-                }
+                check_list("photos", &c.photos, MAX_LIST_ITEMS)?;
                 check_optional("note", &c.note)?;
                 Ok(vec![ReturnInspected {
                     resellable: c.resellable,
@@ -528,9 +524,7 @@ impl Case {
                     return Err(DomainError::RejectionNeedsReasonAndEvidence);
                 }
                 require_text("reason", &c.reason)?;
-                for item in &c.evidence {
-                    require_short("evidence", item)?;
-                }
+                check_list("evidence", &c.evidence, MAX_LIST_ITEMS)?;
                 Ok(vec![RefundRejected {
                     refund_id: c.refund_id,
                     reason: c.reason.clone(),

@@ -1,0 +1,81 @@
+//! The service killed with SIGKILL under load (SQLite), and the database
+//! server killed in immediate mode under load (PostgreSQL).
+
+use std::time::Duration;
+
+use aftersales_tests::{OwnCluster, TestDb};
+use rand::{Rng, SeedableRng};
+
+use crate::service::{cli, Service};
+use crate::traffic::Traffic;
+use crate::{setting, settle_and_verify, wait_for_acks};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_service_killed_under_load_loses_and_repeats_nothing() {
+    let cycles = setting("RELIABILITY_KILL_CYCLES", 5);
+    let db = TestDb::sqlite().await;
+    let mut service = Service::start(&db.url, &["--request-timeout", "2"]).await;
+    let traffic = Traffic::new(&service);
+    let workers = traffic.start(8);
+    let mut rng = rand::rngs::StdRng::from_entropy();
+    for _ in 0..cycles {
+        wait_for_acks(&traffic, traffic.acked_count(), Duration::from_secs(30)).await;
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(0..400))).await;
+        service.kill();
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(0..200))).await;
+        service.restart().await;
+    }
+    wait_for_acks(&traffic, traffic.acked_count(), Duration::from_secs(30)).await;
+    traffic.stop(workers).await;
+    let unanswered = traffic.books.lock().unwrap().unanswered.len();
+
+    let store = db.open().await;
+    let events = settle_and_verify(&traffic, &*store).await;
+    service.wait_until_caught_up(Duration::from_secs(60)).await;
+    service.finish();
+    cli(&db.url, &["projections", "verify"]);
+    eprintln!(
+        "reliability: sqlite kill cycles={cycles} sent={} acknowledged={} unanswered_then_retried={unanswered} events={events} lost=0 duplicated=0",
+        traffic.sent_count(),
+        traffic.acked_count(),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_database_killed_under_load_loses_and_repeats_nothing() {
+    let cycles = setting("RELIABILITY_PG_KILL_CYCLES", 3);
+    let cluster = tokio::task::spawn_blocking(OwnCluster::start).await.unwrap();
+    let url = cluster.url();
+    let service = Service::start(&url, &["--request-timeout", "2"]).await;
+    let traffic = Traffic::new(&service);
+    let workers = traffic.start(8);
+    let mut rng = rand::rngs::StdRng::from_entropy();
+    let cluster = std::sync::Arc::new(cluster);
+    let mut slowest_recovery = Duration::ZERO;
+    for _ in 0..cycles {
+        wait_for_acks(&traffic, traffic.acked_count(), Duration::from_secs(30)).await;
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(0..400))).await;
+        let down = cluster.clone();
+        tokio::task::spawn_blocking(move || down.kill()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(0..500))).await;
+        let up = cluster.clone();
+        tokio::task::spawn_blocking(move || up.restart()).await.unwrap();
+        // The service finds the database again by itself.
+        let recovery = wait_for_acks(&traffic, traffic.acked_count(), Duration::from_secs(30)).await;
+        slowest_recovery = slowest_recovery.max(recovery);
+    }
+    traffic.stop(workers).await;
+    let unanswered = traffic.books.lock().unwrap().unanswered.len();
+
+    let store = aftersales_store::open(&url, Default::default()).await.unwrap();
+    let events = settle_and_verify(&traffic, &*store).await;
+    service.wait_until_caught_up(Duration::from_secs(60)).await;
+    service.finish();
+    cli(&url, &["projections", "verify"]);
+    eprintln!(
+        "reliability: postgres kill cycles={cycles} sent={} acknowledged={} unanswered_then_retried={unanswered} events={events} slowest_recovery_ms={} lost=0 duplicated=0",
+        traffic.sent_count(),
+        traffic.acked_count(),
+        slowest_recovery.as_millis(),
+    );
+}

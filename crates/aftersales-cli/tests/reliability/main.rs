@@ -1,0 +1,56 @@
+//! Reliability under faults and hostile input, against the real `aftersales
+//! serve` process, real databases and real HTTP on loopback: the service
+//! killed under load, the disk filled, the database stopped, paused and cut
+//! off, hostile requests, and an online backup restored.
+//!
+//! Every test sends the canary customer (see [`service::CANARY_NAME`]) and
+//! ends by searching the service's log for it.
+//!
+//! `make test` runs short versions; `make reliability` runs the long ones,
+//! sized by the environment variables read through [`setting`].
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
+mod backup;
+mod crash;
+mod disk_full;
+mod limits;
+mod load;
+mod outage;
+mod proxy;
+mod service;
+mod traffic;
+
+use std::time::Duration;
+
+use aftersales_store::EventStore;
+use traffic::Traffic;
+
+/// A size of a test, from the environment (long runs), else its default
+/// (the short run in `make test`).
+pub fn setting(variable: &str, default: u64) -> u64 {
+    std::env::var(variable)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Waits until `traffic` has more acknowledgements than `than`.
+pub async fn wait_for_acks(traffic: &Traffic, than: usize, limit: Duration) -> Duration {
+    let started = std::time::Instant::now();
+    while traffic.acked_count() <= than {
+        assert!(
+            started.elapsed() < limit,
+            "no command was acknowledged for {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    started.elapsed()
+}
+
+/// Sends every unanswered command again and checks the log against what
+/// was acknowledged; returns the number of events in the log.
+pub async fn settle_and_verify(traffic: &Traffic, store: &dyn EventStore) -> usize {
+    traffic.retry_unanswered(Duration::from_secs(60)).await;
+    traffic.verify(store).await
+}
