@@ -156,7 +156,7 @@ impl ReadDb {
             // A batch rewrites many pages: checkpointing the log less often
             // writes each page back to the database file fewer times.
             .pragma("wal_autocheckpoint", "10000");
-        let pool = SqlitePoolOptions::new()
+        let pool = aftersales_store::sqlite_pool_options()
             .max_connections(4)
             .connect_with(options)
             .await?;

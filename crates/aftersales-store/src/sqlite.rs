@@ -16,7 +16,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row as _, Sqlite};
+use sqlx::sqlite::SqliteTransactionManager;
+use sqlx::{Connection as _, QueryBuilder, Row as _, Sqlite, TransactionManager};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -43,6 +44,29 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqli
 /// model replayed in memory).
 pub fn sqlite_migrator() -> &'static sqlx::migrate::Migrator {
     &MIGRATOR
+}
+
+/// The pool options of every SQLite pool on the store's file.
+///
+/// When a statement fails on a full disk SQLite may roll the transaction
+/// back by itself; sqlx's own ROLLBACK then fails and it goes on counting
+/// the transaction as open, refusing every later BEGIN on that connection.
+/// Such a connection is closed instead of being handed out again, so that
+/// writes resume once there is space.
+pub fn sqlite_pool_options() -> SqlitePoolOptions {
+    fn depth(conn: &SqliteConnection) -> usize {
+        <SqliteTransactionManager as TransactionManager>::get_transaction_depth(conn)
+    }
+    SqlitePoolOptions::new().before_acquire(|conn, _| {
+        Box::pin(async move {
+            if depth(conn) == 0 {
+                return Ok(true);
+            }
+            // A rollback the last user left queued runs before the ping.
+            conn.ping().await?;
+            Ok(depth(conn) == 0)
+        })
+    })
 }
 
 /// The event store on one SQLite file.
@@ -77,7 +101,7 @@ impl SqliteStore {
             .busy_timeout(options.timeout)
             .foreign_keys(true);
         // One write connection: the writer task and checkpoint saves share it.
-        let write = SqlitePoolOptions::new()
+        let write = sqlite_pool_options()
             .max_connections(1)
             .acquire_timeout(options.timeout)
             .connect_with(connect.clone())
@@ -86,7 +110,7 @@ impl SqliteStore {
         if options.migrate {
             MIGRATOR.run(&write).await?;
         }
-        let read = SqlitePoolOptions::new()
+        let read = sqlite_pool_options()
             .max_connections(options.read_connections.max(1))
             .acquire_timeout(options.timeout)
             .connect_with(connect)

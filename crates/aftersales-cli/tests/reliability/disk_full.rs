@@ -49,11 +49,16 @@ impl Tmpfs {
             .unwrap()
     }
 
-    /// Fills all but `leave` bytes with a file; deleting it frees the space.
+    /// Fills the tmpfs with a file, then gives back `leave` bytes; deleting
+    /// the file frees the rest.
     fn fill(&self, leave: u64) -> PathBuf {
+        use std::io::Write;
         let ballast = self.path().join("ballast");
-        let size = self.available().saturating_sub(leave);
-        std::fs::write(&ballast, vec![0u8; size as usize]).unwrap();
+        let mut file = std::fs::File::create(&ballast).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while file.write_all(&chunk).is_ok() {}
+        let written = file.metadata().unwrap().len();
+        file.set_len(written.saturating_sub(leave)).unwrap();
         ballast
     }
 }
@@ -93,8 +98,9 @@ async fn fill_under_load(service: &mut Service, tmpfs: &Tmpfs, leave: u64) -> St
         .send()
         .await
         .unwrap();
-    assert_eq!(answer.status().as_u16(), 507);
+    let status = answer.status().as_u16();
     let problem: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(status, 507, "{problem}\n{}", service.log());
     assert_eq!(problem["code"], "storage-full");
     let case = traffic.books.lock().unwrap().acked[0].stream.clone();
     let read = service

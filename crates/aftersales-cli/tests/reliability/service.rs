@@ -139,7 +139,7 @@ impl Service {
                 .unwrap_or_default();
             let lags: Vec<f64> = metrics
                 .lines()
-                .filter(|line| line.starts_with("projection_lag_events{"))
+                .filter(|line| line.starts_with("aftersales_projection_lag_events{"))
                 .filter_map(|line| line.rsplit(' ').next()?.parse().ok())
                 .collect();
             if !lags.is_empty() && lags.iter().all(|lag| *lag == 0.0) {
