@@ -234,13 +234,10 @@ impl From<ProjectionError> for ApiError {
     }
 }
 
+/// The API's own tables (keys, idempotency records) fail the way the
+/// store's do: a full disk is 507, an unreachable database 503.
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        match &error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                Self::Unavailable("the database does not answer".to_owned())
-            }
-            _ => Self::Internal(error.to_string()),
-        }
+        StoreError::from(error).into()
     }
 }

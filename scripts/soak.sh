@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Commands at a fixed rate against `aftersales serve` on loopback (oha, with
+# latency correction): first SOAK_FIXED_SECONDS (default 60) reported as
+# p50/p99/max and non-2xx, then a soak of SOAK_MINUTES (default 10) at the
+# same rate while the service's resident memory is sampled every 10 s.
+# Fails on any non-2xx answer, or if memory grew by 10% or more from the
+# end of the first soak minute (warm caches) to the end.
+#
+#   scripts/soak.sh [DB_URL]      a new SQLite path (default) or an empty PostgreSQL database
+#
+# SOAK_RATE (default 1000 commands/s) is about half of the command
+# capacity `make bench-http` measured on this machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rate=${SOAK_RATE:-1000}
+fixed_seconds=${SOAK_FIXED_SECONDS:-60}
+minutes=${SOAK_MINUTES:-10}
+
+oha=target/tools/bin/oha
+if [ ! -x "$oha" ]; then
+    cargo install --locked --quiet --root target/tools oha@1
+fi
+cargo build --release --locked -q -p aftersales-cli
+bin=target/release/aftersales
+
+work=$(mktemp -d /tmp/aftersales-soak.XXXXXX)
+db=${1:-sqlite://$work/soak.db}
+backend=${db%%:*}
+. scripts/service.sh
+cleanup() {
+    service_stop
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+port=$(scripts/free-port.sh)
+base=http://127.0.0.1:$port
+token=$("$bin" --db "$db" keys create --role agent --name soak | tail -n 1)
+service_start "$bin" "$db" "$port" "$work/server.log" --rate-limit 1000000
+sed -n 's/^local register = \[\[\(.*\)\]\]$/\1/p' scripts/bench-http/workload.lua |
+    sed 's/TB%s/TB-SOAK-FIXED/' >"$work/register.json"
+
+# oha's JSON report → one line: rate, percentiles, max, non-2xx.
+load() {
+    local seconds=$1 report=$2
+    "$oha" --no-tui --output-format json -z "${seconds}s" -q "$rate" -c 64 \
+        --latency-correction --wait-ongoing-requests-after-deadline \
+        -m POST -H "Authorization: Bearer $token" -H "Content-Type: application/json" \
+        -D "$work/register.json" "$base/v1/cases" >"$report"
+}
+summarise() {
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+summary, percentiles = report["summary"], report["latencyPercentiles"]
+statuses = report.get("statusCodeDistribution", {})
+bad = sum(n for code, n in statuses.items() if not code.startswith("2"))
+bad += sum(report.get("errorDistribution", {}).values())
+print(f"{sys.argv[2]} requests={sum(statuses.values())} rps={summary['requestsPerSec']:.0f} "
+      f"p50_ms={percentiles['p50'] * 1000:.2f} p99_ms={percentiles['p99'] * 1000:.2f} "
+      f"max_ms={summary['slowest'] * 1000:.2f} non_2xx={bad}")
+sys.exit(1 if bad else 0)
+PY
+}
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$service_pid/status"; }
+
+status=0
+load "$fixed_seconds" "$work/fixed.json"
+summarise "$work/fixed.json" "SOAK $backend fixed-rate target_rps=$rate seconds=$fixed_seconds" || status=1
+
+load $((minutes * 60)) "$work/soak.json" &
+oha_pid=$!
+samples=()
+for _ in $(seq 1 $((minutes * 6))); do
+    sleep 10
+    samples+=("$(rss_kib)")
+done
+wait "$oha_pid"
+summarise "$work/soak.json" "SOAK $backend soak target_rps=$rate minutes=$minutes" || status=1
+after_warmup=${samples[5]}
+last=${samples[-1]}
+growth=$(python3 -c "print(f'{($last - $after_warmup) * 100 / $after_warmup:.1f}')")
+echo "SOAK $backend rss_kib_after_1min=$after_warmup rss_kib_end=$last growth_percent=$growth samples=${samples[*]}"
+python3 -c "import sys; sys.exit(0 if $last < $after_warmup * 1.10 else 1)" || {
+    echo "soak.sh: resident memory grew by 10% or more" >&2
+    status=1
+}
+grep -q "panicked" "$work/server.log" && { echo "soak.sh: the server panicked" >&2; status=1; }
+exit "$status"
