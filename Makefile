@@ -4,7 +4,7 @@
 DB ?= sqlite://data/aftersales.db
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run test bench bench-http bench-grpc crash-long lint fmt
+.PHONY: run test bench bench-http bench-grpc crash-long reliability fuzz soak schemathesis-long lint fmt
 
 ## Build and start the service on the embedded SQLite store (./data/); a new
 ## store is first filled with a small demo history.
@@ -30,6 +30,25 @@ bench-grpc:
 ## The crash tests with many kill cycles (100 on SQLite, 20 on PostgreSQL).
 crash-long:
 	CRASH_SQLITE_CYCLES=100 CRASH_PG_CYCLES=20 scripts/test.sh -p aftersales-tests --test crash -- --nocapture
+
+## Reliability under faults, the long runs behind docs/reliability.md: 100
+## service kills on SQLite, 20 database kills on PostgreSQL, 3 rounds of
+## database outages, besides the full disks, limits and backup.
+reliability:
+	RELIABILITY_KILL_CYCLES=100 RELIABILITY_PG_KILL_CYCLES=20 RELIABILITY_OUTAGE_ROUNDS=3 \
+		scripts/test.sh -p aftersales-cli --test reliability -- --nocapture
+
+## Each fuzz target for 10 million executions.
+fuzz:
+	scripts/fuzz.sh --runs 10000000
+
+## Commands at a fixed rate for 60 s, then a 10-minute soak watching memory.
+soak:
+	scripts/soak.sh
+
+## Schemathesis in all its phases with 100 examples per operation, on SQLite.
+schemathesis-long:
+	SCHEMATHESIS_EXAMPLES=100 scripts/schemathesis.sh
 
 lint:
 	cargo fmt --all --check

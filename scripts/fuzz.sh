@@ -25,9 +25,7 @@ if [ ! -x "$fuzz" ]; then
 fi
 
 targets=(event_decode command_json decide)
-"$fuzz" build --sanitizer none --release "${targets[@]/#/}" 2>&1 | tail -n 3 >&2 || {
-    "$fuzz" build --sanitizer none --release
-}
+"$fuzz" build --sanitizer none --release
 
 status=0
 for target in "${targets[@]}"; do

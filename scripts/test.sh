@@ -43,6 +43,17 @@ if [ $# -eq 0 ]; then
     done
 fi
 
+# The fuzz targets for a short while each: a regression that makes a
+# decoder, a parser or a decision panic fails here.
+if [ $# -eq 0 ]; then
+    if scripts/fuzz.sh --seconds "${FUZZ_SECONDS:-20}"; then
+        echo "test result: ok. 1 passed; 0 failed; 0 ignored (fuzz)" | tee -a "$log"
+    else
+        echo "test result: FAILED. 0 passed; 1 failed; 0 ignored (fuzz)" | tee -a "$log"
+        status=1
+    fi
+fi
+
 # One closing line for the whole run: cargo prints one per test binary, and
 # the last of those (often a crate's doc tests) may well count none.
 awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }

@@ -334,10 +334,16 @@ async fn a_retry_of_a_recorded_command_gets_its_first_answer(db: TestDb) {
     assert_eq!(logged.events.len(), 2);
 
     let again = desk.cases.execute(&register).await.unwrap();
-    assert_eq!((again.revision, again.position), (first.revision, first.position));
+    assert_eq!(
+        (again.revision, again.position),
+        (first.revision, first.position)
+    );
     assert_eq!(again.events, first.events);
     let again = desk.cases.execute(&call).await.unwrap();
-    assert_eq!((again.revision, again.position), (logged.revision, logged.position));
+    assert_eq!(
+        (again.revision, again.position),
+        (logged.revision, logged.position)
+    );
     assert_eq!(again.events, logged.events);
 
     let stream = StreamName::of("case", case_id).unwrap();

@@ -360,7 +360,10 @@ impl LogDigest {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        format!("events={} position={} sha256={digest}", self.events, self.last)
+        format!(
+            "events={} position={} sha256={digest}",
+            self.events, self.last
+        )
     }
 }
 

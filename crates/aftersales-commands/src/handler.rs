@@ -184,7 +184,8 @@ impl<A: Aggregate> Handler<A> {
                     // A retry whose first attempt was recorded (its answer
                     // lost) meets the state it made itself; refusing or
                     // doing nothing now would be the wrong answer.
-                    if let Some(outcome) = self.recorded_before(&stream, envelope, conflicts).await?
+                    if let Some(outcome) =
+                        self.recorded_before(&stream, envelope, conflicts).await?
                     {
                         return Ok(outcome);
                     }

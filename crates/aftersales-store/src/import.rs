@@ -88,7 +88,10 @@ pub(crate) fn plan_import<'a>(
             ))
             .into());
         }
-        revisions.insert(event.stream.clone(), CurrentRevision::Revision(event.revision));
+        revisions.insert(
+            event.stream.clone(),
+            CurrentRevision::Revision(event.revision),
+        );
         next_position += 1;
         rows.push(event);
     }
@@ -117,7 +120,11 @@ mod tests {
 
     #[test]
     fn an_export_imports_whole_into_an_empty_log() {
-        let events = vec![event("case-1", 0, 1), event("case-2", 0, 2), event("case-1", 1, 3)];
+        let events = vec![
+            event("case-1", 0, 1),
+            event("case-2", 0, 2),
+            event("case-1", 1, 3),
+        ];
         let rows = plan_import(&events, 0, &HashMap::new(), &[]).unwrap();
         assert_eq!(rows.len(), 3);
     }

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
-};
 use sqlx::sqlite::SqliteTransactionManager;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Connection as _, QueryBuilder, Row as _, Sqlite, TransactionManager};
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -451,7 +451,10 @@ async fn read_events_by_id(
     .collect()
 }
 
-async fn insert_rows(conn: &mut SqliteConnection, rows: &[InsertRow<'_>]) -> Result<(), StoreError> {
+async fn insert_rows(
+    conn: &mut SqliteConnection,
+    rows: &[InsertRow<'_>],
+) -> Result<(), StoreError> {
     for chunk in rows.chunks(INSERT_CHUNK) {
         let mut insert = QueryBuilder::<Sqlite>::new(
             "INSERT INTO events (position, event_id, stream_name, revision, category, event_type, data, metadata, recorded_at) ",

@@ -11,11 +11,15 @@ use crate::wait_for_acks;
 
 /// `events checksum` up to `position`.
 fn checksum(db: &str, position: u64) -> String {
-    cli(db, &["events", "checksum", "--until", &position.to_string()])
+    cli(
+        db,
+        &["events", "checksum", "--until", &position.to_string()],
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_backup_under_load_restores_to_the_same_log_and_reports() {
+    let _turn = crate::one_at_a_time().await;
     let db = TestDb::sqlite().await;
     let service = Service::start(&db.url, &[]).await;
     let traffic = Traffic::new(&service);
@@ -32,7 +36,12 @@ async fn a_backup_under_load_restores_to_the_same_log_and_reports() {
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no position in {said:?}"));
     // The load goes on after the backup: the source moves past it.
-    wait_for_acks(&traffic, traffic.acked_count() + 20, Duration::from_secs(60)).await;
+    wait_for_acks(
+        &traffic,
+        traffic.acked_count() + 20,
+        Duration::from_secs(60),
+    )
+    .await;
     traffic.stop(workers).await;
     service.finish();
 
@@ -46,15 +55,28 @@ async fn a_backup_under_load_restores_to_the_same_log_and_reports() {
     assert_eq!(checksum(&restored, position), checksum(&db.url, position));
     assert_eq!(checksum(&restored, u64::MAX), checksum(&db.url, position));
     let reports = cli(&restored, &["reports", "list"]);
-    let names: Vec<&str> = reports.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    let names: Vec<&str> = reports
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
     assert!(!names.is_empty());
     for name in &names {
         let at_backup = cli(
             &db.url,
-            &["reports", name, "--position", &position.to_string(), "--format", "json"],
+            &[
+                "reports",
+                name,
+                "--position",
+                &position.to_string(),
+                "--format",
+                "json",
+            ],
         );
         let rebuilt = cli(&restored, &["reports", name, "--format", "json"]);
-        assert_eq!(rebuilt, at_backup, "report {name} differs after the restore");
+        assert_eq!(
+            rebuilt, at_backup,
+            "report {name} differs after the restore"
+        );
     }
     eprintln!(
         "reliability: backup under load at position {position} (source went on to {}); events and {} reports equal after restore and rebuild",
@@ -66,7 +88,10 @@ async fn a_backup_under_load_restores_to_the_same_log_and_reports() {
     let export = folder.path().join("export.ndjson");
     std::fs::write(
         &export,
-        cli(&db.url, &["events", "export", "--until", &position.to_string()]),
+        cli(
+            &db.url,
+            &["events", "export", "--until", &position.to_string()],
+        ),
     )
     .unwrap();
     let postgres = TestDb::postgres().await;
@@ -74,7 +99,10 @@ async fn a_backup_under_load_restores_to_the_same_log_and_reports() {
     cli(&postgres.url, &["events", "import", export_path]);
     // A second run of the same import adds nothing.
     cli(&postgres.url, &["events", "import", export_path]);
-    assert_eq!(checksum(&postgres.url, u64::MAX), checksum(&db.url, position));
+    assert_eq!(
+        checksum(&postgres.url, u64::MAX),
+        checksum(&db.url, position)
+    );
     let back = TestDb::sqlite().await;
     std::fs::write(&export, cli(&postgres.url, &["events", "export"])).unwrap();
     cli(&back.url, &["events", "import", export_path]);

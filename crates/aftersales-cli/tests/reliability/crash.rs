@@ -12,6 +12,7 @@ use crate::{setting, settle_and_verify, wait_for_acks};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_service_killed_under_load_loses_and_repeats_nothing() {
+    let _turn = crate::one_at_a_time().await;
     let cycles = setting("RELIABILITY_KILL_CYCLES", 5);
     let db = TestDb::sqlite().await;
     let mut service = Service::start(&db.url, &["--request-timeout", "2"]).await;
@@ -43,8 +44,11 @@ async fn the_service_killed_under_load_loses_and_repeats_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_database_killed_under_load_loses_and_repeats_nothing() {
+    let _turn = crate::one_at_a_time().await;
     let cycles = setting("RELIABILITY_PG_KILL_CYCLES", 3);
-    let cluster = tokio::task::spawn_blocking(OwnCluster::start).await.unwrap();
+    let cluster = tokio::task::spawn_blocking(OwnCluster::start)
+        .await
+        .unwrap();
     let url = cluster.url();
     let service = Service::start(&url, &["--request-timeout", "2"]).await;
     let traffic = Traffic::new(&service);
@@ -56,18 +60,25 @@ async fn the_database_killed_under_load_loses_and_repeats_nothing() {
         wait_for_acks(&traffic, traffic.acked_count(), Duration::from_secs(30)).await;
         tokio::time::sleep(Duration::from_millis(rng.gen_range(0..400))).await;
         let down = cluster.clone();
-        tokio::task::spawn_blocking(move || down.kill()).await.unwrap();
+        tokio::task::spawn_blocking(move || down.kill())
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(rng.gen_range(0..500))).await;
         let up = cluster.clone();
-        tokio::task::spawn_blocking(move || up.restart()).await.unwrap();
+        tokio::task::spawn_blocking(move || up.restart())
+            .await
+            .unwrap();
         // The service finds the database again by itself.
-        let recovery = wait_for_acks(&traffic, traffic.acked_count(), Duration::from_secs(30)).await;
+        let recovery =
+            wait_for_acks(&traffic, traffic.acked_count(), Duration::from_secs(30)).await;
         slowest_recovery = slowest_recovery.max(recovery);
     }
     traffic.stop(workers).await;
     let unanswered = traffic.books.lock().unwrap().unanswered.len();
 
-    let store = aftersales_store::open(&url, Default::default()).await.unwrap();
+    let store = aftersales_store::open(&url, Default::default())
+        .await
+        .unwrap();
     let events = settle_and_verify(&traffic, &*store).await;
     service.wait_until_caught_up(Duration::from_secs(60)).await;
     service.finish();

@@ -24,7 +24,13 @@ impl Tmpfs {
             .tempdir_in("/tmp")
             .unwrap();
         let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={mib}m,mode=0777"), "tmpfs"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={mib}m,mode=0777"),
+                "tmpfs",
+            ])
             .arg(dir.path())
             .status()
             .expect("run mount");
@@ -34,19 +40,6 @@ impl Tmpfs {
 
     fn path(&self) -> &Path {
         self.dir.path()
-    }
-
-    fn available(&self) -> u64 {
-        let output = Command::new("df")
-            .args(["--output=avail", "-B1"])
-            .arg(self.path())
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .last()
-            .and_then(|l| l.trim().parse().ok())
-            .unwrap()
     }
 
     /// Fills the tmpfs with a file, then gives back `leave` bytes; deleting
@@ -110,8 +103,15 @@ async fn fill_under_load(service: &mut Service, tmpfs: &Tmpfs, leave: u64) -> St
         .send()
         .await
         .unwrap();
-    assert_eq!(read.status().as_u16(), 200, "reads fail when the disk is full");
-    assert!(service.alive(), "the service exited when the disk filled up");
+    assert_eq!(
+        read.status().as_u16(),
+        200,
+        "reads fail when the disk is full"
+    );
+    assert!(
+        service.alive(),
+        "the service exited when the disk filled up"
+    );
 
     std::fs::remove_file(ballast).unwrap();
     let resumed = wait_for_acks(&traffic, traffic.acked_count(), Duration::from_secs(30)).await;
@@ -131,6 +131,7 @@ async fn fill_under_load(service: &mut Service, tmpfs: &Tmpfs, leave: u64) -> St
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_full_disk_refuses_writes_serves_reads_and_recovers_on_sqlite() {
+    let _turn = crate::one_at_a_time().await;
     let tmpfs = Tmpfs::mount(8);
     let url = format!("sqlite://{}", tmpfs.path().join("events.db").display());
     let mut service = Service::start(&url, &["--request-timeout", "5"]).await;
@@ -142,7 +143,10 @@ async fn a_full_disk_refuses_writes_serves_reads_and_recovers_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_full_disk_refuses_writes_serves_reads_and_recovers_on_postgres() {
-    let cluster = tokio::task::spawn_blocking(OwnCluster::start).await.unwrap();
+    let _turn = crate::one_at_a_time().await;
+    let cluster = tokio::task::spawn_blocking(OwnCluster::start)
+        .await
+        .unwrap();
     // The cluster's own files (and its WAL) stay on the big disk; the
     // database's tables and indexes live in a tablespace on the tmpfs.
     let tmpfs = Tmpfs::mount(16);
@@ -162,7 +166,10 @@ async fn a_full_disk_refuses_writes_serves_reads_and_recovers_on_postgres() {
             .unwrap();
         assert!(status.success(), "{sql}");
     };
-    psql(&format!("CREATE TABLESPACE small LOCATION '{}'", space.display()));
+    psql(&format!(
+        "CREATE TABLESPACE small LOCATION '{}'",
+        space.display()
+    ));
     psql("CREATE DATABASE full_disk TABLESPACE small");
     let url = format!("{}/full_disk", admin.rsplit_once('/').unwrap().0);
 

@@ -35,7 +35,10 @@ async fn post(service: &Service, path: &str, body: Vec<u8>) -> (u16, String) {
         .unwrap();
     let status = response.status().as_u16();
     let problem: Value = response.json().await.unwrap_or(Value::Null);
-    (status, problem["code"].as_str().unwrap_or_default().to_owned())
+    (
+        status,
+        problem["code"].as_str().unwrap_or_default().to_owned(),
+    )
 }
 
 /// Offers a 10 MB body the way careful clients do, asking first with
@@ -67,6 +70,7 @@ async fn post_ten_megabytes(service: &Service) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_requests_get_clear_errors_and_change_nothing() {
+    let _turn = crate::one_at_a_time().await;
     let db = TestDb::sqlite().await;
     let service = Service::start(&db.url, &["--scheduler-interval", "0"]).await;
     let registered: Value = service
@@ -80,7 +84,10 @@ async fn hostile_requests_get_clear_errors_and_change_nothing() {
         .json()
         .await
         .unwrap();
-    let case = registered["id"].as_str().expect("the new case's id").to_owned();
+    let case = registered["id"]
+        .as_str()
+        .expect("the new case's id")
+        .to_owned();
     let parcel = json!({"tracking_no": "SF123", "carrier": "顺丰", "class": "damaged"});
     let reported = post(
         &service,
@@ -113,7 +120,9 @@ async fn hostile_requests_get_clear_errors_and_change_nothing() {
         (
             "10,000 photos",
             format!("/v1/cases/{case}/add-parcel-photos"),
-            json!({"photos": vec!["p.jpg"; 10_000]}).to_string().into_bytes(),
+            json!({"photos": vec!["p.jpg"; 10_000]})
+                .to_string()
+                .into_bytes(),
             422,
             "invalid-field",
         ),
@@ -146,18 +155,25 @@ async fn hostile_requests_get_clear_errors_and_change_nothing() {
             assert_eq!(answer, (status, code.to_owned()), "{what}");
         }
     }
-    assert_eq!(head(&service).await, head_before, "a refused request appended");
+    assert_eq!(
+        head(&service).await,
+        head_before,
+        "a refused request appended"
+    );
     let rss_after = service.rss_kib();
     assert!(
         rss_after < rss_before + 64 * 1024,
         "memory grew from {rss_before} KiB to {rss_after} KiB"
     );
-    eprintln!("reliability: limits rss_before_kib={rss_before} rss_after_kib={rss_after} appended=0");
+    eprintln!(
+        "reliability: limits rss_before_kib={rss_before} rss_after_kib={rss_after} appended=0"
+    );
     service.finish();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_burst_past_the_rate_limit_gets_429_with_retry_after() {
+    let _turn = crate::one_at_a_time().await;
     let db = TestDb::sqlite().await;
     let service =
         Service::start(&db.url, &["--rate-limit", "5", "--scheduler-interval", "0"]).await;
@@ -177,8 +193,14 @@ async fn a_burst_past_the_rate_limit_gets_429_with_retry_after() {
         }
     });
     let answers = futures::future::join_all(burst).await;
-    let limited: Vec<_> = answers.iter().filter(|a| a.status().as_u16() == 429).collect();
-    let created = answers.iter().filter(|a| a.status().as_u16() == 201).count();
+    let limited: Vec<_> = answers
+        .iter()
+        .filter(|a| a.status().as_u16() == 429)
+        .collect();
+    let created = answers
+        .iter()
+        .filter(|a| a.status().as_u16() == 201)
+        .count();
     assert!(!limited.is_empty(), "no request was rate limited");
     assert_eq!(limited.len() + created, answers.len());
     for answer in &limited {

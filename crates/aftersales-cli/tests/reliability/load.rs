@@ -12,6 +12,7 @@ use crate::traffic::register_case;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn commands_at_a_fixed_rate_are_all_answered() {
+    let _turn = crate::one_at_a_time().await;
     let rate = setting("RELIABILITY_RATE", 200);
     let seconds = setting("RELIABILITY_SECONDS", 5);
     let db = TestDb::sqlite().await;

@@ -26,6 +26,12 @@ use std::time::Duration;
 use aftersales_store::EventStore;
 use traffic::Traffic;
 
+/// The tests load the machine and time how it recovers: one at a time.
+pub async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    TURN.lock().await
+}
+
 /// A size of a test, from the environment (long runs), else its default
 /// (the short run in `make test`).
 pub fn setting(variable: &str, default: u64) -> u64 {

@@ -21,7 +21,10 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 async fn wait_until_unready(service: &Service) -> Duration {
     let started = Instant::now();
     while service.ready().await {
-        assert!(started.elapsed() < Duration::from_secs(30), "readiness stayed green");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "readiness stayed green"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     started.elapsed()
@@ -34,7 +37,10 @@ fn cluster_pids(cluster: &OwnCluster) -> Vec<String> {
         .ok()
         .and_then(|s| s.lines().next().map(str::to_owned))
         .unwrap_or_else(|| panic!("no {}", pid_file.display()));
-    let children = Command::new("pgrep").args(["-P", &postmaster]).output().unwrap();
+    let children = Command::new("pgrep")
+        .args(["-P", &postmaster])
+        .output()
+        .unwrap();
     let mut pids: Vec<String> = String::from_utf8_lossy(&children.stdout)
         .split_whitespace()
         .map(str::to_owned)
@@ -44,14 +50,23 @@ fn cluster_pids(cluster: &OwnCluster) -> Vec<String> {
 }
 
 fn signal(pids: &[String], signal: &str) {
-    let status = Command::new("kill").arg(signal).args(pids).status().unwrap();
+    let status = Command::new("kill")
+        .arg(signal)
+        .args(pids)
+        .status()
+        .unwrap();
     assert!(status.success(), "kill {signal}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_service_rides_out_database_outages() {
+    let _turn = crate::one_at_a_time().await;
     let rounds = setting("RELIABILITY_OUTAGE_ROUNDS", 1);
-    let cluster = Arc::new(tokio::task::spawn_blocking(OwnCluster::start).await.unwrap());
+    let cluster = Arc::new(
+        tokio::task::spawn_blocking(OwnCluster::start)
+            .await
+            .unwrap(),
+    );
     let proxy = CuttingProxy::start(cluster.port).await;
     let url = format!("postgres://postgres@127.0.0.1:{}/postgres", proxy.port);
     let timeout = TIMEOUT.as_secs().to_string();
@@ -65,12 +80,19 @@ async fn the_service_rides_out_database_outages() {
         // Stopped.
         wait_for_acks(&traffic, traffic.acked_count(), Duration::from_secs(30)).await;
         let down = cluster.clone();
-        tokio::task::spawn_blocking(move || down.stop()).await.unwrap();
+        tokio::task::spawn_blocking(move || down.stop())
+            .await
+            .unwrap();
         wait_until_unready(&service).await;
         tokio::time::sleep(Duration::from_secs(2)).await;
         let up = cluster.clone();
-        tokio::task::spawn_blocking(move || up.restart()).await.unwrap();
-        recoveries.push(("stopped", service.wait_until_ready(Duration::from_secs(10)).await));
+        tokio::task::spawn_blocking(move || up.restart())
+            .await
+            .unwrap();
+        recoveries.push((
+            "stopped",
+            service.wait_until_ready(Duration::from_secs(10)).await,
+        ));
         wait_for_acks(&traffic, traffic.acked_count(), Duration::from_secs(10)).await;
 
         // Paused: the server holds every connection open and answers nothing.
@@ -79,7 +101,10 @@ async fn the_service_rides_out_database_outages() {
         wait_until_unready(&service).await;
         tokio::time::sleep(Duration::from_secs(3)).await;
         signal(&pids, "-CONT");
-        recoveries.push(("paused", service.wait_until_ready(Duration::from_secs(10)).await));
+        recoveries.push((
+            "paused",
+            service.wait_until_ready(Duration::from_secs(10)).await,
+        ));
         wait_for_acks(&traffic, traffic.acked_count(), Duration::from_secs(10)).await;
 
         // Cut off: every connection dropped mid-conversation, three times.
@@ -104,7 +129,9 @@ async fn the_service_rides_out_database_outages() {
         "a request took {slowest_failure:?} to fail"
     );
 
-    let store = aftersales_store::open(&url, Default::default()).await.unwrap();
+    let store = aftersales_store::open(&url, Default::default())
+        .await
+        .unwrap();
     let events = settle_and_verify(&traffic, &*store).await;
     service.wait_until_caught_up(Duration::from_secs(60)).await;
     service.finish();

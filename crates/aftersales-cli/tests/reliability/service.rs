@@ -94,7 +94,11 @@ impl Service {
     pub async fn wait_until_up(&mut self, limit: Duration) {
         let started = Instant::now();
         while started.elapsed() < limit {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 panic!("the service exited with {status}; log:\n{}", self.log());
             }
             if let Ok(response) = self.client.get(self.url("/healthz")).send().await {
@@ -104,7 +108,10 @@ impl Service {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("the service did not come up in {limit:?}; log:\n{}", self.log());
+        panic!(
+            "the service did not come up in {limit:?}; log:\n{}",
+            self.log()
+        );
     }
 
     /// Waits until `/readyz` answers 200 and returns how long that took.
@@ -120,7 +127,10 @@ impl Service {
     }
 
     pub async fn ready(&self) -> bool {
-        let request = self.client.get(self.url("/readyz")).timeout(Duration::from_secs(5));
+        let request = self
+            .client
+            .get(self.url("/readyz"))
+            .timeout(Duration::from_secs(5));
         matches!(request.send().await, Ok(r) if r.status().is_success())
     }
 

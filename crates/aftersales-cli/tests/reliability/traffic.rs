@@ -273,8 +273,16 @@ impl Traffic {
         for (call, count) in &calls {
             assert_eq!(*count, 1, "call {call} was logged {count} times");
         }
-        let acked_calls = books.acked.iter().filter(|a| a.sent.call_id.is_some()).count();
-        assert_eq!(calls.len(), acked_calls, "calls logged but never acknowledged");
+        let acked_calls = books
+            .acked
+            .iter()
+            .filter(|a| a.sent.call_id.is_some())
+            .count();
+        assert_eq!(
+            calls.len(),
+            acked_calls,
+            "calls logged but never acknowledged"
+        );
         events.len()
     }
 }
@@ -294,7 +302,11 @@ async fn read_everything(store: &dyn EventStore) -> Vec<aftersales_store::Record
 
 /// A registration (售后服务登记表) whose customer is the canary.
 pub fn register_case(key: &str) -> Sent {
-    let mut command = registration(Priority::P2, Category::Logistics, PlatformState::SellerShipped);
+    let mut command = registration(
+        Priority::P2,
+        Category::Logistics,
+        PlatformState::SellerShipped,
+    );
     command.customer.name = CANARY_NAME.to_owned();
     command.customer.phone = CANARY_PHONE.to_owned();
     Sent {

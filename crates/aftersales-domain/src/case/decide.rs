@@ -10,8 +10,8 @@ use super::state::*;
 use crate::aggregate::Context;
 use crate::error::DomainError;
 use crate::model::{
-    check_list, check_optional, require_short, require_text, Category, ParcelClass, PlatformState, Priority,
-    RefundKind, ReturnCause, RevisitOutcome, MAX_LIST_ITEMS,
+    check_list, check_optional, require_short, require_text, Category, ParcelClass, PlatformState,
+    Priority, RefundKind, ReturnCause, RevisitOutcome, MAX_LIST_ITEMS,
 };
 use crate::money::Money;
 use crate::policy::hours;
