@@ -33,7 +33,7 @@ enum Counter {
     Handlers,
     /// Through the JSON API of a service on a loopback port, with one API
     /// key per actor.
-    Http(HttpCounter),
+    Http(Box<HttpCounter>),
 }
 
 struct HttpCounter {
@@ -148,13 +148,13 @@ impl Desk {
                 routes.insert(name.to_owned(), path.clone());
             }
         }
-        desk.counter = Counter::Http(HttpCounter {
+        desk.counter = Counter::Http(Box::new(HttpCounter {
             base,
             client,
             access,
             routes,
             tokens: Mutex::new(HashMap::new()),
-        });
+        }));
         desk
     }
 

@@ -233,13 +233,13 @@ impl Traffic {
     /// where it said, once; every case was registered once; every call
     /// logged once. Returns the number of events checked.
     pub async fn verify(&self, store: &dyn EventStore) -> usize {
+        let events = read_everything(store).await;
         let books = self.books.lock().unwrap();
         assert!(
             books.unexpected.is_empty(),
             "unexpected answers: {:?}",
             &books.unexpected[..books.unexpected.len().min(5)]
         );
-        let events = read_everything(store).await;
         let mut registrations: HashMap<&str, usize> = HashMap::new();
         let mut calls: HashMap<String, usize> = HashMap::new();
         for event in &events {
