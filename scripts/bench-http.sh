@@ -81,18 +81,8 @@ PY
     "$oha" --no-tui --output-format json -z "${seconds}s" -q "$rate" -c "$connections" --latency-correction --wait-ongoing-requests-after-deadline \
         -m POST -H "Authorization: Bearer $token" -H "Content-Type: application/json" \
         -D "$work/register.json" "$base/v1/cases" >"$work/fixed.json"
-    python3 - "$work/fixed.json" "$rate" "$backend" "$connections" <<'PY'
-import json, sys
-report = json.load(open(sys.argv[1]))
-summary, percentiles = report["summary"], report["latencyPercentiles"]
-statuses = report.get("statusCodeDistribution", {})
-bad = sum(n for code, n in statuses.items() if not code.startswith("2"))
-bad += sum(report.get("errorDistribution", {}).values())
-print(f"BENCH http {sys.argv[3]} workload=commands-fixed-rate connections={sys.argv[4]} "
-      f"target_rps={sys.argv[2]} rps={summary['requestsPerSec']:.0f} "
-      f"p50_ms={percentiles['p50'] * 1000:.2f} p99_ms={percentiles['p99'] * 1000:.2f} "
-      f"max_ms={summary['slowest'] * 1000:.2f} errors={bad}")
-PY
+    python3 scripts/oha-summary.py "$work/fixed.json" \
+        "BENCH http $backend workload=commands-fixed-rate connections=$connections target_rps=$rate" || true
 
     service_stop
 done

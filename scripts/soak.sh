@@ -41,7 +41,6 @@ service_start "$bin" "$db" "$port" "$work/server.log" --rate-limit 1000000
 sed -n 's/^local register = \[\[\(.*\)\]\]$/\1/p' scripts/bench-http/workload.lua |
     sed 's/TB%s/TB-SOAK-FIXED/' >"$work/register.json"
 
-# oha's JSON report → one line: rate, percentiles, max, non-2xx.
 load() {
     local seconds=$1 report=$2
     "$oha" --no-tui --output-format json -z "${seconds}s" -q "$rate" -c 64 \
@@ -49,20 +48,7 @@ load() {
         -m POST -H "Authorization: Bearer $token" -H "Content-Type: application/json" \
         -D "$work/register.json" "$base/v1/cases" >"$report"
 }
-summarise() {
-    python3 - "$1" "$2" <<'PY'
-import json, sys
-report = json.load(open(sys.argv[1]))
-summary, percentiles = report["summary"], report["latencyPercentiles"]
-statuses = report.get("statusCodeDistribution", {})
-bad = sum(n for code, n in statuses.items() if not code.startswith("2"))
-bad += sum(report.get("errorDistribution", {}).values())
-print(f"{sys.argv[2]} requests={sum(statuses.values())} rps={summary['requestsPerSec']:.0f} "
-      f"p50_ms={percentiles['p50'] * 1000:.2f} p99_ms={percentiles['p99'] * 1000:.2f} "
-      f"max_ms={summary['slowest'] * 1000:.2f} non_2xx={bad}")
-sys.exit(1 if bad else 0)
-PY
-}
+summarise() { python3 scripts/oha-summary.py "$1" "$2"; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$service_pid/status"; }
 
 status=0

@@ -30,9 +30,7 @@ async fn the_service_killed_under_load_loses_and_repeats_nothing() {
     traffic.stop(workers).await;
     let unanswered = traffic.books.lock().unwrap().unanswered.len();
 
-    let store = db.open().await;
-    let events = settle_and_verify(&traffic, &*store).await;
-    service.wait_until_caught_up(Duration::from_secs(60)).await;
+    let events = settle_and_verify(&service, &traffic).await;
     service.finish();
     cli(&db.url, &["projections", "verify"]);
     eprintln!(
@@ -76,11 +74,7 @@ async fn the_database_killed_under_load_loses_and_repeats_nothing() {
     traffic.stop(workers).await;
     let unanswered = traffic.books.lock().unwrap().unanswered.len();
 
-    let store = aftersales_store::open(&url, Default::default())
-        .await
-        .unwrap();
-    let events = settle_and_verify(&traffic, &*store).await;
-    service.wait_until_caught_up(Duration::from_secs(60)).await;
+    let events = settle_and_verify(&service, &traffic).await;
     service.finish();
     cli(&url, &["projections", "verify"]);
     eprintln!(

@@ -117,11 +117,7 @@ async fn fill_under_load(service: &mut Service, tmpfs: &Tmpfs, leave: u64) -> St
     let resumed = wait_for_acks(&traffic, traffic.acked_count(), Duration::from_secs(30)).await;
     traffic.stop(workers).await;
     let failures = traffic.books.lock().unwrap().failures.clone();
-    let store = aftersales_store::open(&service.db, Default::default())
-        .await
-        .unwrap();
-    let events = settle_and_verify(&traffic, &*store).await;
-    service.wait_until_caught_up(Duration::from_secs(60)).await;
+    let events = settle_and_verify(service, &traffic).await;
     format!(
         "acknowledged_before_full={acked_when_full} failures={failures:?} resumed_after_ms={} acknowledged={} events={events} lost=0",
         resumed.as_millis(),

@@ -23,7 +23,6 @@ mod traffic;
 
 use std::time::Duration;
 
-use aftersales_store::EventStore;
 use traffic::Traffic;
 
 /// The tests load the machine and time how it recovers: one at a time.
@@ -54,9 +53,15 @@ pub async fn wait_for_acks(traffic: &Traffic, than: usize, limit: Duration) -> D
     started.elapsed()
 }
 
-/// Sends every unanswered command again and checks the log against what
-/// was acknowledged; returns the number of events in the log.
-pub async fn settle_and_verify(traffic: &Traffic, store: &dyn EventStore) -> usize {
+/// Sends every unanswered command again, checks the log against what was
+/// acknowledged, and waits for the read models to apply it all; returns
+/// the number of events in the log.
+pub async fn settle_and_verify(service: &service::Service, traffic: &Traffic) -> usize {
     traffic.retry_unanswered(Duration::from_secs(60)).await;
-    traffic.verify(store).await
+    let store = aftersales_store::open(&service.db, Default::default())
+        .await
+        .expect("open the store");
+    let events = traffic.verify(&*store).await;
+    service.wait_until_caught_up(Duration::from_secs(60)).await;
+    events
 }

@@ -129,11 +129,7 @@ async fn the_service_rides_out_database_outages() {
         "a request took {slowest_failure:?} to fail"
     );
 
-    let store = aftersales_store::open(&url, Default::default())
-        .await
-        .unwrap();
-    let events = settle_and_verify(&traffic, &*store).await;
-    service.wait_until_caught_up(Duration::from_secs(60)).await;
+    let events = settle_and_verify(&service, &traffic).await;
     service.finish();
     cli(&url, &["projections", "verify"]);
     let recoveries: Vec<String> = recoveries
