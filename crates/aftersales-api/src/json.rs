@@ -9,10 +9,18 @@ use serde_json::Value;
 use crate::error::ApiError;
 
 /// Reads a body of at most `limit` bytes. A declared Content-Length over
-/// the limit is refused before a byte of the body is read, so a client that
-/// sent `Expect: 100-continue` never has to send it.
+/// four times the limit is refused before a byte of the body is read, so a
+/// client that sent `Expect: 100-continue` never has to send it.
 pub async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
-    if axum::body::HttpBody::size_hint(&body).lower() > limit as u64 {
+    let declared = axum::body::HttpBody::size_hint(&body).lower();
+    if declared > limit as u64 {
+        // A client that did not ask first is sending the body anyway: a
+        // modest one is read to its end so that the client gets to read the
+        // answer, not a connection closed under its feet. A large one is
+        // never read.
+        if declared <= 4 * limit as u64 {
+            let _ = axum::body::to_bytes(body, 4 * limit).await;
+        }
         return Err(ApiError::PayloadTooLarge { limit });
     }
     axum::body::to_bytes(body, limit)
