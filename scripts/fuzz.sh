@@ -21,7 +21,7 @@ esac
 
 fuzz=target/tools/bin/cargo-fuzz
 if [ ! -x "$fuzz" ]; then
-    cargo install --locked --quiet --root target/tools cargo-fuzz@0.13
+    cargo install --locked --quiet --root target/tools cargo-fuzz@0.13.2
 fi
 
 targets=(event_decode command_json decide)
