@@ -137,28 +137,32 @@ impl Traffic {
         self.sent.fetch_add(1, Ordering::SeqCst);
         let started = Instant::now();
         let outcome = self.send(sent).await;
-        let mut books = self.books.lock().unwrap();
-        match outcome {
-            Outcome::Acked(ack) => {
-                books.acked.push(ack.clone());
-                Some(ack)
+        let backoff = {
+            let mut books = self.books.lock().unwrap();
+            match outcome {
+                Outcome::Acked(ack) => {
+                    books.acked.push(ack.clone());
+                    return Some(ack);
+                }
+                Outcome::Retry(status) => {
+                    *books.failures.entry(status).or_default() += 1;
+                    books.slowest_failure = books.slowest_failure.max(started.elapsed());
+                    books.unanswered.push(sent.clone());
+                    true
+                }
+                Outcome::Refused(status, body) => {
+                    books
+                        .unexpected
+                        .push(format!("{} answered {status}: {body}", sent.path));
+                    false
+                }
             }
-            Outcome::Retry(status) => {
-                *books.failures.entry(status).or_default() += 1;
-                books.slowest_failure = books.slowest_failure.max(started.elapsed());
-                books.unanswered.push(sent.clone());
-                drop(books);
-                // Whatever the fault, a client backs off a little.
-                std::thread::sleep(Duration::from_millis(20));
-                None
-            }
-            Outcome::Refused(status, body) => {
-                books
-                    .unexpected
-                    .push(format!("{} answered {status}: {body}", sent.path));
-                None
-            }
+        };
+        if backoff {
+            // Whatever the fault, a client backs off a little.
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        None
     }
 
     async fn send(&self, sent: &Sent) -> Outcome {
