@@ -19,6 +19,11 @@ pub async fn run(db: &str, options: StoreOptions, args: BackupArgs) -> anyhow::R
              pg_dump --format=custom and restore with pg_restore (see docs/reliability.md)"
         );
     };
+    // Opening a path that does not exist would create an empty store and
+    // back that up.
+    if !std::path::Path::new(path).exists() {
+        bail!("there is no store at {path} to back up");
+    }
     if args.target.exists() {
         bail!(
             "{} exists already; a backup never overwrites a file",

@@ -296,24 +296,31 @@ async fn import(store: &dyn EventStore, file: &str) -> anyhow::Result<()> {
         let opened = std::fs::File::open(file).with_context(|| format!("opening {file}"))?;
         Box::new(std::io::BufReader::new(opened))
     };
+    let mut head = store.head().await?;
+    let mut read = 0u64;
+    // Each batch is one transaction: a failure keeps what earlier batches
+    // imported, and running the import again skips it.
+    let stopped = |head: u64| {
+        format!("the log's head is position {head}; a rerun skips what is already imported")
+    };
     let mut batch = Vec::with_capacity(MAX_IMPORT_BATCH);
-    let (mut read, mut head) = (0u64, store.head().await?);
     for (number, line) in std::io::BufRead::lines(input).enumerate() {
         let line = line.with_context(|| format!("reading {file}"))?;
         if line.trim().is_empty() {
             continue;
         }
         let event: RecordedEvent = serde_json::from_str(&line)
-            .with_context(|| format!("line {} is not an exported event", number + 1))?;
+            .with_context(|| format!("line {} is not an exported event", number + 1))
+            .with_context(|| stopped(head))?;
         batch.push(event);
         read += 1;
         if batch.len() == MAX_IMPORT_BATCH {
-            head = store.import(&batch).await?;
+            head = store.import(&batch).await.with_context(|| stopped(head))?;
             batch.clear();
         }
     }
     if !batch.is_empty() {
-        head = store.import(&batch).await?;
+        head = store.import(&batch).await.with_context(|| stopped(head))?;
     }
     println!("read {read} events; the log's head is now position {head}");
     Ok(())

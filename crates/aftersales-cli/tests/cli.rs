@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use aftersales_tests::{on_both_backends, TestDb};
-use common::{aftersales, stderr, stdout};
+use common::{aftersales, ok, stderr, stdout};
 use serde_json::Value;
 
 fn read_json(db: &TestDb, args: &[&str]) -> Vec<Value> {
@@ -30,6 +30,7 @@ on_both_backends!(
     invalid_input_is_refused_with_a_message,
     read_all_filters_and_pages_backwards,
     tail_prints_events_as_they_are_committed,
+    an_import_that_does_not_continue_the_log_is_refused,
 );
 
 async fn append_prints_revision_and_position_and_read_prints_ndjson(db: TestDb) {
@@ -326,4 +327,85 @@ fn http_get(port: u16, path: &str) -> std::io::Result<String> {
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     Ok(response)
+}
+
+/// An export imports whole into an empty store; a line that does not
+/// continue the log (a gap, or not an event at all) is refused with a
+/// message naming it, and what was refused is not appended.
+async fn an_import_that_does_not_continue_the_log_is_refused(db: TestDb) {
+    let source = TestDb::sqlite().await;
+    for n in 0..3 {
+        let data = format!(r#"{{"n":{n}}}"#);
+        ok(aftersales(
+            &source,
+            &["events", "append", "case-1", "--type", "A", "--data", &data],
+        ));
+    }
+    let export = ok(aftersales(&source, &["events", "export"]));
+    let lines: Vec<&str> = export.lines().collect();
+    let folder = tempfile::tempdir().unwrap();
+    let write = |name: &str, lines: &[&str]| {
+        let path = folder.path().join(name);
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        path.display().to_string()
+    };
+
+    let gap = write("gap.ndjson", &[lines[0], lines[2]]);
+    let output = aftersales(&db, &["events", "import", &gap]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("cannot import the event at position 3"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        read_json(&db, &["$all"]).is_empty(),
+        "a refused batch appended"
+    );
+
+    let garbage = write("garbage.ndjson", &[lines[0], "{not an event"]);
+    let output = aftersales(&db, &["events", "import", &garbage]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("line 2 is not an exported event"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(read_json(&db, &["$all"]).is_empty());
+
+    let whole = write("whole.ndjson", &lines);
+    ok(aftersales(&db, &["events", "import", &whole]));
+    assert_eq!(
+        ok(aftersales(&db, &["events", "checksum"])),
+        ok(aftersales(&source, &["events", "checksum"]))
+    );
+}
+
+#[tokio::test]
+async fn a_backup_needs_a_store_and_never_overwrites() {
+    let db = TestDb::sqlite().await;
+    let folder = tempfile::tempdir().unwrap();
+    let target = folder.path().join("copy.db");
+    let target = target.to_str().unwrap();
+
+    let output = aftersales(&db, &["backup", target]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("there is no store at"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!std::path::Path::new(target).exists());
+
+    ok(aftersales(
+        &db,
+        &["events", "append", "case-1", "--type", "A", "--data", "{}"],
+    ));
+    assert!(ok(aftersales(&db, &["backup", target])).contains("at position 1"));
+    let output = aftersales(&db, &["backup", target]);
+    assert!(
+        stderr(&output).contains("exists already"),
+        "{}",
+        stderr(&output)
+    );
 }

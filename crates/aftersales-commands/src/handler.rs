@@ -183,11 +183,14 @@ impl<A: Aggregate> Handler<A> {
                 refused_or_nothing => {
                     // A retry whose first attempt was recorded (its answer
                     // lost) meets the state it made itself; refusing or
-                    // doing nothing now would be the wrong answer.
-                    if let Some(outcome) =
-                        self.recorded_before(&stream, envelope, conflicts).await?
-                    {
-                        return Ok(outcome);
+                    // doing nothing now would be the wrong answer. (Where
+                    // there is no stream, nothing was recorded.)
+                    if revision != CurrentRevision::NoStream {
+                        if let Some(outcome) =
+                            self.recorded_before(&stream, envelope, conflicts).await?
+                        {
+                            return Ok(outcome);
+                        }
                     }
                     return Ok(CommandOutcome {
                         events: refused_or_nothing?,
