@@ -9,7 +9,8 @@
 #   scripts/soak.sh [DB_URL]      a new SQLite path (default) or an empty PostgreSQL database
 #
 # SOAK_RATE (default 1000 commands/s) is about half of the command
-# capacity `make bench-http` measured on this machine.
+# capacity `make bench-http` measured on this machine. SOAK_SERVE_ARGS adds
+# arguments to `aftersales serve` (e.g. `--scheduler-interval 0`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,7 +38,8 @@ trap cleanup EXIT
 port=$(scripts/free-port.sh)
 base=http://127.0.0.1:$port
 token=$("$bin" --db "$db" keys create --role agent --name soak | tail -n 1)
-service_start "$bin" "$db" "$port" "$work/server.log" --rate-limit 1000000
+# shellcheck disable=SC2086 # SOAK_SERVE_ARGS is a list of arguments
+service_start "$bin" "$db" "$port" "$work/server.log" --rate-limit 1000000 ${SOAK_SERVE_ARGS:-}
 sed -n 's/^local register = \[\[\(.*\)\]\]$/\1/p' scripts/bench-http/workload.lua |
     sed 's/TB%s/TB-SOAK-FIXED/' >"$work/register.json"
 

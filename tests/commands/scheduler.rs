@@ -31,7 +31,7 @@ async fn the_scheduler_issues_due_commands_once(db: TestDb) {
         },
     )
     .await;
-    let mut scheduler = desk.scheduler();
+    let mut scheduler = desk.scheduler().await;
 
     // Nothing is due yet.
     assert_eq!(scheduler.run_once().await.unwrap().issued, 0);
@@ -58,6 +58,6 @@ async fn the_scheduler_issues_due_commands_once(db: TestDb) {
     let (_, case) = desk.cases.load(p1).await.unwrap();
     assert_eq!(case.pending_refunds(), 0);
     // A second scheduler (another process) finds nothing left to do.
-    let mut other = desk.scheduler();
+    let mut other = desk.scheduler().await;
     assert_eq!(other.run_once().await.unwrap().issued, 0);
 }

@@ -7,6 +7,7 @@
 
 mod figures;
 mod random;
+mod schedule;
 
 use std::sync::Arc;
 

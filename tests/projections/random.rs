@@ -285,7 +285,9 @@ async fn another_process_takes_over_the_read_models_on_postgres() {
             for _ in 0..200 {
                 let head = store.head().await.unwrap();
                 let statuses = read.all_statuses().await.unwrap();
-                if statuses.len() == 3 && statuses.iter().all(|s| s.position == head) {
+                if statuses.len() == admin::NAMES.len()
+                    && statuses.iter().all(|s| s.position == head)
+                {
                     return;
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;

@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aftersales_api::{router, AccessDb, AppState, Limits};
-use aftersales_commands::{Envelope, FixedClock, Handler};
+use aftersales_api::{router, AccessDb, AppState, Limits, ScheduleIndex};
+use aftersales_commands::{Envelope, FixedClock, Handler, Scheduler, SchedulerError, SchedulerRun};
 use aftersales_domain::audit::SamplingAudit;
 use aftersales_domain::case::*;
 use aftersales_domain::grant::AccessGrant;
@@ -15,6 +15,7 @@ use aftersales_domain::model::*;
 use aftersales_domain::reminder::UnpaidOrder;
 use aftersales_domain::repair::RepairOrder;
 use aftersales_domain::{Actor, Aggregate, DomainEvent, Money, Policy, Role};
+use aftersales_projections::runner::{self, Projector, Target, Until};
 use aftersales_projections::ReadDb;
 use aftersales_store::EventStore;
 use chrono::{DateTime, Utc};
@@ -43,6 +44,32 @@ struct HttpCounter {
     /// Command name → route, from the service's own OpenAPI document.
     routes: HashMap<String, String>,
     tokens: Mutex<HashMap<Actor, String>>,
+}
+
+/// A scheduler with the schedule read model it finds due work in.
+pub struct DeskScheduler {
+    scheduler: Scheduler,
+    store: Arc<dyn EventStore>,
+    read_db: ReadDb,
+    schedule: Vec<Box<dyn Projector>>,
+}
+
+impl DeskScheduler {
+    /// Brings the schedule up to the log, as the service's projection
+    /// runner does all the time, then issues what is due.
+    pub async fn run_once(&mut self) -> Result<SchedulerRun, SchedulerError> {
+        let failed = runner::run(
+            self.store.clone(),
+            &self.read_db,
+            &mut self.schedule,
+            Until::CaughtUp,
+            |_| {},
+        )
+        .await
+        .unwrap();
+        assert!(failed.is_empty(), "the schedule failed: {failed:?}");
+        self.scheduler.run_once().await
+    }
 }
 
 /// A command the domain, the handler or the API turned down.
@@ -159,13 +186,27 @@ impl Desk {
     }
 
     /// A scheduler of the time-driven commands on the desk's store and clock,
-    /// as `aftersales serve` runs one beside the API.
-    pub fn scheduler(&self) -> aftersales_commands::Scheduler {
-        aftersales_commands::Scheduler::new(
-            self.store.clone(),
-            self.cases.clone(),
-            self.clock.clone(),
+    /// as `aftersales serve` runs one beside the API, with its own schedule
+    /// read model.
+    pub async fn scheduler(&self) -> DeskScheduler {
+        let read_db = ReadDb::memory().await.unwrap();
+        let schedule = aftersales_projections::admin::projectors(
+            &self.store,
+            &[aftersales_projections::schedule::NAME.to_owned()],
+            Target::Live,
         )
+        .unwrap();
+        DeskScheduler {
+            scheduler: Scheduler::new(
+                self.store.clone(),
+                Arc::new(ScheduleIndex(read_db.clone())),
+                self.cases.clone(),
+                self.clock.clone(),
+            ),
+            store: self.store.clone(),
+            read_db,
+            schedule,
+        }
     }
 
     /// The desk's handler of an aggregate, the one its commands go through.

@@ -291,7 +291,7 @@ pub async fn refund_auto_accepted_then_paid_by_finance(desk: &Desk, db: &TestDb)
     )
     .await;
     desk.clock.set(monday_10am() + Duration::days(7));
-    let mut scheduler = desk.scheduler();
+    let mut scheduler = desk.scheduler().await;
     scheduler.run_once().await.unwrap();
     let events = desk
         .run(
@@ -432,7 +432,7 @@ pub async fn payment_reminder_to_paid_and_unpaid_order_closed_by_the_platform(
     .is_err());
     // Three days after the order the platform closes what is still unpaid.
     desk.clock.set(monday_10am() + Duration::hours(52));
-    let mut scheduler = desk.scheduler();
+    let mut scheduler = desk.scheduler().await;
     assert_eq!(scheduler.run_once().await.unwrap().issued, 1);
     assert_eq!(scheduler.run_once().await.unwrap().issued, 0);
     let (_, state) = orders.load(forgotten).await.unwrap();

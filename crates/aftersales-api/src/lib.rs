@@ -17,6 +17,7 @@
 mod access;
 mod auth;
 mod commands;
+mod due;
 mod error;
 mod feed;
 mod json;
@@ -43,6 +44,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 pub use access::{AccessDb, IssuedKey, KeyInfo};
+pub use due::ScheduleIndex;
 pub use error::{ApiError, Problem, PROBLEM_TYPE_PREFIX};
 pub use state::{AppState, Limits};
 

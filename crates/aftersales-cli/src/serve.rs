@@ -3,9 +3,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use aftersales_api::{router, AppState, Limits};
+use aftersales_api::{router, AppState, Limits, ScheduleIndex};
 use aftersales_commands::{Clock, Handler, Scheduler, SystemClock};
 use aftersales_domain::Policy;
+use aftersales_projections::ReadDb;
 use aftersales_store::{redact, EventStore, StoreOptions};
 use anyhow::Context;
 
@@ -95,6 +96,7 @@ pub async fn run(db: &str, options: StoreOptions, args: ServeArgs) -> anyhow::Re
     let scheduler = (args.scheduler_interval > 0).then(|| {
         tokio::spawn(schedule(
             store.clone(),
+            read_db.clone(),
             std::time::Duration::from_secs(args.scheduler_interval),
         ))
     });
@@ -167,14 +169,14 @@ async fn start_grpc(
 /// Several processes may each run one: the handlers' concurrency checks and
 /// the domain's "already done" refusals keep a due command from taking
 /// effect twice.
-async fn schedule(store: Arc<dyn EventStore>, interval: std::time::Duration) {
+async fn schedule(store: Arc<dyn EventStore>, read_db: ReadDb, interval: std::time::Duration) {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let cases = Arc::new(Handler::new(
         store.clone(),
         Arc::new(Policy::default()),
         clock.clone(),
     ));
-    let mut scheduler = Scheduler::new(store, cases, clock);
+    let scheduler = Scheduler::new(store, Arc::new(ScheduleIndex(read_db)), cases, clock);
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -184,7 +186,7 @@ async fn schedule(store: Arc<dyn EventStore>, interval: std::time::Duration) {
                 tracing::info!(issued = run.issued, skipped = run.skipped, "scheduler pass");
             }
             Ok(_) => {}
-            // The store may be down for a while; the next pass tries again.
+            // The database may be down for a while; the next pass tries again.
             Err(error) => tracing::warn!(%error, "scheduler pass failed"),
         }
     }

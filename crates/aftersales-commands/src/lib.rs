@@ -9,7 +9,8 @@
 //!
 //! The [`Scheduler`] issues the time-driven commands (auto-accepted refunds,
 //! SLA breaches, parcels returned after 4 days unreachable, unpaid orders
-//! closed) through the same handlers; running it twice appends nothing new.
+//! closed, access grants expired) through the same handlers, finding them
+//! through a [`DueIndex`]; running it twice appends nothing new.
 
 mod clock;
 mod handler;
@@ -17,4 +18,4 @@ mod scheduler;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use handler::{CommandOutcome, Envelope, Handler, HandlerError};
-pub use scheduler::{Scheduler, SchedulerRun};
+pub use scheduler::{DueAggregate, DueIndex, Scheduler, SchedulerError, SchedulerRun};

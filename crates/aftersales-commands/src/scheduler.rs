@@ -1,21 +1,54 @@
-//! Issues the time-driven commands: it follows the log to know every
-//! aggregate that may fall due, asks the domain what is due now, and sends
-//! those commands through the ordinary handlers as the `system` actor.
+//! Issues the time-driven commands: it asks an index of due times which
+//! aggregates have something due now, asks the domain what exactly, and
+//! sends those commands through the ordinary handlers as the `system` actor.
+//!
+//! The scheduler holds nothing per aggregate: the index (the `schedule`
+//! read model in the service) follows the log and keeps each aggregate's
+//! next due time in the database, so memory does not grow with the number
+//! of open cases. An index a little behind the log is harmless: deciding a
+//! command again refuses what was already done.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use aftersales_domain::case::Case;
 use aftersales_domain::grant::AccessGrant;
 use aftersales_domain::reminder::UnpaidOrder;
-use aftersales_domain::{Actor, DomainError, DomainEvent, Scheduled};
-use aftersales_store::{AllFilter, AllQuery, EventStore, Position};
+use aftersales_domain::{Actor, DomainError, Scheduled};
+use aftersales_store::EventStore;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::handler::{Envelope, Handler, HandlerError};
 
-const PAGE: usize = 1_000;
+/// Aggregates asked for per page of due work.
+const PAGE: usize = 500;
+
+/// An aggregate with a command due: when, and which.
+pub type DueAggregate = (DateTime<Utc>, Uuid);
+
+/// Where the scheduler finds what falls due.
+#[async_trait]
+pub trait DueIndex: Send + Sync {
+    /// A page of the aggregates of `category` with a command due at `now`,
+    /// earliest first, after `after` (the last of the previous page).
+    async fn due(
+        &self,
+        category: &'static str,
+        now: DateTime<Utc>,
+        after: Option<DueAggregate>,
+        limit: usize,
+    ) -> Result<Vec<DueAggregate>, Box<dyn std::error::Error + Send + Sync>>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    #[error("reading what falls due: {0}")]
+    Index(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error(transparent)]
+    Handler(#[from] HandlerError),
+}
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -34,128 +67,85 @@ impl SchedulerRun {
 }
 
 /// The scheduler of every time-driven rule.
-#[derive(Debug)]
 pub struct Scheduler {
-    cases: Follower<Case>,
-    unpaid: Follower<UnpaidOrder>,
-    grants: Follower<AccessGrant>,
+    index: Arc<dyn DueIndex>,
+    clock: Arc<dyn Clock>,
+    cases: Arc<Handler<Case>>,
+    unpaid: Handler<UnpaidOrder>,
+    grants: Handler<AccessGrant>,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler").finish_non_exhaustive()
+    }
 }
 
 impl Scheduler {
     pub fn new(
         store: Arc<dyn EventStore>,
+        index: Arc<dyn DueIndex>,
         cases: Arc<Handler<Case>>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         let policy = Arc::new(cases.policy().clone());
-        let unpaid = Arc::new(Handler::new(store.clone(), policy.clone(), clock.clone()));
-        let grants = Arc::new(Handler::new(store.clone(), policy, clock.clone()));
         Self {
-            cases: Follower::new(store.clone(), cases, clock.clone()),
-            unpaid: Follower::new(store.clone(), unpaid, clock.clone()),
-            grants: Follower::new(store, grants, clock),
-        }
-    }
-
-    /// Catches up with the log, then issues every command due now.
-    pub async fn run_once(&mut self) -> Result<SchedulerRun, HandlerError> {
-        let mut run = self.cases.run_once().await?;
-        run.add(self.unpaid.run_once().await?);
-        run.add(self.grants.run_once().await?);
-        Ok(run)
-    }
-}
-
-/// Follows one aggregate type's category and issues its due commands.
-#[derive(Debug)]
-struct Follower<A: Scheduled> {
-    store: Arc<dyn EventStore>,
-    handler: Arc<Handler<A>>,
-    clock: Arc<dyn Clock>,
-    checkpoint: Position,
-    states: HashMap<Uuid, A>,
-}
-
-impl<A: Scheduled> Follower<A> {
-    fn new(store: Arc<dyn EventStore>, handler: Arc<Handler<A>>, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            store,
-            handler,
+            index,
+            unpaid: Handler::new(store.clone(), policy.clone(), clock.clone()),
+            grants: Handler::new(store, policy, clock.clone()),
+            cases,
             clock,
-            checkpoint: 0,
-            states: HashMap::new(),
         }
     }
 
-    async fn run_once(&mut self) -> Result<SchedulerRun, HandlerError> {
-        self.catch_up().await?;
+    /// Issues every command due now.
+    pub async fn run_once(&self) -> Result<SchedulerRun, SchedulerError> {
         let now = self.clock.now();
-        let policy = self.handler.policy();
-        let due: Vec<(Uuid, A::Command)> = self
-            .states
-            .iter()
-            .flat_map(|(id, state)| {
-                state
-                    .due_commands(now, policy)
-                    .into_iter()
-                    .map(move |c| (*id, c))
-            })
-            .collect();
-        let mut run = SchedulerRun::default();
-        for (id, command) in due {
-            match self
-                .handler
-                .execute(&Envelope::new(id, command, Actor::system()))
-                .await
-            {
-                Ok(outcome) if !outcome.events.is_empty() => run.issued += 1,
-                Ok(_) => {}
-                // Someone (a person, another scheduler) got there first.
-                Err(HandlerError::Rejected(
-                    DomainError::NotDueYet { .. }
-                    | DomainError::AlreadyDone { .. }
-                    | DomainError::RefundNotPending
-                    | DomainError::SlaPaused
-                    | DomainError::ParcelSettled
-                    | DomainError::CaseClosed
-                    | DomainError::OrderSettled
-                    | DomainError::GrantNotActive,
-                )) => run.skipped += 1,
-                Err(error) => return Err(error),
-            }
-        }
-        self.catch_up().await?;
+        let mut run = self.issue(&self.cases, now).await?;
+        run.add(self.issue(&self.unpaid, now).await?);
+        run.add(self.issue(&self.grants, now).await?);
         Ok(run)
     }
 
-    async fn catch_up(&mut self) -> Result<(), HandlerError> {
-        let prefix = format!("{}-", A::CATEGORY);
+    async fn issue<A: Scheduled>(
+        &self,
+        handler: &Handler<A>,
+        now: DateTime<Utc>,
+    ) -> Result<SchedulerRun, SchedulerError> {
+        let mut run = SchedulerRun::default();
+        let mut after = None;
         loop {
-            let query = AllQuery::forwards(self.checkpoint + 1, PAGE)
-                .with_filter(AllFilter::category(A::CATEGORY));
-            let page = self.store.read_all(&query).await?;
-            for recorded in &page.events {
-                let Some(id) = recorded
-                    .stream
-                    .strip_prefix(&prefix)
-                    .and_then(|id| Uuid::parse_str(id).ok())
-                else {
-                    continue;
-                };
-                let event = A::Event::decode(&recorded.event_type, recorded.data.get()).map_err(
-                    |source| HandlerError::Undecodable {
-                        position: recorded.position,
-                        source,
-                    },
-                )?;
-                self.states.entry(id).or_default().evolve(&event);
+            let page = self
+                .index
+                .due(A::CATEGORY, now, after, PAGE)
+                .await
+                .map_err(SchedulerError::Index)?;
+            for &(_, id) in &page {
+                let (_, state) = handler.load(id).await?;
+                for command in state.due_commands(now, handler.policy()) {
+                    let envelope = Envelope::new(id, command, Actor::system());
+                    match handler.execute(&envelope).await {
+                        Ok(outcome) if !outcome.events.is_empty() => run.issued += 1,
+                        Ok(_) => {}
+                        // Someone (a person, another scheduler) got there first.
+                        Err(HandlerError::Rejected(
+                            DomainError::NotDueYet { .. }
+                            | DomainError::AlreadyDone { .. }
+                            | DomainError::RefundNotPending
+                            | DomainError::SlaPaused
+                            | DomainError::ParcelSettled
+                            | DomainError::CaseClosed
+                            | DomainError::OrderSettled
+                            | DomainError::GrantNotActive,
+                        )) => run.skipped += 1,
+                        Err(error) => return Err(error.into()),
+                    }
+                }
             }
-            self.checkpoint = page.scanned_to;
-            if page.is_end {
-                break;
+            if page.len() < PAGE {
+                return Ok(run);
             }
+            after = page.last().copied();
         }
-        self.states.retain(|_, state| state.may_fall_due());
-        Ok(())
     }
 }

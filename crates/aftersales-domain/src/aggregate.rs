@@ -96,14 +96,34 @@ pub trait Aggregate: std::fmt::Debug + Default + Clone + Send + Sync + 'static {
     }
 }
 
+/// A command that waits on the clock: due from `at` on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timer<C> {
+    pub at: DateTime<Utc>,
+    pub command: C,
+}
+
 /// An aggregate with rules that fall due with time.
 pub trait Scheduled: Aggregate {
+    /// Every command the state has waiting on the clock, each with the
+    /// moment it falls due. Only a new event changes them, which is what
+    /// lets the scheduler index the next due time instead of the state.
+    fn timers(&self, policy: &Policy) -> Vec<Timer<Self::Command>>;
+
     /// The commands due at `now`. Deciding them checks the rule again, so
     /// issuing one twice appends nothing the second time.
-    fn due_commands(&self, now: DateTime<Utc>, policy: &Policy) -> Vec<Self::Command>;
+    fn due_commands(&self, now: DateTime<Utc>, policy: &Policy) -> Vec<Self::Command> {
+        self.timers(policy)
+            .into_iter()
+            .filter(|timer| timer.at <= now)
+            .map(|timer| timer.command)
+            .collect()
+    }
 
-    /// Whether anything may still fall due (false once settled for good).
-    fn may_fall_due(&self) -> bool;
+    /// When the next command falls due; `None` while nothing waits on the clock.
+    fn next_due(&self, policy: &Policy) -> Option<DateTime<Utc>> {
+        self.timers(policy).iter().map(|timer| timer.at).min()
+    }
 }
 
 /// Declares an aggregate's event enum: one variant per payload struct, each

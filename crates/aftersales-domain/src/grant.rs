@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{Aggregate, Context, Scheduled};
+use crate::aggregate::{Aggregate, Context, Scheduled, Timer};
 use crate::error::DomainError;
 use crate::model::{require_short, require_text};
 use crate::policy::{hours, Policy};
@@ -121,16 +121,14 @@ impl AccessGrant {
 }
 
 impl Scheduled for AccessGrant {
-    fn due_commands(&self, now: DateTime<Utc>, _policy: &Policy) -> Vec<GrantCommand> {
-        if self.stage == GrantStage::Active && self.expires_at.is_some_and(|e| now >= e) {
-            vec![ExpireAccess {}.into()]
-        } else {
-            Vec::new()
+    fn timers(&self, _policy: &Policy) -> Vec<Timer<GrantCommand>> {
+        match self.expires_at {
+            Some(at) if self.stage == GrantStage::Active => vec![Timer {
+                at,
+                command: ExpireAccess {}.into(),
+            }],
+            _ => Vec::new(),
         }
-    }
-
-    fn may_fall_due(&self) -> bool {
-        self.stage != GrantStage::Ended
     }
 }
 

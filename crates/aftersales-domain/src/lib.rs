@@ -23,7 +23,7 @@ pub mod repair;
 mod testing;
 
 pub use actor::{Actor, Role};
-pub use aggregate::{Aggregate, Command, Context, DecodeError, DomainEvent, Scheduled};
+pub use aggregate::{Aggregate, Command, Context, DecodeError, DomainEvent, Scheduled, Timer};
 pub use error::DomainError;
 pub use money::{Currency, Money};
 pub use policy::Policy;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{Aggregate, Context, Scheduled};
+use crate::aggregate::{Aggregate, Context, Scheduled, Timer};
 use crate::error::DomainError;
 use crate::model::{check_optional, require_short, require_text};
 use crate::money::Money;
@@ -134,20 +134,18 @@ pub struct UnpaidOrder {
 }
 
 impl Scheduled for UnpaidOrder {
-    /// The platform's auto-close, once due.
-    fn due_commands(&self, now: DateTime<Utc>, _policy: &Policy) -> Vec<ReminderCommand> {
-        if self.registered && !self.settled && self.auto_close_at.is_some_and(|at| now >= at) {
-            vec![CloseUnpaidOrder {
-                reason: CloseReason::PlatformTimeout,
-            }
-            .into()]
-        } else {
-            Vec::new()
+    /// The platform's auto-close.
+    fn timers(&self, _policy: &Policy) -> Vec<Timer<ReminderCommand>> {
+        match self.auto_close_at {
+            Some(at) if self.registered && !self.settled => vec![Timer {
+                at,
+                command: CloseUnpaidOrder {
+                    reason: CloseReason::PlatformTimeout,
+                }
+                .into(),
+            }],
+            _ => Vec::new(),
         }
-    }
-
-    fn may_fall_due(&self) -> bool {
-        !self.settled
     }
 }
 

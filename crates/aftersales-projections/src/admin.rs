@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use aftersales_domain::Policy;
 use aftersales_store::{AllFrom, AllQuery, Direction, EventStore, Position};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -16,22 +17,26 @@ use crate::ledger::Ledger;
 use crate::projection::Projection;
 use crate::reports::{catalogue, Reports};
 use crate::runner::{self, status_name, table_name, Progress, Projector, Runtime, Target, Until};
+use crate::schedule::{self, Schedule};
 use crate::table::Table;
 
 /// Every read model, in the order they are listed.
-pub const NAMES: &[&str] = &[CaseViews::NAME, Ledger::NAME, Reports::NAME];
+pub const NAMES: &[&str] = &[CaseViews::NAME, Ledger::NAME, Reports::NAME, schedule::NAME];
 
 fn version_of(name: &str) -> Option<u32> {
     match name {
         CaseViews::NAME => Some(CaseViews::VERSION),
         Ledger::NAME => Some(Ledger::VERSION),
         Reports::NAME => Some(Reports::VERSION),
+        schedule::NAME => Some(schedule::VERSION),
         _ => None,
     }
 }
 
-/// The runtimes of the named projections (all when `names` is empty).
+/// The runtimes of the named projections (all when `names` is empty). The
+/// schedule reads aggregates it no longer holds from `store`.
 pub fn projectors(
+    store: &Arc<dyn EventStore>,
     names: &[String],
     target: Target,
 ) -> Result<Vec<Box<dyn Projector>>, ProjectionError> {
@@ -50,6 +55,7 @@ pub fn projectors(
                 CaseViews::NAME => Box::new(Runtime::new(CaseViews, target)),
                 Ledger::NAME => Box::new(Runtime::new(Ledger, target)),
                 Reports::NAME => Box::new(Runtime::new(Reports, target)),
+                schedule::NAME => Box::new(Schedule::new(store.clone(), Policy::default(), target)),
                 other => return Err(ProjectionError::UnknownProjection(other.to_owned())),
             })
         })
@@ -91,7 +97,7 @@ pub async fn catch_up(
     db: &ReadDb,
 ) -> Result<Vec<(&'static str, ProjectionError)>, ProjectionError> {
     prepare(db).await?;
-    let mut projectors = projectors(&[], Target::Live)?;
+    let mut projectors = projectors(&store, &[], Target::Live)?;
     runner::run(store, db, &mut projectors, Until::CaughtUp, |_| {}).await
 }
 
@@ -120,7 +126,7 @@ pub async fn run_live(store: Arc<dyn EventStore>, db: ReadDb) -> Result<(), Proj
     };
     prepare(&db).await?;
     loop {
-        let mut projectors = projectors(&[], Target::Live)?;
+        let mut projectors = projectors(&store, &[], Target::Live)?;
         match runner::run(store.clone(), &db, &mut projectors, Until::Forever, |_| {}).await {
             Ok(failed) => {
                 // Every projection failed at an event: wait for an operator.
@@ -168,7 +174,7 @@ pub async fn rebuild(
     restart: bool,
     progress: impl FnMut(Progress) + Send,
 ) -> Result<(), ProjectionError> {
-    let mut shadows = projectors(names, Target::Shadow)?;
+    let mut shadows = projectors(&store, names, Target::Shadow)?;
     for shadow in &shadows {
         let name = shadow.name();
         let status = status_name(name, Target::Shadow);
@@ -222,7 +228,7 @@ pub async fn verify(
     mut progress: impl FnMut(Progress) + Send,
 ) -> Result<Vec<Difference>, ProjectionError> {
     let mut differences = Vec::new();
-    for projector in projectors(names, Target::Verify)? {
+    for projector in projectors(&store, names, Target::Verify)? {
         let name = projector.name();
         let status = status_name(name, Target::Verify);
         let verify_table = table_name(name, Target::Verify);
@@ -409,7 +415,7 @@ pub async fn report_as_of(
         return Err(ProjectionError::BeyondHead { position, head });
     }
     let memory = ReadDb::memory().await?;
-    let mut projectors = projectors(&[Reports::NAME.to_owned()], Target::Live)?;
+    let mut projectors = projectors(&store, &[Reports::NAME.to_owned()], Target::Live)?;
     runner::run(
         store,
         &memory,

@@ -1,9 +1,10 @@
 //! Read models: everything the team reads, folded from the event log.
 //!
-//! Three projections keep documents in tables beside the events:
+//! Four projections keep documents in tables beside the events:
 //! [`CaseViews`] (each case now, its timeline and a searchable list),
-//! [`Ledger`] (double-entry postings of every money event) and [`Reports`]
-//! (the facts the SOP reports are built from). A [`runner`] feeds them from
+//! [`Ledger`] (double-entry postings of every money event), [`Reports`]
+//! (the facts the SOP reports are built from) and the [`schedule`] (when
+//! each aggregate's next time-driven command falls due). A [`runner`] feeds them from
 //! a catch-up subscription, writing each batch's documents with the
 //! checkpoint in one transaction; [`admin`] rebuilds them into shadow tables
 //! and swaps them in, verifies them against a rebuild, resets them, and
@@ -20,6 +21,7 @@ pub mod ledger;
 mod projection;
 pub mod reports;
 pub mod runner;
+pub mod schedule;
 mod table;
 
 pub use case_views::{CaseView, CaseViews};

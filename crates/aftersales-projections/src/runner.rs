@@ -186,20 +186,7 @@ impl<P: Projection> Projector for Runtime<P> {
 
     async fn load(&mut self, db: &ReadDb) -> Result<(), ProjectionError> {
         self.docs.clear();
-        self.position = match db.status(&self.status).await? {
-            Some(status) => {
-                if status.state == "failed" {
-                    db.set_state(&self.status, self.target.state(), None)
-                        .await?;
-                }
-                status.position
-            }
-            None => {
-                db.create(&self.status, &self.table, P::VERSION, self.target)
-                    .await?;
-                0
-            }
-        };
+        self.position = checkpoint(db, &self.status, &self.table, P::VERSION, self.target).await?;
         Ok(())
     }
 
@@ -234,6 +221,29 @@ impl<P: Projection> Projector for Runtime<P> {
                 self.docs.clear();
                 Err(error)
             }
+        }
+    }
+}
+
+/// Where a projection's tables stand, creating them if missing; a failed
+/// projection is marked running again, to retry its event.
+pub(crate) async fn checkpoint(
+    db: &ReadDb,
+    status: &str,
+    table: &str,
+    version: u32,
+    target: Target,
+) -> Result<Position, ProjectionError> {
+    match db.status(status).await? {
+        Some(row) => {
+            if row.state == "failed" {
+                db.set_state(status, target.state(), None).await?;
+            }
+            Ok(row.position)
+        }
+        None => {
+            db.create(status, table, version, target).await?;
+            Ok(0)
         }
     }
 }

@@ -2,77 +2,63 @@
 //! scheduler issues these commands; deciding them again checks the rule, so
 //! a command issued twice appends nothing the second time.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use super::commands::*;
 use super::events::{ReturnToSenderReason, SlaClock};
 use super::state::{Case, RefundStage, Status};
-use crate::aggregate::Scheduled;
+use crate::aggregate::{Scheduled, Timer};
 use crate::policy::{hours, Policy};
 
 impl Scheduled for Case {
-    fn due_commands(&self, now: DateTime<Utc>, policy: &Policy) -> Vec<CaseCommand> {
-        let mut due = Vec::new();
+    fn timers(&self, policy: &Policy) -> Vec<Timer<CaseCommand>> {
+        let mut timers = Vec::new();
         if self.status == Status::Open && self.sla.paused_since.is_none() {
-            let overdue = |deadline: Option<DateTime<Utc>>| deadline.is_some_and(|d| now > d);
-            if self.sla.first_response_at.is_none()
-                && overdue(self.sla.first_response_due)
-                && !self.sla.breached.contains(&SlaClock::FirstResponse)
-            {
-                due.push(
-                    RecordSlaBreach {
-                        clock: SlaClock::FirstResponse,
-                    }
-                    .into(),
-                );
+            let mut breach = |clock: SlaClock, deadline: Option<DateTime<Utc>>| {
+                if let Some(deadline) = deadline.filter(|_| !self.sla.breached.contains(&clock)) {
+                    timers.push(Timer {
+                        at: just_after(deadline),
+                        command: RecordSlaBreach { clock }.into(),
+                    });
+                }
+            };
+            if self.sla.first_response_at.is_none() {
+                breach(SlaClock::FirstResponse, self.sla.first_response_due);
             }
-            if overdue(self.sla.resolution_due)
-                && !self.sla.breached.contains(&SlaClock::Resolution)
-            {
-                due.push(
-                    RecordSlaBreach {
-                        clock: SlaClock::Resolution,
-                    }
-                    .into(),
-                );
-            }
+            breach(SlaClock::Resolution, self.sla.resolution_due);
         }
         if matches!(self.status, Status::Open | Status::Closed) {
             for (refund_id, refund) in &self.refunds {
-                if refund.stage == RefundStage::Requested
-                    && refund.deadline().is_some_and(|d| now >= d)
+                if let Some(at) = refund
+                    .deadline()
+                    .filter(|_| refund.stage == RefundStage::Requested)
                 {
-                    due.push(
-                        AutoAcceptRefund {
+                    timers.push(Timer {
+                        at,
+                        command: AutoAcceptRefund {
                             refund_id: *refund_id,
                         }
                         .into(),
-                    );
+                    });
                 }
             }
         }
         if self.status == Status::Open {
-            let window = hours(policy.unreachable_return_hours);
-            if self
-                .unreachable_since()
-                .is_some_and(|since| now >= since + window)
-            {
-                due.push(
-                    ReturnParcelToSender {
+            if let Some(since) = self.unreachable_since() {
+                timers.push(Timer {
+                    at: since + hours(policy.unreachable_return_hours),
+                    command: ReturnParcelToSender {
                         reason: ReturnToSenderReason::CustomerUnreachable,
                     }
                     .into(),
-                );
+                });
             }
         }
-        due
+        timers
     }
+}
 
-    fn may_fall_due(&self) -> bool {
-        match self.status {
-            Status::Open => true,
-            Status::Closed => self.pending_refunds() > 0,
-            Status::New | Status::Merged => false,
-        }
-    }
+/// A deadline is breached once it has passed, not at the moment itself.
+fn just_after(deadline: DateTime<Utc>) -> DateTime<Utc> {
+    deadline + Duration::nanoseconds(1)
 }

@@ -1269,3 +1269,48 @@ fn a_courier_claim_is_settled_once_and_not_above_the_claim() {
         Err(DomainError::AlreadyDone { .. })
     ));
 }
+
+/// What the scheduler issues when a case's next due time comes is what the
+/// rules accept then, and nothing is due a moment before.
+#[test]
+fn the_next_due_time_is_when_the_rules_first_accept_a_timed_command() {
+    use crate::aggregate::Scheduled;
+    let policy = Policy::default();
+    let case = open_case(Priority::P1, PlatformState::SellerShipped).by("scheduler", Role::System);
+    let state = Case::replay(&case.history);
+    let due = state.next_due(&policy).expect("a first-response deadline");
+    assert_eq!(
+        Some(due),
+        state
+            .sla
+            .first_response_due
+            .map(|d| d + Duration::nanoseconds(1))
+    );
+    assert!(state
+        .due_commands(due - Duration::nanoseconds(1), &policy)
+        .is_empty());
+    let commands = state.due_commands(due, &policy);
+    assert_eq!(commands.len(), 1);
+    let late = case.at(due).then_apply(commands[0].clone());
+
+    // The breach moves the next due time on to the resolution deadline.
+    let state = Case::replay(&late.history);
+    let next = state.next_due(&policy).expect("a resolution deadline");
+    assert_eq!(
+        Some(next),
+        state
+            .sla
+            .resolution_due
+            .map(|d| d + Duration::nanoseconds(1))
+    );
+    assert!(late
+        .at(next)
+        .when(state.due_commands(next, &policy)[0].clone())
+        .is_ok());
+
+    // A paused clock has nothing due.
+    let paused = late.by("agent-1", Role::Agent).then_apply(PauseSla {
+        reason: PauseReason::WaitingOnThirdParty,
+    });
+    assert_eq!(Case::replay(&paused.history).next_due(&policy), None);
+}
