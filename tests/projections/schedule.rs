@@ -2,6 +2,8 @@
 
 use aftersales_domain::case::*;
 use aftersales_domain::model::*;
+use aftersales_domain::reminder::{RegisterUnpaidOrder, UnpaidOrder};
+use aftersales_domain::Money;
 use aftersales_projections::{admin, schedule};
 use aftersales_tests::desk::*;
 use aftersales_tests::{on_both_backends, TestDb};
@@ -28,7 +30,32 @@ async fn a_case_is_due_from_its_deadline_until_its_clock_stops(db: TestDb) {
             PlatformState::SellerShipped,
         )
         .await;
+    // An unpaid order that happens to share the P1 case's id: ids are
+    // unique within a category only.
+    let ordered_at = monday_10am() - Duration::hours(20);
+    desk.execute::<UnpaidOrder>(
+        Some(p1),
+        &agent(),
+        RegisterUnpaidOrder {
+            order_no: "TB-UNPAID-1".into(),
+            buyer_id: "tb_zhou".into(),
+            ordered_at,
+            amount: Money::cny(15_800),
+        }
+        .into(),
+    )
+    .await
+    .unwrap();
     admin::catch_up(store.clone(), &read).await.unwrap();
+    let unpaid = schedule::due(&read, "unpaid", monday_10am() + Duration::days(8), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(unpaid.len(), 1);
+    assert_eq!(
+        (unpaid[0].aggregate_id, unpaid[0].due),
+        (p1, ordered_at + Duration::hours(72)),
+        "the platform closes an unpaid order 72 hours after it was placed"
+    );
 
     let due = |hours: i64| {
         let read = read.clone();

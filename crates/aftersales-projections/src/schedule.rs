@@ -10,6 +10,7 @@
 //! up to the event at hand. The rows depend on the log alone, so a rebuild
 //! compares equal to the live table.
 
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
@@ -96,15 +97,19 @@ enum Folded {
 }
 
 impl Folded {
-    /// Applies the event if it belongs to this kind of aggregate.
-    fn evolve(&mut self, event: &AnyEvent) -> bool {
-        match (self, event) {
-            (Folded::Case(state), AnyEvent::Case(event)) => state.evolve(event),
-            (Folded::Unpaid(state), AnyEvent::Reminder(event)) => state.evolve(event),
-            (Folded::Grant(state), AnyEvent::Grant(event)) => state.evolve(event),
-            _ => return false,
+    fn evolve(&mut self, event: &Envelope) -> Result<(), ProjectionError> {
+        match (self, &event.event) {
+            (Folded::Case(state), AnyEvent::Case(e)) => state.evolve(e),
+            (Folded::Unpaid(state), AnyEvent::Reminder(e)) => state.evolve(e),
+            (Folded::Grant(state), AnyEvent::Grant(e)) => state.evolve(e),
+            _ => {
+                return Err(ProjectionError::Inconsistent {
+                    position: event.position,
+                    reason: format!("{} holds events of another aggregate", event.stream),
+                })
+            }
         }
-        true
+        Ok(())
     }
 
     fn next_due(&self, policy: &Policy) -> Option<DateTime<Utc>> {
@@ -124,7 +129,8 @@ pub struct Schedule {
     table: String,
     status: String,
     position: Position,
-    states: LruCache<Uuid, (Revision, Folded)>,
+    /// By category and id: ids are unique within a category only.
+    states: LruCache<(&'static str, Uuid), (Revision, Folded)>,
 }
 
 impl std::fmt::Debug for Schedule {
@@ -151,16 +157,23 @@ impl Schedule {
         }
     }
 
-    /// Brings the aggregate's cached state through `event`, from the cache
-    /// or its stream; false for aggregates without time-driven rules.
-    async fn fold(&mut self, event: &Envelope) -> Result<bool, ProjectionError> {
-        let id = event.aggregate_id;
-        match self.states.get_mut(&id) {
+    /// The aggregate's next due time after `event`, folding it onto the
+    /// cached state or reading the aggregate from its stream.
+    async fn next_due(
+        &mut self,
+        category: &'static str,
+        event: &Envelope,
+    ) -> Result<Option<DateTime<Utc>>, ProjectionError> {
+        let key = (category, event.aggregate_id);
+        match self.states.get_mut(&key) {
             // Folded already: the stream was read through this event.
-            Some((revision, _)) if *revision >= event.revision => return Ok(true),
+            Some((revision, state)) if *revision >= event.revision => {
+                return Ok(state.next_due(&self.policy));
+            }
             Some((revision, state)) if *revision + 1 == event.revision => {
+                state.evolve(event)?;
                 *revision = event.revision;
-                return Ok(state.evolve(&event.event));
+                return Ok(state.next_due(&self.policy));
             }
             _ => {}
         }
@@ -168,13 +181,14 @@ impl Schedule {
             AnyEvent::Case(_) => Folded::Case(self.read(event).await?),
             AnyEvent::Reminder(_) => Folded::Unpaid(self.read(event).await?),
             AnyEvent::Grant(_) => Folded::Grant(self.read(event).await?),
-            AnyEvent::Audit(_) | AnyEvent::Repair(_) => return Ok(false),
+            AnyEvent::Audit(_) | AnyEvent::Repair(_) => return Ok(None),
         };
         if event.revision == 0 {
-            state.evolve(&event.event);
+            state.evolve(event)?;
         }
-        self.states.put(id, (event.revision, state));
-        Ok(true)
+        let due = state.next_due(&self.policy);
+        self.states.put(key, (event.revision, state));
+        Ok(due)
     }
 
     /// The aggregate folded from its stream through `event`; a new stream
@@ -251,8 +265,7 @@ impl Projector for Schedule {
         let start = batch.partition_point(|event| event.position <= self.position);
         let result = async {
             // The last due time of each aggregate the batch touched.
-            let mut touched: Vec<(&'static str, Uuid, Option<DateTime<Utc>>)> = Vec::new();
-            let mut index = std::collections::HashMap::new();
+            let mut touched: HashMap<(&'static str, Uuid), Option<DateTime<Utc>>> = HashMap::new();
             for event in &batch[start..] {
                 let category = match event.event {
                     AnyEvent::Case(_) => Case::CATEGORY,
@@ -260,22 +273,12 @@ impl Projector for Schedule {
                     AnyEvent::Grant(_) => AccessGrant::CATEGORY,
                     AnyEvent::Audit(_) | AnyEvent::Repair(_) => continue,
                 };
-                if !self.fold(event).await? {
-                    continue;
-                }
-                let due = self
-                    .states
-                    .peek(&event.aggregate_id)
-                    .and_then(|(_, state)| state.next_due(&self.policy));
-                let slot = *index.entry(event.aggregate_id).or_insert_with(|| {
-                    touched.push((category, event.aggregate_id, None));
-                    touched.len() - 1
-                });
-                touched[slot].2 = due;
+                let due = self.next_due(category, event).await?;
+                touched.insert((category, event.aggregate_id), due);
             }
             let rows: Vec<RowWrite> = touched
                 .into_iter()
-                .map(|(collection, id, due)| RowWrite {
+                .map(|((collection, id), due)| RowWrite {
                     collection,
                     key: id.to_string(),
                     sort: due.map(sort_key).unwrap_or_default(),
