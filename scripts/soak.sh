@@ -4,7 +4,7 @@
 # p50/p99/max and non-2xx, then a soak of SOAK_MINUTES (default 10) at the
 # same rate while the service's resident memory is sampled every 10 s.
 # Fails on any non-2xx answer, or if memory grew by 10% or more from the
-# end of the first soak minute (warm caches) to the end.
+# first soak minute (warm caches) to the last (medians of their samples).
 #
 #   scripts/soak.sh [DB_URL]      a new SQLite path (default) or an empty PostgreSQL database
 #
@@ -52,6 +52,9 @@ load() {
 }
 summarise() { python3 scripts/oha-summary.py "$1" "$2"; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$service_pid/status"; }
+# Where resident memory lives (heap and stacks, mapped files, shared memory
+# such as SQLite's WAL index), to tell a leak from caches filling.
+rss_parts() { awk '/^Rss(Anon|File|Shmem):/ { printf "%s%s", sep, $2; sep = "/" }' "/proc/$service_pid/status"; }
 
 status=0
 load "$fixed_seconds" "$work/fixed.json"
@@ -60,17 +63,27 @@ summarise "$work/fixed.json" "SOAK $backend fixed-rate target_rps=$rate seconds=
 load $((minutes * 60)) "$work/soak.json" &
 oha_pid=$!
 samples=()
+parts=()
 for _ in $(seq 1 $((minutes * 6))); do
     sleep 10
     samples+=("$(rss_kib)")
+    parts+=("$(rss_parts)")
 done
 wait "$oha_pid"
 summarise "$work/soak.json" "SOAK $backend soak target_rps=$rate minutes=$minutes" || status=1
-after_warmup=${samples[5]}
-last=${samples[-1]}
-growth=$(python3 -c "print(f'{($last - $after_warmup) * 100 / $after_warmup:.1f}')")
-echo "SOAK $backend rss_kib_after_1min=$after_warmup rss_kib_end=$last growth_percent=$growth samples=${samples[*]}"
-python3 -c "import sys; sys.exit(0 if $last < $after_warmup * 1.10 else 1)" || {
+# Medians of the first minute's six samples and of the last minute's: one
+# sample against another would also measure where each caught the
+# allocator's and the caches' ups and downs.
+read -r first_minute last_minute growth < <(python3 - "${samples[@]}" <<'PY'
+import statistics, sys
+samples = [int(s) for s in sys.argv[1:]]
+first, last = statistics.median(samples[:6]), statistics.median(samples[-6:])
+print(int(first), int(last), f"{(last - first) * 100 / first:.1f}")
+PY
+)
+echo "SOAK $backend rss_kib_median_first_minute=$first_minute rss_kib_median_last_minute=$last_minute growth_percent=$growth samples=${samples[*]}"
+echo "SOAK $backend rss_kib_anon/file/shmem=${parts[*]}"
+python3 -c "import sys; sys.exit(0 if $last_minute < $first_minute * 1.10 else 1)" || {
     echo "soak.sh: resident memory grew by 10% or more" >&2
     status=1
 }

@@ -14,6 +14,13 @@ use std::process::ExitCode;
 use aftersales_store::{StoreError, StoreOptions, DEFAULT_DATABASE_URL};
 use clap::{Parser, Subcommand};
 
+/// glibc's allocator gives each thread that allocates an arena of its own
+/// (tokio's workers, and one thread per SQLite connection) and returns
+/// little of it: a long-running service's memory crept up under steady
+/// load. mimalloc keeps it flat (`docs/reliability.md`, "Load and soak").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "aftersales",

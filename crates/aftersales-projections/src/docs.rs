@@ -4,16 +4,24 @@
 //! A projection only sees this set; the runner loads the documents an event
 //! names in bulk before applying it, and writes back the changed ones with
 //! the checkpoint in one transaction. The set is bounded: after a commit the
-//! clean documents are dropped once it holds more than its capacity, so a
-//! rebuild needs the same memory whatever the log's length.
+//! least recently used documents are dropped until it holds no more than its
+//! capacity. So a rebuild needs the same memory whatever the log's length,
+//! and a live service holds a steady set of the documents its recent events
+//! touched instead of filling up and starting empty again.
 
 use std::collections::HashMap;
+
+use lru::LruCache;
 
 /// Documents of a projection, by collection and key.
 #[derive(Debug)]
 pub struct Docs<D> {
-    collections: HashMap<&'static str, HashMap<String, Slot<D>>>,
-    len: usize,
+    /// Each collection from least to most recently used.
+    collections: HashMap<&'static str, LruCache<String, Slot<D>>>,
+    /// Commits so far: a slot's `used` is the batch that last read or wrote
+    /// it, which orders the collections' least recently used documents
+    /// against each other.
+    batch: u64,
 }
 
 #[derive(Debug)]
@@ -26,6 +34,7 @@ struct Slot<D> {
     /// Its search terms as the table holds them, when known: unchanged
     /// terms are not rewritten.
     tags: Option<Vec<Tag>>,
+    used: u64,
 }
 
 /// A search term: `(field, value)`.
@@ -35,7 +44,7 @@ impl<D> Default for Docs<D> {
     fn default() -> Self {
         Self {
             collections: HashMap::new(),
-            len: 0,
+            batch: 0,
         }
     }
 }
@@ -52,14 +61,16 @@ pub(crate) struct Change<'a, D> {
 
 impl<D> Docs<D> {
     pub fn get(&self, collection: &str, key: &str) -> Option<&D> {
-        self.collections.get(collection)?.get(key)?.doc.as_ref()
+        self.collections.get(collection)?.peek(key)?.doc.as_ref()
     }
 
     /// The document to change in place, if it exists.
     pub fn get_mut(&mut self, collection: &str, key: &str) -> Option<&mut D> {
+        let batch = self.batch;
         let slot = self.collections.get_mut(collection)?.get_mut(key)?;
         let doc = slot.doc.as_mut()?;
         slot.dirty = true;
+        slot.used = batch;
         Some(doc)
     }
 
@@ -73,25 +84,38 @@ impl<D> Docs<D> {
     }
 
     fn slot(&mut self, collection: &'static str, key: String) -> &mut Slot<D> {
-        let slots = self.collections.entry(collection).or_default();
-        let len = &mut self.len;
-        let slot = slots.entry(key).or_insert_with(|| {
-            *len += 1;
-            Slot {
+        let batch = self.batch;
+        let slot = self
+            .collections
+            .entry(collection)
+            .or_insert_with(LruCache::unbounded)
+            .get_or_insert_mut(key, || Slot {
                 doc: None,
                 dirty: false,
                 stored: true,
                 tags: None,
-            }
-        });
+                used: batch,
+            });
         slot.dirty = true;
+        slot.used = batch;
         slot
     }
 
-    pub(crate) fn is_loaded(&self, collection: &str, key: &str) -> bool {
-        self.collections
-            .get(collection)
-            .is_some_and(|slots| slots.contains_key(key))
+    /// Whether the set holds what the table has for a key; if so, marks it
+    /// used by the current batch.
+    pub(crate) fn touch(&mut self, collection: &str, key: &str) -> bool {
+        let batch = self.batch;
+        match self
+            .collections
+            .get_mut(collection)
+            .and_then(|slots| slots.get_mut(key))
+        {
+            Some(slot) => {
+                slot.used = batch;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Records what the table holds for a key (`None`: no row).
@@ -103,21 +127,19 @@ impl<D> Docs<D> {
         tags: Vec<Tag>,
     ) {
         let stored = doc.is_some();
-        let slots = self.collections.entry(collection).or_default();
-        if slots
-            .insert(
+        self.collections
+            .entry(collection)
+            .or_insert_with(LruCache::unbounded)
+            .put(
                 key,
                 Slot {
                     doc,
                     dirty: false,
                     stored,
                     tags: Some(tags),
+                    used: self.batch,
                 },
-            )
-            .is_none()
-        {
-            self.len += 1;
-        }
+            );
     }
 
     pub(crate) fn changes(&self) -> impl Iterator<Item = Change<'_, D>> {
@@ -140,34 +162,82 @@ impl<D> Docs<D> {
         if let Some(slot) = self
             .collections
             .get_mut(collection)
-            .and_then(|slots| slots.get_mut(key))
+            .and_then(|slots| slots.peek_mut(key))
         {
             slot.tags = Some(tags);
         }
     }
 
-    /// After a commit: everything written is now stored; beyond `capacity`
-    /// the set starts empty again.
+    /// After a commit: everything written is now stored, and the least
+    /// recently used documents go until at most `capacity` are left.
     pub(crate) fn committed(&mut self, capacity: usize) {
-        if self.len > capacity {
-            self.clear();
-            return;
-        }
-        for slot in self
+        for (_, slot) in self
             .collections
             .values_mut()
-            .flat_map(|slots| slots.values_mut())
+            .flat_map(|slots| slots.iter_mut())
         {
             if slot.dirty {
                 slot.stored = slot.doc.is_some();
                 slot.dirty = false;
             }
         }
+        self.batch += 1;
+        let mut len: usize = self.collections.values().map(LruCache::len).sum();
+        while len > capacity {
+            let oldest = self
+                .collections
+                .values_mut()
+                .filter_map(|slots| Some((slots.peek_lru()?.1.used, slots)))
+                .min_by_key(|(used, _)| *used);
+            let Some((_, slots)) = oldest else { break };
+            slots.pop_lru();
+            len -= 1;
+        }
     }
 
     /// After a failed commit the set may hold uncommitted changes: forget it.
     pub(crate) fn clear(&mut self) {
         self.collections.clear();
-        self.len = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn committed_batch(docs: &mut Docs<u32>, touched: &[(&'static str, &str)]) {
+        for &(collection, key) in touched {
+            if !docs.touch(collection, key) {
+                docs.loaded(collection, key.to_owned(), Some(0), Vec::new());
+            }
+        }
+        docs.committed(3);
+    }
+
+    #[test]
+    fn beyond_its_capacity_the_set_keeps_the_most_recently_used_documents() {
+        let mut docs = Docs::default();
+        committed_batch(&mut docs, &[("case", "a"), ("agent", "x")]);
+        committed_batch(&mut docs, &[("case", "b")]);
+        committed_batch(&mut docs, &[("case", "a"), ("case", "c")]);
+
+        assert!(
+            !docs.touch("agent", "x"),
+            "the oldest, from another collection, went"
+        );
+        for key in ["a", "b", "c"] {
+            assert!(docs.touch("case", key), "{key} stays");
+        }
+
+        docs.put("case", "d", 4);
+        docs.committed(3);
+        assert!(docs.touch("case", "d"), "a document just written stays");
+        assert_eq!(docs.get("case", "d"), Some(&4));
+        assert!(docs.changes().next().is_none(), "nothing is left to write");
+        let kept = ["a", "b", "c"]
+            .iter()
+            .filter(|k| docs.touch("case", k))
+            .count();
+        assert_eq!(kept, 2, "one older document made room");
     }
 }

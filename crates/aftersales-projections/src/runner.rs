@@ -97,7 +97,7 @@ impl<P: Projection> Runtime<P> {
         }
         let mut missing: HashMap<&'static str, HashSet<String>> = HashMap::new();
         for (collection, key) in wanted {
-            if !self.docs.is_loaded(collection, &key) {
+            if !self.docs.touch(collection, &key) {
                 missing.entry(collection).or_default().insert(key);
             }
         }
