@@ -18,6 +18,9 @@ use lru::LruCache;
 pub struct Docs<D> {
     /// Each collection from least to most recently used.
     collections: HashMap<&'static str, LruCache<String, Slot<D>>>,
+    /// The documents changed since the last commit, so that a batch's
+    /// writes are found without scanning the whole set.
+    dirty: Vec<(&'static str, String)>,
     /// Commits so far: a slot's `used` is the batch that last read or wrote
     /// it, which orders the collections' least recently used documents
     /// against each other.
@@ -44,6 +47,7 @@ impl<D> Default for Docs<D> {
     fn default() -> Self {
         Self {
             collections: HashMap::new(),
+            dirty: Vec::new(),
             batch: 0,
         }
     }
@@ -65,11 +69,14 @@ impl<D> Docs<D> {
     }
 
     /// The document to change in place, if it exists.
-    pub fn get_mut(&mut self, collection: &str, key: &str) -> Option<&mut D> {
+    pub fn get_mut(&mut self, collection: &'static str, key: &str) -> Option<&mut D> {
         let batch = self.batch;
         let slot = self.collections.get_mut(collection)?.get_mut(key)?;
         let doc = slot.doc.as_mut()?;
-        slot.dirty = true;
+        if !slot.dirty {
+            slot.dirty = true;
+            self.dirty.push((collection, key.to_owned()));
+        }
         slot.used = batch;
         Some(doc)
     }
@@ -85,17 +92,20 @@ impl<D> Docs<D> {
 
     fn slot(&mut self, collection: &'static str, key: String) -> &mut Slot<D> {
         let batch = self.batch;
-        let slot = self
+        let slots = self
             .collections
             .entry(collection)
-            .or_insert_with(LruCache::unbounded)
-            .get_or_insert_mut(key, || Slot {
-                doc: None,
-                dirty: false,
-                stored: true,
-                tags: None,
-                used: batch,
-            });
+            .or_insert_with(LruCache::unbounded);
+        if !slots.peek(&key).is_some_and(|slot| slot.dirty) {
+            self.dirty.push((collection, key.clone()));
+        }
+        let slot = slots.get_or_insert_mut(key, || Slot {
+            doc: None,
+            dirty: false,
+            stored: true,
+            tags: None,
+            used: batch,
+        });
         slot.dirty = true;
         slot.used = batch;
         slot
@@ -143,17 +153,15 @@ impl<D> Docs<D> {
     }
 
     pub(crate) fn changes(&self) -> impl Iterator<Item = Change<'_, D>> {
-        self.collections.iter().flat_map(|(collection, slots)| {
-            slots
-                .iter()
-                .filter(|(_, slot)| slot.dirty)
-                .map(|(key, slot)| Change {
-                    collection,
-                    key,
-                    doc: slot.doc.as_ref(),
-                    stored: slot.stored,
-                    tags: slot.tags.as_deref(),
-                })
+        self.dirty.iter().filter_map(|(collection, key)| {
+            let slot = self.collections.get(collection)?.peek(key)?;
+            slot.dirty.then_some(Change {
+                collection,
+                key,
+                doc: slot.doc.as_ref(),
+                stored: slot.stored,
+                tags: slot.tags.as_deref(),
+            })
         })
     }
 
@@ -171,12 +179,12 @@ impl<D> Docs<D> {
     /// After a commit: everything written is now stored, and the least
     /// recently used documents go until at most `capacity` are left.
     pub(crate) fn committed(&mut self, capacity: usize) {
-        for (_, slot) in self
-            .collections
-            .values_mut()
-            .flat_map(|slots| slots.iter_mut())
-        {
-            if slot.dirty {
+        for (collection, key) in self.dirty.drain(..) {
+            if let Some(slot) = self
+                .collections
+                .get_mut(collection)
+                .and_then(|slots| slots.peek_mut(&key))
+            {
                 slot.stored = slot.doc.is_some();
                 slot.dirty = false;
             }
@@ -198,6 +206,7 @@ impl<D> Docs<D> {
     /// After a failed commit the set may hold uncommitted changes: forget it.
     pub(crate) fn clear(&mut self) {
         self.collections.clear();
+        self.dirty.clear();
     }
 }
 
@@ -230,6 +239,14 @@ mod tests {
         }
 
         docs.put("case", "d", 4);
+        *docs.get_mut("case", "d").expect("just put") += 1;
+        docs.put("case", "d", 4);
+        let written: Vec<_> = docs.changes().map(|c| (c.key, c.doc)).collect();
+        assert_eq!(
+            written,
+            [("d", Some(&4))],
+            "a document changed thrice is written once"
+        );
         docs.committed(3);
         assert!(docs.touch("case", "d"), "a document just written stays");
         assert_eq!(docs.get("case", "d"), Some(&4));
