@@ -28,7 +28,7 @@ for db in "$@"; do
     backend=${db%%:*}
     port=$(scripts/free-port.sh)
     grpc_port=$(scripts/free-port.sh)
-    service_start "$bin" "$db" "$port" "$work/server-$backend.log" --grpc-listen "127.0.0.1:$grpc_port"
+    service_start "$bin" "$db" "$port" "$work/server-$backend.log" --grpc-listen "127.0.0.1:$grpc_port" --grpc-insecure
     figures=$("$venv_bin/python" tests/kurrentdb/bench.py "kurrentdb://127.0.0.1:$grpc_port?tls=false" \
         "$events" "$batch")
     echo "BENCH grpc $backend events=$events batch=$batch $figures"

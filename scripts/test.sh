@@ -17,10 +17,22 @@ scripts/pg.sh start "$pg_dir" "$port"
 export AFTERSALES_TEST_PG
 AFTERSALES_TEST_PG=$(scripts/pg.sh url "$port")
 
-scripts/check-layers.sh
-
 status=0
-cargo test --workspace --locked "$@" 2>&1 | tee "$log" || status=$?
+# What `make lint` runs (formatting, clippy with warnings as errors, the
+# direction of dependencies between crates): CI enforces it too.
+if [ $# -eq 0 ]; then
+    if cargo fmt --all --check && cargo clippy --workspace --all-targets --locked -- -D warnings \
+        && scripts/check-layers.sh; then
+        echo "test result: ok. 1 passed; 0 failed; 0 ignored (lint)" | tee -a "$log"
+    else
+        echo "test result: FAILED. 0 passed; 1 failed; 0 ignored (lint)" | tee -a "$log"
+        status=1
+    fi
+fi
+
+# Every test binary runs, whatever failed before it: one failure must not
+# hide the others.
+cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee -a "$log" || status=$?
 
 # The API against its own OpenAPI document and the official KurrentDB client
 # against the gRPC endpoint, on both backends, unless the run was narrowed to

@@ -739,7 +739,7 @@ async fn metrics_count_requests_appends_and_lag(db: TestDb) {
     assert!(!text.contains(&id.to_string()));
 }
 
-// Every SOP of DOMAIN.md, each command through the API.
+// Every SOP of docs/domain.md, each command through the API.
 aftersales_tests::sop_scenarios!(aftersales_tests::desk::Desk::over_http);
 
 on_both_backends!(

@@ -1,5 +1,5 @@
 //! Command handlers and the scheduler against the real stores, and the SOPs
-//! of DOMAIN.md run end to end through them.
+//! of docs/domain.md run end to end through them.
 
 mod handler;
 mod scheduler;

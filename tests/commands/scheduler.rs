@@ -1,13 +1,51 @@
 use aftersales_domain::case::*;
 use aftersales_domain::model::*;
 use aftersales_domain::Money;
-use aftersales_tests::{on_both_backends, TestDb};
+use aftersales_tests::{on_both_backends, write_behind_the_api, TestDb};
 use chrono::Duration;
 use uuid::Uuid;
 
 use crate::{agent, monday_10am, Desk};
 
-on_both_backends!(the_scheduler_issues_due_commands_once);
+on_both_backends!(
+    the_scheduler_issues_due_commands_once,
+    a_case_that_cannot_be_read_does_not_stop_the_scheduler,
+);
+
+async fn a_case_that_cannot_be_read_does_not_stop_the_scheduler(db: TestDb) {
+    let desk = Desk::new(db.open().await);
+    let mut cases = Vec::new();
+    for _ in 0..2 {
+        cases.push(
+            desk.register(
+                Priority::P1,
+                Category::Logistics,
+                PlatformState::SellerShipped,
+            )
+            .await,
+        );
+    }
+    let mut scheduler = desk.scheduler().await;
+    assert_eq!(scheduler.run_once().await.unwrap().issued, 0);
+    // One case's stream gets an event no code can read.
+    let broken = cases[0];
+    write_behind_the_api(
+        &db.url,
+        &format!("case-{broken}"),
+        "CallLogged",
+        r#"{"number":1}"#,
+    )
+    .await;
+
+    desk.clock.set(monday_10am() + Duration::hours(3));
+    let run = scheduler.run_once().await.unwrap();
+    assert_eq!((run.issued, run.failed), (1, 1), "{run:?}");
+    let (_, sound) = desk.cases.load(cases[1]).await.unwrap();
+    assert!(
+        !sound.sla.breached.is_empty(),
+        "the other case's breach is recorded"
+    );
+}
 
 async fn the_scheduler_issues_due_commands_once(db: TestDb) {
     let desk = Desk::new(db.open().await);

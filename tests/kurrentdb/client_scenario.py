@@ -4,12 +4,16 @@ idempotent retry, reads of a stream both ways and of $all with the client's
 default filter, live and catch-up subscriptions, binary data, and an append
 over the size limit.
 
-    python client_scenario.py kurrentdb://127.0.0.1:PORT?Tls=false
+    python client_scenario.py kurrentdb://USER:TOKEN@localhost:PORT?tls=true CA.pem
+
+USER and TOKEN are an integration key's name and token, checked by the
+endpoint as basic credentials over TLS (signed by the throw-away CA.pem).
 
 Prints `stream=NAME events=N` on success (for the caller to check with the
 CLI) and exits non-zero with the failed check otherwise.
 """
 
+import base64
 import json
 import sys
 import threading
@@ -37,8 +41,9 @@ def check(condition, what):
         raise SystemExit(f"FAILED: {what}")
 
 
-def main(uri):
-    client = KurrentDBClient(uri=uri)
+def main(uri, ca_file):
+    ca = open(ca_file, "rb").read()
+    client = KurrentDBClient(uri=uri, root_certificates=ca)
     stream = f"parcel-{uuid.uuid4()}"
 
     # Appends with each expected-revision kind; single events go through
@@ -151,23 +156,25 @@ def main(uri):
         check(False, "an oversized append is refused")
     check(len(client.get_stream(stream)) == 7, "a refused append appends nothing")
 
-    bad_input(uri)
+    bad_input(uri, ca)
     check(len(client.get_stream(stream)) == 7, "the server serves after bad input")
     client.close()
     print(f"stream={stream} events=7")
 
 
-def bad_input(uri):
-    """Malformed and meaningless requests get a clear gRPC status."""
+def bad_input(uri, ca):
+    """Malformed and meaningless requests, from a caller with valid
+    credentials, get a clear gRPC status."""
     import grpc
     from kurrentdbclient.protos.v1 import shared_pb2, streams_pb2
 
-    target = uri.split("://", 1)[1].split("?", 1)[0]
-    channel = grpc.insecure_channel(target)
+    credentials, target = uri.split("://", 1)[1].split("?", 1)[0].split("@", 1)
+    channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(root_certificates=ca))
+    metadata = (("authorization", "Basic " + base64.b64encode(credentials.encode()).decode()),)
 
     def refused(call, request, codes, what):
         try:
-            response = call(request, timeout=10)
+            response = call(request, timeout=10, metadata=metadata)
             if hasattr(response, "__iter__") and not isinstance(response, bytes):
                 list(response)
         except grpc.RpcError as error:
@@ -246,4 +253,4 @@ def bad_input(uri):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2])

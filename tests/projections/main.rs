@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 mod figures;
+mod parked;
 mod random;
 mod schedule;
 

@@ -1,4 +1,4 @@
-//! The SOPs of DOMAIN.md, end to end. Each runs on a [`Desk`], so the same
+//! The SOPs of `docs/domain.md`, end to end. Each runs on a [`Desk`], so the same
 //! script goes straight through the command handlers (the `commands` tests)
 //! and through the JSON API over HTTP (the `api` tests). Time-driven steps
 //! run the scheduler on the desk's store and clock, as `aftersales serve`

@@ -151,7 +151,8 @@ async fn healthz() -> &'static str {
 }
 
 /// The store answers and the read models are close behind the log; a load
-/// balancer sends traffic only while this is 200.
+/// balancer sends traffic only while this is 200. Parked events are a
+/// warning in the body, not an outage: the read models went on past them.
 async fn readyz(State(state): State<AppState>) -> Response {
     let services = &state.inner;
     let head = match services.store.head().await {
@@ -168,26 +169,44 @@ async fn readyz(State(state): State<AppState>) -> Response {
             return unavailable("the read models do not answer");
         }
     };
+    let parked = match services.read_db.parked_counts().await {
+        Ok(parked) => parked,
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed");
+            return unavailable("the read models do not answer");
+        }
+    };
     let behind: Vec<Value> = statuses
         .iter()
         .filter(|s| !s.name.contains('@'))
-        .filter(|s| {
-            s.state == "failed"
-                || head.saturating_sub(s.position) > services.limits.max_projection_lag
-        })
+        .filter(|s| head.saturating_sub(s.position) > services.limits.max_projection_lag)
         .map(|s| json!({"name": s.name, "state": s.state, "position": s.position}))
         .collect();
     if !behind.is_empty() {
-        let mut response = unavailable("read models are behind the log or failed");
+        let mut response = unavailable("read models are behind the log");
         *response.body_mut() = axum::body::Body::from(
             json!({"status": "unavailable", "head_position": head, "behind": behind}).to_string(),
         );
         return response;
     }
+    let warnings: Vec<String> = parked
+        .iter()
+        .filter(|(name, _)| !name.contains('@'))
+        .map(|(name, count)| {
+            format!(
+                "{name} has {count} parked events it could not apply; \
+                 see `aftersales projections parked`"
+            )
+        })
+        .collect();
     Json(json!({
         "status": "ready",
         "backend": services.store.backend().name(),
         "head_position": head,
+        "parked_events": parked.iter().filter(|(name, _)| !name.contains('@'))
+            .map(|(name, count)| (name.clone(), json!(count)))
+            .collect::<serde_json::Map<String, Value>>(),
+        "warnings": warnings,
     }))
     .into_response()
 }

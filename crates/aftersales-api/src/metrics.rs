@@ -65,7 +65,7 @@ pub struct Metrics {
     append_seconds: Family<AppendLabels, Histogram, fn() -> Histogram>,
     head_position: Gauge,
     projection_lag: Family<ProjectionLabels, Gauge>,
-    projection_failed: Family<ProjectionLabels, Gauge>,
+    projection_parked: Family<ProjectionLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -76,7 +76,7 @@ impl Default for Metrics {
         let append_seconds = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
         let head_position = Gauge::default();
         let projection_lag = Family::<ProjectionLabels, Gauge>::default();
-        let projection_failed = Family::<ProjectionLabels, Gauge>::default();
+        let projection_parked = Family::<ProjectionLabels, Gauge>::default();
         registry.register(
             "http_requests",
             "HTTP requests answered, by method, route template and status",
@@ -103,9 +103,9 @@ impl Default for Metrics {
             projection_lag.clone(),
         );
         registry.register(
-            "projection_failed",
-            "1 when a read model has stopped on an event it could not apply",
-            projection_failed.clone(),
+            "projection_parked_events",
+            "Events each read model set aside because it could not decode or apply them",
+            projection_parked.clone(),
         );
         Self {
             registry,
@@ -114,7 +114,7 @@ impl Default for Metrics {
             append_seconds,
             head_position,
             projection_lag,
-            projection_failed,
+            projection_parked,
         }
     }
 }
@@ -164,6 +164,7 @@ pub(crate) async fn scrape(State(state): State<AppState>) -> Response {
     // A scrape during an outage still answers, with the figures it has.
     if let Ok(head) = services.store.head().await {
         metrics.head_position.set(gauge_value(head));
+        let parked = services.read_db.parked_counts().await.unwrap_or_default();
         if let Ok(statuses) = services.read_db.all_statuses().await {
             for status in statuses.iter().filter(|s| !s.name.contains('@')) {
                 let labels = ProjectionLabels {
@@ -173,10 +174,14 @@ pub(crate) async fn scrape(State(state): State<AppState>) -> Response {
                     .projection_lag
                     .get_or_create(&labels)
                     .set(gauge_value(head.saturating_sub(status.position)));
+                let count = parked
+                    .iter()
+                    .find(|(name, _)| *name == status.name)
+                    .map_or(0, |(_, n)| *n);
                 metrics
-                    .projection_failed
+                    .projection_parked
                     .get_or_create(&labels)
-                    .set(i64::from(status.state == "failed"));
+                    .set(gauge_value(count));
             }
         }
     }

@@ -6,10 +6,10 @@
 //! field named `phone` or `address` is masked without anyone remembering to.
 
 use aftersales_domain::grant::AccessGrant;
-use aftersales_domain::Role;
+use aftersales_domain::streams::{PersonalDataViewed, PrivacyEvent, PERSONAL_DATA_VIEWS};
+use aftersales_domain::{DomainEvent, Role};
 use aftersales_projections::CaseView;
 use aftersales_store::{EventMetadata, ExpectedRevision, NewEvent, StreamName};
-use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -17,12 +17,6 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// The category of the streams that record unmasked reads of a case:
-/// `pdview-<case id>`, read together with the case in its history.
-pub const VIEW_LOG_CATEGORY: &str = "pdview";
-/// The event type of one unmasked read.
-pub const VIEWED: &str = "PersonalDataViewed";
 
 /// Field names whose text is personal data.
 const PERSONAL_FIELDS: &[&str] = &[
@@ -134,17 +128,6 @@ pub async fn sight(
     })
 }
 
-#[derive(Debug, Serialize)]
-struct PersonalDataViewed<'a> {
-    case_id: Uuid,
-    /// The customer, masked: the record itself must not spread the data.
-    customer: String,
-    grant_id: Option<Uuid>,
-    /// What was read: `case` or `history`.
-    read: &'a str,
-    at: chrono::DateTime<Utc>,
-}
-
 /// Serialises `value` for `caller`: unmasked if `sight` allows it (and
 /// then recorded unless the case is their own), masked otherwise.
 pub async fn reveal<T: Serialize>(
@@ -169,7 +152,7 @@ pub async fn reveal<T: Serialize>(
         case_id: view.case_id,
         customer: mask_text("phone", &view.customer.phone),
         grant_id,
-        read,
+        read: read.to_owned(),
         at: state.inner.clock.now(),
     };
     let metadata = EventMetadata {
@@ -177,10 +160,11 @@ pub async fn reveal<T: Serialize>(
         actor_role: Some(caller.role().as_str().to_owned()),
         ..EventMetadata::default()
     };
-    let stream = StreamName::of(VIEW_LOG_CATEGORY, view.case_id)?;
+    let stream = StreamName::of(PERSONAL_DATA_VIEWS, view.case_id)?;
     let metadata =
         serde_json::to_value(&metadata).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let event = NewEvent::encode(VIEWED, &record)
+    let event_type = PrivacyEvent::from(record.clone()).event_type();
+    let event = NewEvent::encode(event_type, &record)
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .with_metadata(metadata);
     // No record, no data: the read fails if it cannot be recorded.

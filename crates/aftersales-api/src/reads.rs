@@ -24,8 +24,9 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::commands::{etag, parse_id, text_of};
 use crate::error::ApiError;
-use crate::privacy::{self, VIEW_LOG_CATEGORY};
+use crate::privacy;
 use crate::state::AppState;
+use aftersales_domain::streams::PERSONAL_DATA_VIEWS;
 
 /// Roles that read the team's reports and the ledger.
 const REPORT_READERS: &[Role] = &[
@@ -269,7 +270,7 @@ async fn history(
     if case_events.is_empty() {
         return Err(ApiError::NotFound(format!("no case {id}")));
     }
-    let views = read_whole(store, &StreamName::of(VIEW_LOG_CATEGORY, id)?).await?;
+    let views = read_whole(store, &StreamName::of(PERSONAL_DATA_VIEWS, id)?).await?;
     let mut events: Vec<RecordedEvent> = case_events.into_iter().chain(views).collect();
     events.sort_by_key(|event| event.position);
     let entries: Vec<HistoryEntry> = events

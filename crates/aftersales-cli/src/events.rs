@@ -3,10 +3,11 @@
 use std::io::Write;
 use std::sync::Arc;
 
+use aftersales_domain::streams;
 use aftersales_store::{
-    subscribe, AllFilter, AllFrom, AllQuery, Direction, EventStore, ExpectedRevision, NewEvent,
-    RecordedEvent, StoreOptions, StreamFrom, StreamName, SubscribeFrom, SubscriptionMessage,
-    MAX_IMPORT_BATCH, MAX_READ_LIMIT,
+    subscribe, AllFilter, AllFrom, AllQuery, Direction, EventMetadata, EventStore,
+    ExpectedRevision, NewEvent, RecordedEvent, StoreOptions, StreamFrom, StreamName, SubscribeFrom,
+    SubscriptionMessage, MAX_IMPORT_BATCH, MAX_READ_LIMIT,
 };
 use anyhow::{anyhow, Context};
 use clap::Subcommand;
@@ -109,6 +110,7 @@ pub async fn run(db: &str, options: StoreOptions, command: EventsCommand) -> any
             expected_revision,
         } => {
             let stream = StreamName::new(stream)?;
+            refuse_owned(&stream)?;
             let data: Value = serde_json::from_str(&data).context("--data is not valid JSON")?;
             let metadata: Value = match metadata {
                 Some(text) => {
@@ -289,13 +291,88 @@ async fn for_each_event(
     }
 }
 
-async fn import(store: &dyn EventStore, file: &str) -> anyhow::Result<()> {
-    let input: Box<dyn std::io::BufRead> = if file == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        let opened = std::fs::File::open(file).with_context(|| format!("opening {file}"))?;
-        Box::new(std::io::BufReader::new(opened))
+/// An append by hand into a stream whose events only the product writes.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "refused (rule: owned-stream): streams of the `{category}` category are written only \
+     through the product's commands (the JSON API), which check the domain's rules and record \
+     who acted; nothing was appended to {stream}"
+)]
+pub struct OwnedStream {
+    pub stream: String,
+    pub category: String,
+}
+
+fn refuse_owned(stream: &StreamName) -> Result<(), OwnedStream> {
+    let category = stream.category();
+    if streams::is_owned(category) {
+        return Err(OwnedStream {
+            stream: stream.as_str().to_owned(),
+            category: category.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// An import whose input does not hold a log the product could have written.
+#[derive(Debug, thiserror::Error)]
+#[error("import refused, nothing appended: line {line}: {reason}")]
+pub struct ImportRefused {
+    pub line: usize,
+    pub reason: String,
+}
+
+/// One exported event, checked: it parses, and an event of an owned
+/// stream reads as the domain's event with an actor and a role.
+fn parse_exported(number: usize, line: &str) -> Result<RecordedEvent, ImportRefused> {
+    let refused = |reason: String| ImportRefused {
+        line: number,
+        reason,
     };
+    let event: RecordedEvent =
+        serde_json::from_str(line).map_err(|e| refused(format!("not an exported event: {e}")))?;
+    let metadata: EventMetadata = serde_json::from_str(event.metadata.get())
+        .map_err(|e| refused(format!("metadata: {e}")))?;
+    streams::check_stored(
+        event.stream.as_str(),
+        &event.event_type,
+        event.data.get(),
+        metadata.actor_id.as_deref(),
+        metadata.actor_role.as_deref(),
+    )
+    .map_err(|e| {
+        refused(format!(
+            "{} at position {} ({}): {e}",
+            event.stream, event.position, event.event_type
+        ))
+    })?;
+    Ok(event)
+}
+
+/// Opens the export to import, reading standard input into a temporary
+/// file first: the import reads its input twice, once to check every line
+/// and once to append.
+fn open_export(file: &str) -> anyhow::Result<std::fs::File> {
+    if file != "-" {
+        return std::fs::File::open(file).with_context(|| format!("opening {file}"));
+    }
+    let mut spool = tempfile::tempfile().context("a temporary file for standard input")?;
+    std::io::copy(&mut std::io::stdin().lock(), &mut spool).context("reading standard input")?;
+    std::io::Seek::rewind(&mut spool)?;
+    Ok(spool)
+}
+
+async fn import(store: &dyn EventStore, file: &str) -> anyhow::Result<()> {
+    use std::io::{BufRead, BufReader, Seek};
+    let mut input = open_export(file)?;
+    for (number, line) in BufReader::new(&input).lines().enumerate() {
+        let line = line.with_context(|| format!("reading {file}"))?;
+        if !line.trim().is_empty() {
+            parse_exported(number + 1, &line)?;
+        }
+    }
+    input.rewind()?;
+    let input = BufReader::new(input);
     let mut head = store.head().await?;
     let mut read = 0u64;
     // Each batch is one transaction: a failure keeps what earlier batches
@@ -304,14 +381,12 @@ async fn import(store: &dyn EventStore, file: &str) -> anyhow::Result<()> {
         format!("the log's head is position {head}; a rerun skips what is already imported")
     };
     let mut batch = Vec::with_capacity(MAX_IMPORT_BATCH);
-    for (number, line) in std::io::BufRead::lines(input).enumerate() {
+    for (number, line) in input.lines().enumerate() {
         let line = line.with_context(|| format!("reading {file}"))?;
         if line.trim().is_empty() {
             continue;
         }
-        let event: RecordedEvent = serde_json::from_str(&line)
-            .with_context(|| format!("line {} is not an exported event", number + 1))
-            .with_context(|| stopped(head))?;
+        let event = parse_exported(number + 1, &line).with_context(|| stopped(head))?;
         batch.push(event);
         read += 1;
         if batch.len() == MAX_IMPORT_BATCH {

@@ -37,8 +37,25 @@ struct Cli {
     #[arg(long, global = true)]
     unsafe_fast: bool,
 
+    /// How logs are written to standard error: text (coloured only on a
+    /// terminal) or json, one object per line for log collectors.
+    #[arg(
+        long,
+        global = true,
+        env = "AFTERSALES_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    log_format: LogFormat,
+
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,9 +86,26 @@ enum Command {
     Demo(demo::DemoCommand),
 }
 
+impl Command {
+    /// Whether the command may create a store that does not exist yet. The
+    /// others say there is none, rather than leave an empty file behind a
+    /// mistyped `--db`.
+    fn creates_store(&self) -> bool {
+        matches!(
+            self,
+            Command::Serve(_)
+                | Command::Migrate
+                | Command::Demo(_)
+                | Command::Events(events::EventsCommand::Append { .. })
+                | Command::Events(events::EventsCommand::Import { .. })
+                | Command::Keys(keys::KeysCommand::Create { .. })
+        )
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    init_tracing(cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -91,6 +125,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let options = StoreOptions {
         unsafe_fast: cli.unsafe_fast,
+        create: cli.command.creates_store(),
         ..StoreOptions::default()
     };
     match cli.command {
@@ -114,8 +149,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// 3 tells scripts that an append lost an optimistic-concurrency race (and
-/// may be retried after reading the stream again); 1 is any other failure.
+/// may be retried after reading the stream again); 4 that a rule of the log
+/// refused a write and nothing was written; 1 is any other failure.
 fn exit_code(error: &anyhow::Error) -> ExitCode {
+    if error.downcast_ref::<events::OwnedStream>().is_some()
+        || error.downcast_ref::<events::ImportRefused>().is_some()
+    {
+        return ExitCode::from(4);
+    }
     match error.downcast_ref::<StoreError>() {
         Some(StoreError::WrongExpectedRevision { .. } | StoreError::IdempotencyConflict { .. }) => {
             ExitCode::from(3)
@@ -125,14 +166,19 @@ fn exit_code(error: &anyhow::Error) -> ExitCode {
 }
 
 /// Logs go to stderr, so that command output on stdout stays clean; the level
-/// comes from RUST_LOG (default: info for the service's own crates).
-fn init_tracing() {
+/// comes from RUST_LOG (default: info for the service's own crates). Colour
+/// codes only reach a terminal: in a file or a journal they are noise.
+fn init_tracing(format: LogFormat) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         EnvFilter::new("warn,aftersales=info,aftersales_api=info,aftersales_store=info")
     });
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().init(),
+    }
 }

@@ -4,11 +4,12 @@ use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aftersales_domain::{Actor, Role};
 use aftersales_projections::admin::{self, Difference};
 use aftersales_projections::ledger::{self, BalanceBy};
 use aftersales_projections::reports::catalogue;
-use aftersales_projections::runner::Progress;
-use aftersales_projections::{plain, ReadDb, Table};
+use aftersales_projections::runner::{Progress, Target};
+use aftersales_projections::{plain, ParkedEvent, ReadDb, Table};
 use aftersales_store::{EventStore, Position, StoreOptions};
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
@@ -39,6 +40,33 @@ pub enum ProjectionsCommand {
     Verify { names: Vec<String> },
     /// Empty a read model; it is rebuilt from the start of the log.
     Reset { name: String },
+    /// Events set aside because a read model could not decode or apply them.
+    Parked {
+        /// Only those of this read model.
+        name: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Apply a read model's parked events again, in log order (after the
+    /// cause was mended); those that still fail stay parked.
+    Retry {
+        name: String,
+        /// Only the event at this position.
+        #[arg(long)]
+        position: Option<Position>,
+    },
+    /// Skip a parked event for good, recording who decided and why in the
+    /// log; rebuilds pass over it too.
+    Skip {
+        name: String,
+        #[arg(long)]
+        position: Position,
+        #[arg(long)]
+        reason: String,
+        /// Who decides (default: the operating-system user).
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,8 +151,7 @@ pub async fn projections(
                     "head",
                     "lag_events",
                     "lag_seconds",
-                    "failed_at",
-                    "error",
+                    "parked",
                 ],
                 lines.iter().map(|s| {
                     vec![
@@ -135,16 +162,16 @@ pub async fn projections(
                         s.head.into(),
                         s.lag_events.into(),
                         s.lag_seconds.into(),
-                        s.failed_position.into(),
-                        s.error.clone().into(),
+                        s.parked.into(),
                     ]
                 }),
             );
             print_table(&table, format)
         }
         ProjectionsCommand::CatchUp => {
-            let failed = admin::catch_up(store, &db).await?;
-            report_failures(failed)
+            let parked = admin::catch_up(store, &db).await?;
+            warn_parked(&parked);
+            Ok(())
         }
         ProjectionsCommand::Rebuild {
             names,
@@ -182,6 +209,85 @@ pub async fn projections(
             println!("{name} reset; it is rebuilt from the start of the log");
             Ok(())
         }
+        ProjectionsCommand::Parked { name, format } => {
+            let parked = db.parked(name.as_deref()).await?;
+            let table = Table::new(
+                &[
+                    "projection",
+                    "position",
+                    "event_id",
+                    "stream",
+                    "event_type",
+                    "attempts",
+                    "parked_at",
+                    "error",
+                ],
+                parked.iter().map(|p| {
+                    vec![
+                        p.projection.clone().into(),
+                        p.position.into(),
+                        p.event_id.to_string().into(),
+                        p.stream.clone().into(),
+                        p.event_type.clone().into(),
+                        u64::from(p.attempts).into(),
+                        p.parked_at.clone().into(),
+                        p.error.clone().into(),
+                    ]
+                }),
+            );
+            print_table(&table, format)
+        }
+        ProjectionsCommand::Retry { name, position } => {
+            let mut projector =
+                admin::projectors(&store, std::slice::from_ref(&name), Target::Live)?;
+            let [projector] = projector.as_mut_slice() else {
+                bail!("unknown read model {name}");
+            };
+            let outcomes = admin::retry(store.as_ref(), &db, projector.as_mut(), position).await?;
+            let failed: Vec<_> = outcomes.iter().filter(|o| o.error.is_some()).collect();
+            for outcome in &outcomes {
+                match &outcome.error {
+                    None => println!("position {}: applied", outcome.position),
+                    Some(error) => println!("position {}: still parked: {error}", outcome.position),
+                }
+            }
+            if failed.is_empty() {
+                println!("{name}: {} parked events applied", outcomes.len());
+                Ok(())
+            } else {
+                bail!(
+                    "{name}: {} of {} parked events still fail",
+                    failed.len(),
+                    outcomes.len()
+                )
+            }
+        }
+        ProjectionsCommand::Skip {
+            name,
+            position,
+            reason,
+            by,
+        } => {
+            // Whoever runs the command on the machine has the operator's
+            // local access.
+            let actor = Actor::new(by, Role::Admin);
+            admin::skip(store.as_ref(), &db, &name, position, &reason, &actor).await?;
+            println!("{name}: position {position} skipped for good, recorded in the log");
+            Ok(())
+        }
+    }
+}
+
+/// Parked events are a warning, not a failure: the read models went on.
+fn warn_parked(parked: &[ParkedEvent]) {
+    for event in parked {
+        eprintln!(
+            "warning: {} parked the event at position {} ({} in {}): {}",
+            event.projection, event.position, event.event_type, event.stream, event.error
+        );
+    }
+    if !parked.is_empty() {
+        eprintln!("warning: see `aftersales projections parked`, then `retry` or `skip`");
     }
 }
 
@@ -191,18 +297,6 @@ fn describe(names: &[String]) -> String {
     } else {
         names.join(", ")
     }
-}
-
-fn report_failures(
-    failed: Vec<(&'static str, aftersales_projections::ProjectionError)>,
-) -> anyhow::Result<()> {
-    if failed.is_empty() {
-        return Ok(());
-    }
-    for (name, error) in &failed {
-        eprintln!("{name} failed: {error}");
-    }
-    bail!("{} read models failed", failed.len())
 }
 
 fn print_differences(differences: &[Difference]) {
@@ -239,8 +333,7 @@ pub async fn reports(
     let table = match position {
         Some(position) => admin::report_as_of(store, &args.name, position).await?,
         None => {
-            let failed = admin::catch_up(store, &db).await?;
-            report_failures(failed)?;
+            warn_parked(&admin::catch_up(store, &db).await?);
             catalogue::build(&db, &args.name).await?
         }
     };
@@ -253,7 +346,7 @@ pub async fn ledger(
     command: LedgerCommand,
 ) -> anyhow::Result<()> {
     let (store, db) = open(url, options).await?;
-    report_failures(admin::catch_up(store, &db).await?)?;
+    warn_parked(&admin::catch_up(store, &db).await?);
     match command {
         LedgerCommand::Check => {
             let check = ledger::check(&db).await?;

@@ -3,9 +3,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use aftersales_api::{router, AppState, Limits, ScheduleIndex};
+use aftersales_api::{router, AccessDb, AppState, Limits, ScheduleIndex};
 use aftersales_commands::{Clock, Handler, Scheduler, SystemClock};
-use aftersales_domain::Policy;
+use aftersales_domain::{streams, Policy, Role};
+use aftersales_grpc::{AuthUnavailable, Authenticate, Permissions};
 use aftersales_projections::ReadDb;
 use aftersales_store::{redact, EventStore, StoreOptions};
 use anyhow::Context;
@@ -47,6 +48,16 @@ pub struct ServeArgs {
     /// PEM private key for TLS on the gRPC endpoint.
     #[arg(long, env = "AFTERSALES_GRPC_TLS_KEY", requires = "grpc_tls_cert")]
     grpc_tls_key: Option<std::path::PathBuf>,
+
+    /// Serve the gRPC endpoint without TLS and without credentials, to
+    /// anyone who reaches it: for a test rig on a loopback address only.
+    /// Appends into the product's own categories stay refused.
+    #[arg(
+        long,
+        env = "AFTERSALES_GRPC_INSECURE",
+        conflicts_with = "grpc_tls_cert"
+    )]
+    grpc_insecure: bool,
 
     /// Seconds a request may take before it is answered 503.
     #[arg(long, env = "AFTERSALES_REQUEST_TIMEOUT", default_value_t = Limits::default().timeout.as_secs())]
@@ -101,7 +112,7 @@ pub async fn run(db: &str, options: StoreOptions, args: ServeArgs) -> anyhow::Re
         ))
     });
     let grpc = match args.grpc_listen {
-        Some(address) => Some(start_grpc(store.clone(), address, &args).await?),
+        Some(address) => Some(start_grpc(store.clone(), &read_db, address, &args).await?),
         None => None,
     };
     let app = router(AppState::new(
@@ -136,12 +147,42 @@ pub async fn run(db: &str, options: StoreOptions, args: ServeArgs) -> anyhow::Re
     Ok(())
 }
 
-/// Binds the gRPC endpoint and serves it in the background.
+/// Binds the gRPC endpoint and serves it in the background. Callers
+/// authenticate with the JSON API's keys over TLS; only `--grpc-insecure`
+/// on a loopback address serves without either.
 async fn start_grpc(
     store: Arc<dyn EventStore>,
+    read_db: &ReadDb,
     address: SocketAddr,
     args: &ServeArgs,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let authenticator: Option<Arc<dyn Authenticate>> = if args.grpc_insecure {
+        anyhow::ensure!(
+            address.ip().is_loopback(),
+            "--grpc-insecure serves the log to anyone without credentials: \
+             it listens on a loopback address only, not {address}"
+        );
+        tracing::warn!(
+            listen = %address,
+            "the gRPC endpoint serves without TLS and without credentials (--grpc-insecure): \
+             for a loopback test rig only"
+        );
+        None
+    } else {
+        anyhow::ensure!(
+            args.grpc_tls_cert.is_some(),
+            "the gRPC endpoint carries credentials and needs TLS: give --grpc-tls-cert and \
+             --grpc-tls-key (or --grpc-insecure for a loopback test rig)"
+        );
+        Some(Arc::new(KeyAuthenticator(AccessDb::from(read_db))))
+    };
+    let access = aftersales_grpc::Access {
+        authenticator,
+        protected_categories: streams::OWNED_CATEGORIES
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect(),
+    };
     let tls = match (&args.grpc_tls_cert, &args.grpc_tls_key) {
         (Some(cert), Some(key)) => Some(aftersales_grpc::Tls {
             certificate_pem: std::fs::read(cert)
@@ -158,11 +199,48 @@ async fn start_grpc(
     Ok(tokio::spawn(async move {
         let limits = aftersales_grpc::Limits::default();
         if let Err(error) =
-            aftersales_grpc::serve(store, listener, tls, limits, std::future::pending()).await
+            aftersales_grpc::serve(store, listener, tls, limits, access, std::future::pending())
+                .await
         {
             tracing::error!(%error, "the gRPC endpoint stopped");
         }
     }))
+}
+
+/// The JSON API's keys on the gRPC endpoint: the key's id or name as the
+/// user, its token as the password, revoked as on the API. Auditors and
+/// supervisors read the log; integrations and administrators also append
+/// (outside the product's own categories). A key limited to some case
+/// categories may not read the raw log, which holds every category.
+#[derive(Debug)]
+struct KeyAuthenticator(AccessDb);
+
+#[async_trait::async_trait]
+impl Authenticate for KeyAuthenticator {
+    async fn authenticate(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> Result<Option<Permissions>, AuthUnavailable> {
+        let key = self
+            .0
+            .authenticate(password)
+            .await
+            .map_err(|e| AuthUnavailable(e.to_string()))?;
+        let Some(key) = key.filter(|key| key.id == user || key.name == user) else {
+            return Ok(None);
+        };
+        let unlimited = key.categories.is_none();
+        let (read, append) = match key.role {
+            Role::Auditor | Role::Supervisor => (true, false),
+            Role::Integration | Role::Admin => (true, true),
+            _ => (false, false),
+        };
+        Ok(Some(Permissions {
+            read: read && unlimited,
+            append: append && unlimited,
+        }))
+    }
 }
 
 /// Runs the scheduler every `interval` for as long as the service runs.
@@ -182,6 +260,12 @@ async fn schedule(store: Arc<dyn EventStore>, read_db: ReadDb, interval: std::ti
     loop {
         ticks.tick().await;
         match scheduler.run_once().await {
+            Ok(run) if run.failed > 0 => tracing::warn!(
+                issued = run.issued,
+                skipped = run.skipped,
+                failed = run.failed,
+                "scheduler pass: some aggregates failed"
+            ),
             Ok(run) if run.issued > 0 || run.skipped > 0 => {
                 tracing::info!(issued = run.issued, skipped = run.skipped, "scheduler pass");
             }

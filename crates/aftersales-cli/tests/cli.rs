@@ -31,13 +31,180 @@ on_both_backends!(
     read_all_filters_and_pages_backwards,
     tail_prints_events_as_they_are_committed,
     an_import_that_does_not_continue_the_log_is_refused,
+    appends_into_the_product_s_own_categories_are_refused_and_write_nothing,
+    an_import_holding_an_event_the_domain_cannot_read_is_refused_whole,
 );
+
+/// The categories the product writes only through its commands.
+const OWNED: [&str; 7] = [
+    "case",
+    "unpaid",
+    "audit",
+    "repair",
+    "grant",
+    "pdview",
+    "readmodel",
+];
+
+async fn appends_into_the_product_s_own_categories_are_refused_and_write_nothing(db: TestDb) {
+    for category in OWNED {
+        let stream = format!("{category}-0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
+        let output = aftersales(
+            &db,
+            &[
+                "events",
+                "append",
+                &stream,
+                "--type",
+                "CaseRegistered",
+                "--data",
+                r#"{"customer":"张三"}"#,
+            ],
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(4),
+            "{stream}: {}",
+            stderr(&output)
+        );
+        let message = stderr(&output);
+        assert!(
+            message.contains("owned-stream") && message.contains("JSON API"),
+            "{message}"
+        );
+    }
+    assert!(
+        read_json(&db, &["$all"]).is_empty(),
+        "a refused append wrote"
+    );
+    // The README's example, in a category of the operators' own.
+    ok(aftersales(
+        &db,
+        &[
+            "events",
+            "append",
+            "note-42",
+            "--type",
+            "NoteTaken",
+            "--data",
+            r#"{"text":"hi"}"#,
+        ],
+    ));
+}
+
+/// An export holding one event of the product's categories that the
+/// domain cannot read, or that names nobody, is refused before anything is
+/// appended, naming its line.
+async fn an_import_holding_an_event_the_domain_cannot_read_is_refused_whole(db: TestDb) {
+    let source = TestDb::sqlite().await;
+    ok(aftersales(&source, &["demo", "seed", "--cases", "3"]));
+    let export = ok(aftersales(&source, &["events", "export"]));
+    let mut lines: Vec<String> = export.lines().map(str::to_owned).collect();
+    let folder = tempfile::tempdir().unwrap();
+    let write = |name: &str, lines: &[String]| {
+        let path = folder.path().join(name);
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        path.display().to_string()
+    };
+    let last: Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    let next = last["position"].as_u64().unwrap() + 1;
+    let event = |stream: &str, data: Value, metadata: Value| {
+        serde_json::json!({
+            "stream": stream, "revision": 0, "position": next,
+            "id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c", "type": "CaseRegistered",
+            "data": data, "metadata": metadata, "recorded_at": last["recorded_at"],
+        })
+        .to_string()
+    };
+    let stream = "case-0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5d";
+    let actor = serde_json::json!({"actor_id": "agent-1", "actor_role": "agent"});
+
+    lines.push(event(
+        stream,
+        serde_json::json!({"customer": "张三"}),
+        actor.clone(),
+    ));
+    let malformed = write("malformed.ndjson", &lines);
+    let output = aftersales(&db, &["events", "import", &malformed]);
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains(&format!("line {}:", lines.len())) && message.contains("CaseRegistered"),
+        "{message}"
+    );
+    assert!(
+        read_json(&db, &["$all"]).is_empty(),
+        "a refused import appended"
+    );
+
+    // A well-formed registration that names nobody.
+    let registered = read_json(
+        &source,
+        &["$all", "--type", "CaseRegistered", "--limit", "1"],
+    );
+    lines.pop();
+    lines.push(event(
+        stream,
+        registered[0]["data"].clone(),
+        serde_json::json!({}),
+    ));
+    let anonymous = write("anonymous.ndjson", &lines);
+    let output = aftersales(&db, &["events", "import", &anonymous]);
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(stderr(&output).contains("no actor"), "{}", stderr(&output));
+    assert!(read_json(&db, &["$all"]).is_empty());
+
+    lines.pop();
+    let whole = write("whole.ndjson", &lines);
+    ok(aftersales(&db, &["events", "import", &whole]));
+    assert_eq!(
+        ok(aftersales(&db, &["events", "checksum"])),
+        ok(aftersales(&source, &["events", "checksum"]))
+    );
+}
+
+#[test]
+fn commands_that_only_read_never_create_a_store() {
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("typo").join("aftersales.db");
+    let url = format!("sqlite://{}", path.display());
+    for args in [
+        &["events", "read", "$all"][..],
+        &["events", "export"],
+        &["reports", "sla"],
+        &["projections", "status"],
+        &["projections", "parked"],
+        &["ledger", "check"],
+        &["keys", "list"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_aftersales"))
+            .args(["--db", &url])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(
+            stderr(&output).contains("there is no store at"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            !folder.path().join("typo").exists(),
+            "{args:?} created the folder"
+        );
+    }
+    ok(Command::new(env!("CARGO_BIN_EXE_aftersales"))
+        .args(["--db", &url, "migrate"])
+        .output()
+        .unwrap());
+    assert!(path.exists());
+}
 
 async fn append_prints_revision_and_position_and_read_prints_ndjson(db: TestDb) {
     let registration = [
         "events",
         "append",
-        "case-7",
+        "ticket-7",
         "--type",
         "CaseRegistered",
         "--data",
@@ -57,7 +224,7 @@ async fn append_prints_revision_and_position_and_read_prints_ndjson(db: TestDb) 
         &[
             "events",
             "append",
-            "case-7",
+            "ticket-7",
             "--type",
             "CallLogged",
             "--data",
@@ -68,10 +235,10 @@ async fn append_prints_revision_and_position_and_read_prints_ndjson(db: TestDb) 
     );
     assert_eq!(stdout(&output).trim(), "revision=1 position=2");
 
-    let events = read_json(&db, &["case-7"]);
+    let events = read_json(&db, &["ticket-7"]);
     assert_eq!(events.len(), 2);
     let first = &events[0];
-    assert_eq!(first["stream"], "case-7");
+    assert_eq!(first["stream"], "ticket-7");
     assert_eq!(first["revision"], 0);
     assert_eq!(first["position"], 1);
     assert_eq!(first["id"], "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
@@ -86,21 +253,23 @@ async fn append_prints_revision_and_position_and_read_prints_ndjson(db: TestDb) 
     assert_eq!(stdout(&output).trim(), "revision=0 position=1");
     assert_eq!(read_json(&db, &["$all"]).len(), 2);
 
-    let backwards = read_json(&db, &["case-7", "--backwards", "--limit", "1"]);
+    let backwards = read_json(&db, &["ticket-7", "--backwards", "--limit", "1"]);
     assert_eq!(backwards[0]["revision"], 1);
 }
 
 async fn a_wrong_expected_revision_exits_3_and_writes_nothing(db: TestDb) {
     aftersales(
         &db,
-        &["events", "append", "case-1", "--type", "A", "--data", "{}"],
+        &[
+            "events", "append", "ticket-1", "--type", "A", "--data", "{}",
+        ],
     );
     let output = aftersales(
         &db,
         &[
             "events",
             "append",
-            "case-1",
+            "ticket-1",
             "--type",
             "B",
             "--data",
@@ -111,7 +280,8 @@ async fn a_wrong_expected_revision_exits_3_and_writes_nothing(db: TestDb) {
     );
     assert_eq!(output.status.code(), Some(3));
     assert!(
-        stderr(&output).contains("wrong expected revision on stream case-1: expected 5, actual 0"),
+        stderr(&output)
+            .contains("wrong expected revision on stream ticket-1: expected 5, actual 0"),
         "{}",
         stderr(&output)
     );
@@ -124,7 +294,7 @@ async fn invalid_input_is_refused_with_a_message(db: TestDb) {
             &[
                 "events",
                 "append",
-                "case-1",
+                "ticket-1",
                 "--type",
                 "A",
                 "--data",
@@ -136,7 +306,7 @@ async fn invalid_input_is_refused_with_a_message(db: TestDb) {
             &[
                 "events",
                 "append",
-                "case-1",
+                "ticket-1",
                 "--type",
                 "A",
                 "--data",
@@ -155,14 +325,14 @@ async fn invalid_input_is_refused_with_a_message(db: TestDb) {
             "reserved",
         ),
         (
-            &["events", "append", "case-1", "--type", "", "--data", "{}"],
+            &["events", "append", "ticket-1", "--type", "", "--data", "{}"],
             "event type is empty",
         ),
         (
             &[
                 "events",
                 "append",
-                "case-1",
+                "ticket-1",
                 "--type",
                 "A",
                 "--data",
@@ -173,7 +343,7 @@ async fn invalid_input_is_refused_with_a_message(db: TestDb) {
             "unknown expected revision",
         ),
         (
-            &["events", "read", "case-1", "--category", "case"],
+            &["events", "read", "ticket-1", "--category", "ticket"],
             "filter '$all' only",
         ),
     ];
@@ -191,10 +361,10 @@ async fn invalid_input_is_refused_with_a_message(db: TestDb) {
 
 async fn read_all_filters_and_pages_backwards(db: TestDb) {
     for (stream, event_type) in [
-        ("case-1", "CaseRegistered"),
+        ("ticket-1", "CaseRegistered"),
         ("parcel-1", "ParcelReportedLost"),
-        ("case-2", "CaseRegistered"),
-        ("case-1", "CaseClosed"),
+        ("ticket-2", "CaseRegistered"),
+        ("ticket-1", "CaseClosed"),
     ] {
         let output = aftersales(
             &db,
@@ -211,7 +381,7 @@ async fn read_all_filters_and_pages_backwards(db: TestDb) {
             .collect::<Vec<_>>()
     };
     assert_eq!(
-        positions(read_json(&db, &["$all", "--category", "case"])),
+        positions(read_json(&db, &["$all", "--category", "ticket"])),
         vec![1, 3, 4]
     );
     assert_eq!(
@@ -234,7 +404,7 @@ async fn tail_prints_events_as_they_are_committed(db: TestDb) {
     aftersales(
         &db,
         &[
-            "events", "append", "case-1", "--type", "Old", "--data", "{}",
+            "events", "append", "ticket-1", "--type", "Old", "--data", "{}",
         ],
     );
     let mut tail = Command::new(env!("CARGO_BIN_EXE_aftersales"))
@@ -264,7 +434,7 @@ async fn tail_prints_events_as_they_are_committed(db: TestDb) {
         &[
             "events",
             "append",
-            "case-2",
+            "ticket-2",
             "--type",
             "New",
             "--data",
@@ -338,7 +508,9 @@ async fn an_import_that_does_not_continue_the_log_is_refused(db: TestDb) {
         let data = format!(r#"{{"n":{n}}}"#);
         ok(aftersales(
             &source,
-            &["events", "append", "case-1", "--type", "A", "--data", &data],
+            &[
+                "events", "append", "ticket-1", "--type", "A", "--data", &data,
+            ],
         ));
     }
     let export = ok(aftersales(&source, &["events", "export"]));
@@ -367,7 +539,7 @@ async fn an_import_that_does_not_continue_the_log_is_refused(db: TestDb) {
     let output = aftersales(&db, &["events", "import", &garbage]);
     assert!(!output.status.success());
     assert!(
-        stderr(&output).contains("line 2 is not an exported event"),
+        stderr(&output).contains("line 2: not an exported event"),
         "{}",
         stderr(&output)
     );
@@ -399,7 +571,9 @@ async fn a_backup_needs_a_store_and_never_overwrites() {
 
     ok(aftersales(
         &db,
-        &["events", "append", "case-1", "--type", "A", "--data", "{}"],
+        &[
+            "events", "append", "ticket-1", "--type", "A", "--data", "{}",
+        ],
     ));
     assert!(ok(aftersales(&db, &["backup", target])).contains("at position 1"));
     let output = aftersales(&db, &["backup", target]);

@@ -57,12 +57,16 @@ pub struct SchedulerRun {
     pub issued: usize,
     /// Commands the domain turned down because someone else was first.
     pub skipped: usize,
+    /// Aggregates that could not be loaded or whose command failed (logged
+    /// each time): the pass went on with the others.
+    pub failed: usize,
 }
 
 impl SchedulerRun {
     fn add(&mut self, other: Self) {
         self.issued += other.issued;
         self.skipped += other.skipped;
+        self.failed += other.failed;
     }
 }
 
@@ -121,7 +125,16 @@ impl Scheduler {
                 .await
                 .map_err(SchedulerError::Index)?;
             for &(_, id) in &page {
-                let (_, state) = handler.load(id).await?;
+                // One aggregate that cannot be read (an event in its stream
+                // that does not decode) must not hold up the others.
+                let state = match handler.load(id).await {
+                    Ok((_, state)) => state,
+                    Err(error) => {
+                        tracing::warn!(category = A::CATEGORY, %id, %error, "due aggregate cannot be loaded");
+                        run.failed += 1;
+                        continue;
+                    }
+                };
                 for command in state.due_commands(now, handler.policy()) {
                     let envelope = Envelope::new(id, command, Actor::system());
                     match handler.execute(&envelope).await {
@@ -138,7 +151,10 @@ impl Scheduler {
                             | DomainError::OrderSettled
                             | DomainError::GrantNotActive,
                         )) => run.skipped += 1,
-                        Err(error) => return Err(error.into()),
+                        Err(error) => {
+                            tracing::warn!(category = A::CATEGORY, %id, %error, "due command failed");
+                            run.failed += 1;
+                        }
                     }
                 }
             }

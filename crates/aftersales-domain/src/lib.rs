@@ -1,6 +1,6 @@
 //! The after-sales domain: every action on a case, an unpaid order, a
 //! sampling audit, a repair or a personal-data access grant as commands and
-//! events, with the rules of the SOPs (see `../shared/domain/DOMAIN.md`).
+//! events, with the rules of the SOPs (see `docs/domain.md`).
 //!
 //! Pure and synchronous: no I/O, no database, no clock. Time comes in as
 //! `Context::now`; the numbers the SOPs set come in as a [`Policy`].
@@ -19,6 +19,7 @@ pub mod money;
 pub mod policy;
 pub mod reminder;
 pub mod repair;
+pub mod streams;
 #[cfg(test)]
 mod testing;
 

@@ -6,6 +6,7 @@ use aftersales_domain::case::{CaseCommand, CaseEvent};
 use aftersales_domain::grant::{GrantCommand, GrantEvent};
 use aftersales_domain::reminder::{ReminderCommand, ReminderEvent};
 use aftersales_domain::repair::{RepairCommand, RepairEvent};
+use aftersales_domain::streams::{PrivacyEvent, ReadModelEvent};
 use aftersales_domain::Role;
 
 const DOC: &str = include_str!("../../../docs/domain.md");
@@ -48,7 +49,9 @@ fn every_event_type_is_documented() {
         .chain(ReminderEvent::TYPES)
         .chain(AuditEvent::TYPES)
         .chain(RepairEvent::TYPES)
-        .chain(GrantEvent::TYPES);
+        .chain(GrantEvent::TYPES)
+        .chain(PrivacyEvent::TYPES)
+        .chain(ReadModelEvent::TYPES);
     for event in all {
         assert!(
             DOC.contains(&format!("`{event}`")),

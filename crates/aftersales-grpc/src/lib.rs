@@ -7,6 +7,8 @@
 //!   subscriptions); `Delete` and `Tombstone` answer `UNIMPLEMENTED`, since
 //!   the log keeps every event;
 //! - [`features`]: the `ServerFeatures.GetSupportedMethods` call;
+//! - [`access`]: basic credentials checked by the binary's authenticator,
+//!   and the categories no call may append to;
 //! - [`convert`]: how the protocol's events map onto the store's.
 //!
 //! It needs only the store's contract, not the domain: events appended
@@ -18,6 +20,7 @@
 // tonic's own generated code does.
 #![allow(clippy::result_large_err)]
 
+pub mod access;
 pub mod convert;
 pub mod features;
 mod filter;
@@ -25,6 +28,7 @@ pub mod streams;
 
 use std::sync::Arc;
 
+pub use access::{Access, AuthUnavailable, Authenticate, Permissions};
 use aftersales_store::EventStore;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
@@ -85,6 +89,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     tls: Option<Tls>,
     limits: Limits,
+    access: Access,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), GrpcError> {
     let mut server = Server::builder();
@@ -94,7 +99,7 @@ pub async fn serve(
     }
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     server
-        .add_service(streams::server(store, limits))
+        .add_service(streams::server(store, limits, access))
         .add_service(features::server())
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;

@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::access::{Access, Operation};
 use crate::convert::{self, Proposed, UuidFormat};
 use crate::filter::EventFilter;
 use crate::proto::event_store::client as shared;
@@ -40,14 +41,23 @@ const BUFFER: usize = 256;
 /// append size limit before its final message.
 const MAX_OPEN_BATCHES: usize = 64;
 
-pub fn server(store: Arc<dyn EventStore>, limits: Limits) -> StreamsServer<StreamsService> {
-    StreamsServer::new(StreamsService { store, limits })
+pub fn server(
+    store: Arc<dyn EventStore>,
+    limits: Limits,
+    access: Access,
+) -> StreamsServer<StreamsService> {
+    StreamsServer::new(StreamsService {
+        store,
+        limits,
+        access: Arc::new(access),
+    })
 }
 
 #[derive(Debug)]
 pub struct StreamsService {
     store: Arc<dyn EventStore>,
     limits: Limits,
+    access: Arc<Access>,
 }
 
 type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
@@ -58,6 +68,9 @@ impl Streams for StreamsService {
     type BatchAppendStream = ResponseStream<BatchAppendResp>;
 
     async fn read(&self, request: Request<ReadReq>) -> Result<Response<Self::ReadStream>, Status> {
+        self.access
+            .require(request.metadata(), Operation::Read)
+            .await?;
         let options = request
             .into_inner()
             .options
@@ -77,6 +90,9 @@ impl Streams for StreamsService {
         &self,
         request: Request<Streaming<AppendReq>>,
     ) -> Result<Response<AppendResp>, Status> {
+        self.access
+            .require(request.metadata(), Operation::Append)
+            .await?;
         let mut messages = request.into_inner();
         let options = match messages.message().await? {
             Some(AppendReq {
@@ -89,6 +105,7 @@ impl Streams for StreamsService {
             }
         };
         let stream = stream_name(options.stream_identifier.as_ref())?;
+        self.access.check_stream(stream.category())?;
         let expected = match options.expected_stream_revision {
             Some(append_req::options::ExpectedStreamRevision::Revision(r)) => {
                 ExpectedRevision::Exact(r)
@@ -161,9 +178,13 @@ impl Streams for StreamsService {
         &self,
         request: Request<Streaming<BatchAppendReq>>,
     ) -> Result<Response<Self::BatchAppendStream>, Status> {
+        self.access
+            .require(request.metadata(), Operation::Append)
+            .await?;
         let mut messages = request.into_inner();
         let (sender, receiver) = mpsc::channel(BUFFER);
         let store = self.store.clone();
+        let access = self.access.clone();
         let limit = self.limits.max_append_bytes;
         tokio::spawn(async move {
             // Batches may interleave on one call; each is keyed by its
@@ -202,7 +223,7 @@ impl Streams for StreamsService {
                 batch.add(message.proposed_messages, limit);
                 if message.is_final {
                     if let Some(batch) = open.remove(&key) {
-                        let response = batch.commit(&*store).await;
+                        let response = batch.commit(&*store, &access).await;
                         if sender.send(response).await.is_err() {
                             break;
                         }
@@ -391,7 +412,11 @@ impl Batch {
         }
     }
 
-    async fn commit(self, store: &dyn EventStore) -> Result<BatchAppendResp, Status> {
+    async fn commit(
+        self,
+        store: &dyn EventStore,
+        access: &Access,
+    ) -> Result<BatchAppendResp, Status> {
         use batch_append_req::options::ExpectedStreamPosition as Req;
         use batch_append_resp::ExpectedStreamPosition as Resp;
         let mut response = BatchAppendResp {
@@ -422,6 +447,15 @@ impl Batch {
                 return Ok(response);
             }
         };
+        if let Err(status) = access.check_stream(stream.category()) {
+            response.result = Some(batch_append_resp::Result::Error(rpc_status(
+                rpc::Code::PermissionDenied,
+                status.message().to_owned(),
+                "event_store.client.AccessDenied",
+                shared::AccessDenied {}.encode_to_vec(),
+            )));
+            return Ok(response);
+        }
         let events = match self.events {
             Ok(events) => events,
             Err(error) => {

@@ -5,13 +5,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aftersales_domain::Policy;
-use aftersales_store::{AllFrom, AllQuery, Direction, EventStore, Position};
+use aftersales_domain::streams::{ParkedEventSkipped, ReadModelEvent};
+use aftersales_domain::{Actor, DomainEvent, Policy};
+use aftersales_store::{
+    AllFrom, AllQuery, Direction, EventMetadata, EventStore, ExpectedRevision, NewEvent, Position,
+    RecordedEvent,
+};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::case_views::CaseViews;
-use crate::db::ReadDb;
+use crate::db::{ParkedEvent, ReadDb};
+use crate::envelope::Envelope;
 use crate::error::ProjectionError;
 use crate::ledger::Ledger;
 use crate::projection::Projection;
@@ -91,11 +96,12 @@ pub async fn prepare(db: &ReadDb) -> Result<Vec<&'static str>, ProjectionError> 
     Ok(reset)
 }
 
-/// Brings the live read models up to the head of the log and returns.
+/// Brings the live read models up to the head of the log and returns the
+/// events parked on the way.
 pub async fn catch_up(
     store: Arc<dyn EventStore>,
     db: &ReadDb,
-) -> Result<Vec<(&'static str, ProjectionError)>, ProjectionError> {
+) -> Result<Vec<ParkedEvent>, ProjectionError> {
     prepare(db).await?;
     let mut projectors = projectors(&store, &[], Target::Live)?;
     runner::run(store, db, &mut projectors, Until::CaughtUp, |_| {}).await
@@ -128,13 +134,8 @@ pub async fn run_live(store: Arc<dyn EventStore>, db: ReadDb) -> Result<(), Proj
     loop {
         let mut projectors = projectors(&store, &[], Target::Live)?;
         match runner::run(store.clone(), &db, &mut projectors, Until::Forever, |_| {}).await {
-            Ok(failed) => {
-                // Every projection failed at an event: wait for an operator.
-                for (name, error) in failed {
-                    tracing::error!(projection = name, %error, "projection stopped");
-                }
-                std::future::pending::<()>().await;
-            }
+            // Following the log live ends only with an error.
+            Ok(_) => {}
             Err(error) => {
                 tracing::warn!(%error, "projection runner stopped; restarting");
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -193,10 +194,7 @@ pub async fn rebuild(
             .await?;
         }
     }
-    let failed = runner::run(store, db, &mut shadows, Until::CaughtUp, progress).await?;
-    if let Some((_, error)) = failed.into_iter().next() {
-        return Err(error);
-    }
+    runner::run(store, db, &mut shadows, Until::CaughtUp, progress).await?;
     for shadow in &shadows {
         let name = shadow.name();
         db.swap(
@@ -327,13 +325,14 @@ pub struct Status {
     pub head: Position,
     pub lag_events: u64,
     pub lag_seconds: f64,
-    pub failed_position: Option<Position>,
-    pub error: Option<String>,
+    /// Events set aside because they could not be decoded or applied.
+    pub parked: u64,
 }
 
 pub async fn status(store: &dyn EventStore, db: &ReadDb) -> Result<Vec<Status>, ProjectionError> {
     let head = store.head().await?;
     let head_time = recorded_at(store, head).await?;
+    let parked = db.parked_counts().await?;
     let mut lines = Vec::new();
     for row in db.all_statuses().await? {
         let base = row.name.split('@').next().unwrap_or_default();
@@ -353,14 +352,150 @@ pub async fn status(store: &dyn EventStore, db: &ReadDb) -> Result<Vec<Status>, 
             lag_seconds,
             head,
             checkpoint: row.position,
+            parked: parked
+                .iter()
+                .find(|(name, _)| *name == row.name)
+                .map_or(0, |(_, n)| *n),
             name: row.name,
             version: row.version,
             state: row.state,
-            failed_position: row.failed_position,
-            error: row.error,
         });
     }
     Ok(lines)
+}
+
+/// What became of a parked event given another try.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Retried {
+    pub position: Position,
+    /// `None`: applied and unparked; else why it stays parked.
+    pub error: Option<String>,
+}
+
+/// Applies the events parked for `projector` (or only the one at
+/// `position`) again, in log order, after the cause was mended: each one
+/// that applies now is unparked; the others stay parked with their new
+/// error. The checkpoint stays where it is, and a runner serving the same
+/// tables reloads them.
+pub async fn retry(
+    store: &dyn EventStore,
+    db: &ReadDb,
+    projector: &mut dyn Projector,
+    position: Option<Position>,
+) -> Result<Vec<Retried>, ProjectionError> {
+    projector.load(db).await?;
+    let status = status_name(projector.name(), projector.target());
+    let parked: Vec<ParkedEvent> = db
+        .parked(Some(&status))
+        .await?
+        .into_iter()
+        .filter(|p| position.is_none_or(|wanted| p.position == wanted))
+        .collect();
+    if let (Some(position), true) = (position, parked.is_empty()) {
+        return Err(ProjectionError::NotParked {
+            projection: status,
+            position,
+        });
+    }
+    let mut outcomes = Vec::new();
+    for mut event in parked {
+        let recorded = event_at(store, event.position).await?;
+        let result = match Envelope::decode(&recorded) {
+            Ok(Some(envelope)) => projector.retry(db, &envelope).await,
+            // A category the read models no longer follow: nothing to apply.
+            Ok(None) => db.forget_parked(&status, event.position).await.map(drop),
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok(()) => outcomes.push(Retried {
+                position: event.position,
+                error: None,
+            }),
+            Err(error) if error.failed_event().is_some() => {
+                event.error = error.to_string();
+                event.parked_at = Utc::now().to_rfc3339();
+                db.park(&event).await?;
+                outcomes.push(Retried {
+                    position: event.position,
+                    error: Some(event.error),
+                });
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Skips a parked event for good: the decision is appended to the log
+/// (`readmodel-<name>`, with who decided and why), so that rebuilds pass
+/// over the event too and the audit shows it; then it is unparked.
+pub async fn skip(
+    store: &dyn EventStore,
+    db: &ReadDb,
+    name: &str,
+    position: Position,
+    reason: &str,
+    actor: &Actor,
+) -> Result<(), ProjectionError> {
+    version_of(name).ok_or_else(|| ProjectionError::UnknownProjection(name.to_owned()))?;
+    let parked = db
+        .parked(Some(name))
+        .await?
+        .into_iter()
+        .find(|p| p.position == position)
+        .ok_or_else(|| ProjectionError::NotParked {
+            projection: name.to_owned(),
+            position,
+        })?;
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(ProjectionError::Refused(
+            "a skip needs a reason, for the audit".to_owned(),
+        ));
+    }
+    let skipped = ParkedEventSkipped {
+        projection: name.to_owned(),
+        position,
+        event_id: parked.event_id,
+        reason: reason.to_owned(),
+        at: Utc::now(),
+    };
+    let metadata = EventMetadata {
+        actor_id: Some(actor.id.clone()),
+        actor_role: Some(actor.role.as_str().to_owned()),
+        schema_version: Some(ReadModelEvent::SCHEMA_VERSION),
+        ..EventMetadata::default()
+    };
+    let event_type = ReadModelEvent::from(skipped.clone()).event_type();
+    let event = NewEvent::encode(event_type, &skipped)
+        .map_err(|e| ProjectionError::Refused(e.to_string()))?
+        .with_metadata(metadata.to_value());
+    if !runner::skipped(store, name).await?.contains(&position) {
+        store
+            .append(
+                &runner::skip_stream(name)?,
+                ExpectedRevision::Any,
+                vec![event],
+            )
+            .await?;
+    }
+    db.forget_parked(name, position).await?;
+    Ok(())
+}
+
+/// The event at `position` of the log.
+async fn event_at(
+    store: &dyn EventStore,
+    position: Position,
+) -> Result<RecordedEvent, ProjectionError> {
+    let page = store.read_all(&AllQuery::forwards(position, 1)).await?;
+    page.events
+        .into_iter()
+        .find(|event| event.position == position)
+        .ok_or_else(|| ProjectionError::BeyondHead {
+            position,
+            head: page.scanned_to,
+        })
 }
 
 /// When the event at or before `position` was recorded.

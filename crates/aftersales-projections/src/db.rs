@@ -88,6 +88,40 @@ pub struct StatusRow {
     pub failed_position: Option<Position>,
     pub error: Option<String>,
     pub updated_at: String,
+    /// Changes whenever the tables change behind the runner that writes
+    /// them (a reset, a swapped-in rebuild, a retry of parked events).
+    pub epoch: i64,
+}
+
+/// An event a read model could not decode or apply, set aside.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ParkedEvent {
+    /// The status row's name: the read model, or `<name>@shadow` while a
+    /// rebuild runs.
+    pub projection: String,
+    pub position: Position,
+    pub event_id: uuid::Uuid,
+    pub stream: String,
+    pub event_type: String,
+    pub error: String,
+    /// How often it failed: once when parked, then once per retry.
+    pub attempts: u32,
+    pub parked_at: String,
+}
+
+/// How a commit moves a read model.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Move {
+    /// The checkpoint moves from `from` to `to`, if the tables are still at
+    /// `from` in `epoch`.
+    Checkpoint {
+        from: Position,
+        to: Position,
+        epoch: i64,
+    },
+    /// A parked event at `position` was applied after all: it is unparked
+    /// and the epoch moves, so the runner reloads what it holds.
+    Unpark { position: Position },
 }
 
 /// A document row to write; `doc: None` deletes it.
@@ -206,8 +240,10 @@ impl ReadDb {
             Option<i64>,
             Option<String>,
             String,
+            i64,
         );
-        let sql = "SELECT name, version, position, state, failed_position, error, updated_at \
+        let sql =
+            "SELECT name, version, position, state, failed_position, error, updated_at, epoch \
                    FROM projections WHERE ($1 IS NULL OR name = $1) ORDER BY name";
         let rows: Vec<Row> = with_pool!(self, pool => {
             sqlx::query_as(sql).bind(name).fetch_all(pool).await?
@@ -215,7 +251,7 @@ impl ReadDb {
         Ok(rows
             .into_iter()
             .map(
-                |(name, version, position, state, failed, error, updated_at)| StatusRow {
+                |(name, version, position, state, failed, error, updated_at, epoch)| StatusRow {
                     name,
                     version: u32::try_from(version).unwrap_or_default(),
                     position: position.unsigned_abs(),
@@ -223,6 +259,7 @@ impl ReadDb {
                     failed_position: failed.map(i64::unsigned_abs),
                     error,
                     updated_at,
+                    epoch,
                 },
             )
             .collect())
@@ -261,18 +298,23 @@ impl ReadDb {
             for statement in &statements {
                 sqlx::query(statement).execute(&mut *tx).await?;
             }
-            sqlx::query("DELETE FROM projections WHERE name = $1")
+            // A runner still holding the old tables' documents must notice.
+            let epoch: Option<i64> = sqlx::query_scalar("SELECT epoch FROM projections WHERE name = $1")
                 .bind(status_name)
-                .execute(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?;
+            for statement in ["DELETE FROM projections WHERE name = $1", "DELETE FROM parked_events WHERE projection = $1"] {
+                sqlx::query(statement).bind(status_name).execute(&mut *tx).await?;
+            }
             sqlx::query(
-                "INSERT INTO projections (name, version, position, state, updated_at) \
-                 VALUES ($1, $2, 0, $3, $4)",
+                "INSERT INTO projections (name, version, position, state, updated_at, epoch) \
+                 VALUES ($1, $2, 0, $3, $4, $5)",
             )
             .bind(status_name)
             .bind(i64::from(version))
             .bind(target.state())
             .bind(&now)
+            .bind(epoch.map_or(0, |e| e + 1))
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -286,10 +328,9 @@ impl ReadDb {
             let mut tx = pool.begin().await?;
             sqlx::query(&format!("DROP TABLE IF EXISTS {table}")).execute(&mut *tx).await?;
             sqlx::query(&format!("DROP TABLE IF EXISTS {table}_tags")).execute(&mut *tx).await?;
-            sqlx::query("DELETE FROM projections WHERE name = $1")
-                .bind(status_name)
-                .execute(&mut *tx)
-                .await?;
+            for statement in ["DELETE FROM projections WHERE name = $1", "DELETE FROM parked_events WHERE projection = $1"] {
+                sqlx::query(statement).bind(status_name).execute(&mut *tx).await?;
+            }
             tx.commit().await?;
         });
         Ok(())
@@ -342,34 +383,53 @@ impl ReadDb {
         Ok(found)
     }
 
-    /// Writes changed documents and moves the checkpoint from `from` to `to`
-    /// in one transaction. Fails with `Busy` if the checkpoint is no longer
-    /// at `from`: another process applied these events.
+    /// Writes changed documents and moves the read model as `how` says, in
+    /// one transaction. Fails with `Busy` if the checkpoint is no longer
+    /// where the runner left it: another process applied these events, or
+    /// the tables were reset, swapped or changed by a retry.
     pub(crate) async fn commit(
         &self,
         status_name: &str,
         table: &str,
         rows: &[RowWrite],
-        from: Position,
-        to: Position,
+        how: Move,
     ) -> Result<(), ProjectionError> {
         let now = Utc::now().to_rfc3339();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            // The checkpoint first: on SQLite it takes the write lock before
-            // any work is done, on PostgreSQL it locks the status row.
-            let moved = sqlx::query(
-                "UPDATE projections SET position = $3, updated_at = $4 WHERE name = $1 AND position = $2",
-            )
-            .bind(status_name)
-            .bind(to_i64(from))
-            .bind(to_i64(to))
-            .bind(&now)
+            // The status row first: on SQLite it takes the write lock before
+            // any work is done, on PostgreSQL it locks the row.
+            let moved = match how {
+                Move::Checkpoint { from, to, epoch } => sqlx::query(
+                    "UPDATE projections SET position = $3, updated_at = $4 \
+                     WHERE name = $1 AND position = $2 AND epoch = $5",
+                )
+                .bind(status_name)
+                .bind(to_i64(from))
+                .bind(to_i64(to))
+                .bind(&now)
+                .bind(epoch),
+                Move::Unpark { position } => sqlx::query(
+                    "UPDATE projections SET epoch = epoch + 1, updated_at = $3 \
+                     WHERE name = $1 AND EXISTS (SELECT 1 FROM parked_events \
+                     WHERE projection = $1 AND position = $2)",
+                )
+                .bind(status_name)
+                .bind(to_i64(position))
+                .bind(&now),
+            }
             .execute(&mut *tx)
             .await?
             .rows_affected();
             if moved != 1 {
                 return Err(ProjectionError::Busy(status_name.to_owned()));
+            }
+            if let Move::Unpark { position } = how {
+                sqlx::query("DELETE FROM parked_events WHERE projection = $1 AND position = $2")
+                    .bind(status_name)
+                    .bind(to_i64(position))
+                    .execute(&mut *tx)
+                    .await?;
             }
             // Old search terms of rewritten documents, then deleted documents.
             let retag: Vec<&RowWrite> = rows.iter().filter(|row| row.retag).collect();
@@ -437,16 +497,126 @@ impl ReadDb {
             ] {
                 sqlx::query(&statement).execute(&mut *tx).await?;
             }
-            sqlx::query("DELETE FROM projections WHERE name = $1").bind(name).execute(&mut *tx).await?;
-            sqlx::query("UPDATE projections SET name = $1, state = 'running', updated_at = $3 WHERE name = $2")
+            let epoch: Option<i64> = sqlx::query_scalar("SELECT epoch FROM projections WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+            for statement in ["DELETE FROM projections WHERE name = $1", "DELETE FROM parked_events WHERE projection = $1"] {
+                sqlx::query(statement).bind(name).execute(&mut *tx).await?;
+            }
+            sqlx::query("UPDATE parked_events SET projection = $1 WHERE projection = $2")
                 .bind(name)
                 .bind(&shadow_name)
-                .bind(&now)
                 .execute(&mut *tx)
                 .await?;
+            sqlx::query(
+                "UPDATE projections SET name = $1, state = 'running', updated_at = $3, epoch = $4 WHERE name = $2",
+            )
+            .bind(name)
+            .bind(&shadow_name)
+            .bind(&now)
+            .bind(epoch.map_or(0, |e| e + 1))
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
         });
         Ok(())
+    }
+
+    /// Sets an event aside for a read model; parking it again records the
+    /// newest error.
+    pub(crate) async fn park(&self, parked: &ParkedEvent) -> Result<(), ProjectionError> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO parked_events \
+                 (projection, position, event_id, stream, event_type, error, attempts, parked_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (projection, position) DO UPDATE SET error = excluded.error, \
+                 attempts = parked_events.attempts + 1, parked_at = excluded.parked_at",
+            )
+            .bind(&parked.projection)
+            .bind(to_i64(parked.position))
+            .bind(parked.event_id.to_string())
+            .bind(&parked.stream)
+            .bind(&parked.event_type)
+            .bind(&parked.error)
+            .bind(i64::from(parked.attempts))
+            .bind(&parked.parked_at)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// The events parked for a read model (every one when `None`), in log
+    /// order.
+    pub async fn parked(
+        &self,
+        projection: Option<&str>,
+    ) -> Result<Vec<ParkedEvent>, ProjectionError> {
+        type Row = (String, i64, String, String, String, String, i64, String);
+        let sql = "SELECT projection, position, event_id, stream, event_type, error, attempts, parked_at \
+                   FROM parked_events WHERE ($1 IS NULL OR projection = $1) ORDER BY projection, position";
+        let rows: Vec<Row> = with_pool!(self, pool => {
+            sqlx::query_as(sql).bind(projection).fetch_all(pool).await?
+        });
+        rows.into_iter()
+            .map(
+                |(
+                    projection,
+                    position,
+                    event_id,
+                    stream,
+                    event_type,
+                    error,
+                    attempts,
+                    parked_at,
+                )| {
+                    Ok(ParkedEvent {
+                        event_id: event_id.parse().map_err(|e| {
+                            ProjectionError::CorruptRow(format!("parked_events: {e}"))
+                        })?,
+                        projection,
+                        position: position.unsigned_abs(),
+                        stream,
+                        event_type,
+                        error,
+                        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                        parked_at,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// How many events each read model has parked; those with none are
+    /// left out.
+    pub async fn parked_counts(&self) -> Result<Vec<(String, u64)>, ProjectionError> {
+        let sql = "SELECT projection, COUNT(*) FROM parked_events GROUP BY projection ORDER BY projection";
+        let rows: Vec<(String, i64)> = with_pool!(self, pool => {
+            sqlx::query_as(sql).fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(name, n)| (name, n.unsigned_abs()))
+            .collect())
+    }
+
+    /// Forgets a parked event, skipped for good.
+    pub(crate) async fn forget_parked(
+        &self,
+        projection: &str,
+        position: Position,
+    ) -> Result<bool, ProjectionError> {
+        let deleted = with_pool!(self, pool => {
+            sqlx::query("DELETE FROM parked_events WHERE projection = $1 AND position = $2")
+                .bind(projection)
+                .bind(to_i64(position))
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(deleted == 1)
     }
 
     /// A page of one collection, in `(sort, key)` order.

@@ -1,19 +1,25 @@
 //! A stored event decoded once for every projection that reads it.
 
-use aftersales_domain::audit::AuditEvent;
-use aftersales_domain::case::CaseEvent;
-use aftersales_domain::grant::GrantEvent;
-use aftersales_domain::reminder::ReminderEvent;
-use aftersales_domain::repair::RepairEvent;
-use aftersales_domain::DomainEvent;
+use aftersales_domain::audit::{AuditEvent, SamplingAudit};
+use aftersales_domain::case::{Case, CaseEvent};
+use aftersales_domain::grant::{AccessGrant, GrantEvent};
+use aftersales_domain::reminder::{ReminderEvent, UnpaidOrder};
+use aftersales_domain::repair::{RepairEvent, RepairOrder};
+use aftersales_domain::{Aggregate, DomainEvent};
 use aftersales_store::{EventMetadata, Position, RecordedEvent, Revision};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::error::ProjectionError;
 
-/// The stream categories the read models follow.
-pub const CATEGORIES: &[&str] = &["case", "unpaid", "audit", "repair", "grant"];
+/// The stream categories the read models follow: the aggregates'.
+pub const CATEGORIES: &[&str] = &[
+    Case::CATEGORY,
+    UnpaidOrder::CATEGORY,
+    SamplingAudit::CATEGORY,
+    RepairOrder::CATEGORY,
+    AccessGrant::CATEGORY,
+];
 
 /// A domain event of any aggregate.
 // Case events are most of the log: boxing them would cost an allocation
@@ -26,6 +32,19 @@ pub enum AnyEvent {
     Audit(AuditEvent),
     Repair(RepairEvent),
     Grant(GrantEvent),
+}
+
+impl AnyEvent {
+    /// The stored type name.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Self::Case(event) => event.event_type(),
+            Self::Reminder(event) => event.event_type(),
+            Self::Audit(event) => event.event_type(),
+            Self::Repair(event) => event.event_type(),
+            Self::Grant(event) => event.event_type(),
+        }
+    }
 }
 
 /// A decoded event with where and by whom it was recorded.

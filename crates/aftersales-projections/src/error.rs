@@ -28,6 +28,49 @@ pub enum ProjectionError {
     Store(#[from] StoreError),
     #[error("read-model database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("no event at position {position} is parked for {projection}")]
+    NotParked {
+        projection: String,
+        position: Position,
+    },
+    #[error("{0}")]
+    Refused(String),
     #[error("interrupted")]
     Interrupted,
+}
+
+impl ProjectionError {
+    /// The position of the event at fault, when the error is the event's
+    /// (it does not decode, or does not fit what the read model holds)
+    /// rather than the database's: such an event is parked.
+    pub fn failed_event(&self) -> Option<Position> {
+        match self {
+            Self::Undecodable { position, .. } | Self::Inconsistent { position, .. } => {
+                Some(*position)
+            }
+            _ => None,
+        }
+    }
+
+    /// Lays a failure while applying the event at `position` at that
+    /// event's door: whatever the read model found wrong (an earlier event
+    /// of its stream that does not decode, a document that does not fit),
+    /// it is this event that cannot be applied. Database errors stay as
+    /// they are, to be retried.
+    pub(crate) fn at_event(self, position: Position) -> Self {
+        match self {
+            Self::Undecodable { position: at, .. } | Self::Inconsistent { position: at, .. }
+                if at == position =>
+            {
+                self
+            }
+            Self::Undecodable { .. } | Self::Inconsistent { .. } | Self::CorruptRow(_) => {
+                Self::Inconsistent {
+                    position,
+                    reason: self.to_string(),
+                }
+            }
+            other => other,
+        }
+    }
 }

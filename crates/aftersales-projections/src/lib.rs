@@ -25,7 +25,7 @@ pub mod schedule;
 mod table;
 
 pub use case_views::{CaseView, CaseViews};
-pub use db::{DocRow, ListQuery, ReadDb, StatusRow};
+pub use db::{DocRow, ListQuery, ParkedEvent, ReadDb, StatusRow};
 pub use docs::Docs;
 pub use envelope::{AnyEvent, Envelope};
 pub use error::ProjectionError;

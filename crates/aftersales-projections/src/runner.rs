@@ -2,21 +2,35 @@
 //!
 //! Each projection writes its documents and its checkpoint in one
 //! transaction, so after a crash it resumes exactly after the last batch it
-//! committed. The checkpoint update is conditional on the position it
-//! started from: if another process moved it (a second service, or a rebuild
-//! that was swapped in), the commit fails and the runner starts again from
-//! the stored checkpoint instead of applying events twice.
+//! committed. The checkpoint update is conditional on the position and the
+//! epoch it started from: if another process moved it (a second service, a
+//! rebuild that was swapped in, a reset, a retry of parked events), the
+//! commit fails and the runner starts again from the stored checkpoint
+//! instead of applying events twice or overwriting what changed. While idle
+//! it looks for such changes every second, so that a reset made from the
+//! command line is picked up without a new event.
+//!
+//! An event a projection cannot decode or apply is parked for that
+//! projection ([`ParkedEvent`]) and the projection goes on with the next
+//! one: one bad event never stops the read models. Events an operator
+//! skipped for good (`readmodel-<name>` in the log) are passed over, in
+//! rebuilds too.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
+use aftersales_domain::streams::{ReadModelEvent, READ_MODEL_RECORDS};
+use aftersales_domain::DomainEvent;
 use aftersales_store::{
-    subscribe, AllFilter, EventStore, Position, SubscribeFrom, SubscriptionMessage,
+    subscribe, AllFilter, Direction, EventStore, Position, RecordedEvent, StreamFrom, StreamName,
+    SubscribeFrom, SubscriptionMessage, MAX_READ_LIMIT,
 };
 use async_trait::async_trait;
+use chrono::Utc;
 
-pub use crate::db::{status_name, table_name, Target};
-use crate::db::{ReadDb, RowWrite};
+pub use crate::db::{status_name, table_name, ParkedEvent, Target};
+use crate::db::{Move, ReadDb, RowWrite};
 use crate::docs::Docs;
 use crate::envelope::{Envelope, CATEGORIES};
 use crate::error::ProjectionError;
@@ -45,6 +59,9 @@ fn batch_limit(projectors: &[Box<dyn Projector>]) -> usize {
 }
 /// Documents kept in memory between batches.
 const CACHE_DOCS: usize = 20_000;
+/// How long a live runner waits for an event before it looks whether its
+/// tables were changed behind its back (a reset, a rebuild, a retry).
+const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// A projection with its working set, behind an object-safe face so a set
 /// of them can share one feed.
@@ -55,16 +72,26 @@ pub trait Projector: Send + Sync {
     fn target(&self) -> Target;
     /// The last position applied.
     fn position(&self) -> Position;
-    /// Starts from the stored checkpoint, forgetting cached documents.
+    /// The epoch of the tables it holds documents of.
+    fn epoch(&self) -> i64;
+    /// Starts from the stored checkpoint, forgetting cached documents and
+    /// the events it was told to pass over.
     async fn load(&mut self, db: &ReadDb) -> Result<(), ProjectionError>;
-    /// Applies the events of `batch` after its checkpoint and moves the
-    /// checkpoint to `to`, in one transaction.
+    /// Never applies the event at `position` (parked or skipped).
+    fn pass_over(&mut self, position: Position);
+    /// Applies the events of `batch` after its checkpoint, except those
+    /// passed over, and moves the checkpoint to `to`, in one transaction.
+    /// An event's failure names that event's position
+    /// ([`ProjectionError::failed_event`]) and commits nothing.
     async fn process(
         &mut self,
         db: &ReadDb,
         batch: &[Envelope],
         to: Position,
     ) -> Result<(), ProjectionError>;
+    /// Applies a parked event after all and unparks it, leaving the
+    /// checkpoint where it is.
+    async fn retry(&mut self, db: &ReadDb, event: &Envelope) -> Result<(), ProjectionError>;
 }
 
 /// The runtime of one projection.
@@ -75,6 +102,8 @@ pub struct Runtime<P: Projection> {
     table: String,
     status: String,
     position: Position,
+    epoch: i64,
+    passed_over: HashSet<Position>,
     docs: Docs<P::Doc>,
 }
 
@@ -86,8 +115,31 @@ impl<P: Projection> Runtime<P> {
             table: table_name(P::NAME, target),
             status: status_name(P::NAME, target),
             position: 0,
+            epoch: 0,
+            passed_over: HashSet::new(),
             docs: Docs::default(),
         }
+    }
+
+    /// Applies `batch` to the documents in memory and writes them, moving
+    /// the read model as `how` says.
+    async fn apply_and_commit(
+        &mut self,
+        db: &ReadDb,
+        batch: &[Envelope],
+        how: Move,
+    ) -> Result<(), ProjectionError> {
+        self.fill(db, batch).await?;
+        for event in batch {
+            if self.passed_over.contains(&event.position) {
+                continue;
+            }
+            self.projection
+                .apply(event, &mut self.docs)
+                .map_err(|e| e.at_event(event.position))?;
+        }
+        let rows = self.writes()?;
+        db.commit(&self.status, &self.table, &rows, how).await
     }
 
     async fn fill(&mut self, db: &ReadDb, batch: &[Envelope]) -> Result<(), ProjectionError> {
@@ -184,10 +236,20 @@ impl<P: Projection> Projector for Runtime<P> {
         self.position
     }
 
+    fn epoch(&self) -> i64 {
+        self.epoch
+    }
+
     async fn load(&mut self, db: &ReadDb) -> Result<(), ProjectionError> {
         self.docs.clear();
-        self.position = checkpoint(db, &self.status, &self.table, P::VERSION, self.target).await?;
+        self.passed_over.clear();
+        (self.position, self.epoch) =
+            checkpoint(db, &self.status, &self.table, P::VERSION, self.target).await?;
         Ok(())
+    }
+
+    fn pass_over(&mut self, position: Position) {
+        self.passed_over.insert(position);
     }
 
     async fn process(
@@ -200,18 +262,12 @@ impl<P: Projection> Projector for Runtime<P> {
             return Ok(());
         }
         let start = batch.partition_point(|event| event.position <= self.position);
-        let batch = &batch[start..];
-        let result = async {
-            self.fill(db, batch).await?;
-            for event in batch {
-                self.projection.apply(event, &mut self.docs)?;
-            }
-            let rows = self.writes()?;
-            db.commit(&self.status, &self.table, &rows, self.position, to)
-                .await
-        }
-        .await;
-        match result {
+        let how = Move::Checkpoint {
+            from: self.position,
+            to,
+            epoch: self.epoch,
+        };
+        match self.apply_and_commit(db, &batch[start..], how).await {
             Ok(()) => {
                 self.docs.committed(CACHE_DOCS);
                 self.position = to;
@@ -223,27 +279,42 @@ impl<P: Projection> Projector for Runtime<P> {
             }
         }
     }
+
+    async fn retry(&mut self, db: &ReadDb, event: &Envelope) -> Result<(), ProjectionError> {
+        self.docs.clear();
+        let how = Move::Unpark {
+            position: event.position,
+        };
+        let result = self
+            .apply_and_commit(db, std::slice::from_ref(event), how)
+            .await;
+        // What the runner holds is stale either way: it reloads.
+        self.docs.clear();
+        result
+    }
 }
 
-/// Where a projection's tables stand, creating them if missing; a failed
-/// projection is marked running again, to retry its event.
+/// Where a projection's tables stand (checkpoint and epoch), creating them
+/// if missing. A projection marked failed by an earlier version is marked
+/// running again: events no longer stop it.
 pub(crate) async fn checkpoint(
     db: &ReadDb,
     status: &str,
     table: &str,
     version: u32,
     target: Target,
-) -> Result<Position, ProjectionError> {
+) -> Result<(Position, i64), ProjectionError> {
     match db.status(status).await? {
         Some(row) => {
             if row.state == "failed" {
                 db.set_state(status, target.state(), None).await?;
             }
-            Ok(row.position)
+            Ok((row.position, row.epoch))
         }
         None => {
             db.create(status, table, version, target).await?;
-            Ok(0)
+            let created = db.status(status).await?;
+            Ok((0, created.map_or(0, |row| row.epoch)))
         }
     }
 }
@@ -268,24 +339,33 @@ pub enum Until {
 }
 
 /// Runs a set of projections over the log from the lowest of their
-/// checkpoints. `progress` is told after every batch. A projection whose
-/// event fails is marked failed with that event and left behind; the others
-/// go on. Returns the projections that failed.
+/// checkpoints. `progress` is told after every batch. An event a projection
+/// cannot decode or apply is parked for it and passed over; returns the
+/// events parked during the run.
 pub async fn run(
     store: Arc<dyn EventStore>,
     db: &ReadDb,
     projectors: &mut [Box<dyn Projector>],
     until: Until,
     mut progress: impl FnMut(Progress) + Send,
-) -> Result<Vec<(&'static str, ProjectionError)>, ProjectionError> {
+) -> Result<Vec<ParkedEvent>, ProjectionError> {
+    let mut parked = Vec::new();
     'restart: loop {
+        // What operators skipped for good, per projection.
+        let mut skips: Vec<HashSet<Position>> = Vec::with_capacity(projectors.len());
         for projector in projectors.iter_mut() {
             projector.load(db).await?;
+            let skipped: HashSet<Position> = skipped(store.as_ref(), projector.name())
+                .await?
+                .into_iter()
+                .collect();
+            for &position in &skipped {
+                projector.pass_over(position);
+            }
+            skips.push(skipped);
         }
-        let mut failed: Vec<(&'static str, ProjectionError)> = Vec::new();
-        let mut healthy: Vec<usize> = (0..projectors.len()).collect();
-        let Some(start) = healthy.iter().map(|&i| projectors[i].position()).min() else {
-            return Ok(failed);
+        let Some(start) = projectors.iter().map(|p| p.position()).min() else {
+            return Ok(parked);
         };
         let head = store.head().await?;
         let stop_at = match until {
@@ -294,7 +374,7 @@ pub async fn run(
             Until::Forever => None,
         };
         if stop_at.is_some_and(|stop| start >= stop) {
-            return Ok(failed);
+            return Ok(parked);
         }
         let filter = AllFilter {
             categories: CATEGORIES.iter().map(|c| (*c).to_owned()).collect(),
@@ -308,12 +388,18 @@ pub async fn run(
         loop {
             let mut batch = Vec::new();
             let mut to = None;
-            let mut undecodable = None;
-            let first = subscription
-                .next()
-                .await
-                .ok_or(ProjectionError::Interrupted)?;
-            let mut message = Some(first);
+            let first = if caught_up && until == Until::Forever {
+                loop {
+                    match tokio::time::timeout(IDLE_CHECK, subscription.next()).await {
+                        Ok(message) => break message,
+                        Err(_) if changed_behind(db, projectors).await? => continue 'restart,
+                        Err(_) => {}
+                    }
+                }
+            } else {
+                subscription.next().await
+            };
+            let mut message = Some(first.ok_or(ProjectionError::Interrupted)?);
             while let Some(next) = message.take() {
                 let mut reached_head = false;
                 match next? {
@@ -328,8 +414,18 @@ pub async fn run(
                             Ok(Some(envelope)) => batch.push(envelope),
                             Ok(None) => {}
                             Err(error) => {
-                                undecodable = Some(error);
-                                break;
+                                // No projection can read it: each that has
+                                // not passed it parks it.
+                                for (projector, skipped) in projectors.iter_mut().zip(&skips) {
+                                    if projector.position() < recorded.position
+                                        && !skipped.contains(&recorded.position)
+                                    {
+                                        let event = Parked::of_recorded(&recorded);
+                                        parked.push(
+                                            park(db, projector.as_mut(), event, &error).await?,
+                                        );
+                                    }
+                                }
                             }
                         }
                         to = Some(recorded.position);
@@ -363,42 +459,11 @@ pub async fn run(
                     )
                 };
             }
-            if let Some(error) = undecodable {
-                // Everything before the bad event is applied; every
-                // projection then stops at it.
-                if let Some(to) = to {
-                    for &i in &healthy {
-                        match projectors[i].process(db, &batch, to).await {
-                            Err(ProjectionError::Busy(_)) => continue 'restart,
-                            other => other?,
-                        }
-                    }
-                }
-                let position = failed_position(&error);
-                for &i in &healthy {
-                    let projector = &projectors[i];
-                    mark_failed(db, projector.as_ref(), position, &error).await?;
-                    failed.push((
-                        projector.name(),
-                        ProjectionError::Inconsistent {
-                            position,
-                            reason: error.to_string(),
-                        },
-                    ));
-                }
-                return Ok(failed);
-            }
             let Some(to) = to else { continue };
-            for &i in &healthy.clone() {
-                match projectors[i].process(db, &batch, to).await {
+            for projector in projectors.iter_mut() {
+                match process(db, projector.as_mut(), &batch, to, &mut parked).await {
                     Ok(()) => {}
                     Err(ProjectionError::Busy(_)) => continue 'restart,
-                    Err(error) if is_event_failure(&error) => {
-                        mark_failed(db, projectors[i].as_ref(), failed_position(&error), &error)
-                            .await?;
-                        healthy.retain(|&j| j != i);
-                        failed.push((projectors[i].name(), error));
-                    }
                     Err(error) => return Err(error),
                 }
             }
@@ -409,36 +474,145 @@ pub async fn run(
                 head,
                 events,
             });
-            if healthy.is_empty() || stop_at.is_some_and(|stop| to >= stop) {
-                return Ok(failed);
+            if stop_at.is_some_and(|stop| to >= stop) {
+                return Ok(parked);
             }
         }
     }
 }
 
-async fn mark_failed(
+/// Processes a batch, parking each event the projection fails on and
+/// trying the batch again without it, until the batch commits.
+async fn process(
     db: &ReadDb,
-    projector: &dyn Projector,
-    position: Position,
-    error: &ProjectionError,
+    projector: &mut dyn Projector,
+    batch: &[Envelope],
+    to: Position,
+    parked: &mut Vec<ParkedEvent>,
 ) -> Result<(), ProjectionError> {
-    tracing::error!(projection = projector.name(), position, %error, "projection failed");
-    let status = status_name(projector.name(), projector.target());
-    db.set_state(&status, "failed", Some((position, &error.to_string())))
-        .await
-}
-
-fn is_event_failure(error: &ProjectionError) -> bool {
-    matches!(
-        error,
-        ProjectionError::Undecodable { .. } | ProjectionError::Inconsistent { .. }
-    )
-}
-
-fn failed_position(error: &ProjectionError) -> Position {
-    match error {
-        ProjectionError::Undecodable { position, .. }
-        | ProjectionError::Inconsistent { position, .. } => *position,
-        _ => 0,
+    let mut failed: HashSet<Position> = HashSet::new();
+    loop {
+        let error = match projector.process(db, batch, to).await {
+            Ok(()) => return Ok(()),
+            Err(error) => error,
+        };
+        let event = error
+            .failed_event()
+            .filter(|&position| failed.insert(position))
+            .and_then(|position| batch.iter().find(|e| e.position == position));
+        // A failure that names no event of this batch is not the batch's
+        // fault: it is the caller's to retry.
+        let Some(event) = event else {
+            return Err(error);
+        };
+        parked.push(park(db, projector, Parked::of_envelope(event), &error).await?);
     }
+}
+
+/// Where a parked event was recorded.
+struct Parked<'a> {
+    position: Position,
+    event_id: uuid::Uuid,
+    stream: &'a str,
+    event_type: &'a str,
+}
+
+impl<'a> Parked<'a> {
+    fn of_recorded(event: &'a RecordedEvent) -> Self {
+        Self {
+            position: event.position,
+            event_id: event.id,
+            stream: event.stream.as_str(),
+            event_type: &event.event_type,
+        }
+    }
+
+    fn of_envelope(event: &'a Envelope) -> Self {
+        Self {
+            position: event.position,
+            event_id: event.event_id,
+            stream: &event.stream,
+            event_type: event.event.event_type(),
+        }
+    }
+}
+
+/// Records `event` as parked for `projector`, which then passes over it.
+async fn park(
+    db: &ReadDb,
+    projector: &mut dyn Projector,
+    event: Parked<'_>,
+    error: &ProjectionError,
+) -> Result<ParkedEvent, ProjectionError> {
+    tracing::warn!(
+        projection = projector.name(),
+        position = event.position,
+        event_type = event.event_type,
+        %error,
+        "event parked: the read model goes on without it"
+    );
+    let parked = ParkedEvent {
+        projection: status_name(projector.name(), projector.target()),
+        position: event.position,
+        event_id: event.event_id,
+        stream: event.stream.to_owned(),
+        event_type: event.event_type.to_owned(),
+        error: error.to_string(),
+        attempts: 1,
+        parked_at: Utc::now().to_rfc3339(),
+    };
+    db.park(&parked).await?;
+    projector.pass_over(event.position);
+    Ok(parked)
+}
+
+/// The positions an operator skipped for good for the read model `name`.
+pub async fn skipped(store: &dyn EventStore, name: &str) -> Result<Vec<Position>, ProjectionError> {
+    let stream = skip_stream(name)?;
+    let mut positions = Vec::new();
+    let mut from = StreamFrom::Start;
+    loop {
+        let page = store
+            .read_stream(&stream, from, Direction::Forwards, MAX_READ_LIMIT)
+            .await?;
+        let Some(last) = page.last().map(|e| e.revision) else {
+            return Ok(positions);
+        };
+        for recorded in &page {
+            // Only the product writes this stream (an owned category), and
+            // always this event; anything else is not a skip.
+            if let Ok(ReadModelEvent::ParkedEventSkipped(skip)) =
+                ReadModelEvent::decode(&recorded.event_type, recorded.data.get())
+            {
+                positions.push(skip.position);
+            }
+        }
+        if page.len() < MAX_READ_LIMIT {
+            return Ok(positions);
+        }
+        from = StreamFrom::Revision(last + 1);
+    }
+}
+
+/// `readmodel-<name>`: the operators' decisions on a read model.
+pub fn skip_stream(name: &str) -> Result<StreamName, ProjectionError> {
+    StreamName::new(format!("{READ_MODEL_RECORDS}-{name}"))
+        .map_err(|e| ProjectionError::Store(e.into()))
+}
+
+/// Whether a projection's tables were reset, swapped or retried into since
+/// it loaded them.
+async fn changed_behind(
+    db: &ReadDb,
+    projectors: &[Box<dyn Projector>],
+) -> Result<bool, ProjectionError> {
+    for projector in projectors {
+        let status = status_name(projector.name(), projector.target());
+        match db.status(&status).await? {
+            Some(row) if row.position == projector.position() && row.epoch == projector.epoch() => {
+            }
+            _ => return Ok(true),
+        }
+    }
+    Ok(false)
 }

@@ -10,7 +10,7 @@
 //! up to the event at hand. The rows depend on the log alone, so a rebuild
 //! compares equal to the live table.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
@@ -19,14 +19,15 @@ use aftersales_domain::grant::AccessGrant;
 use aftersales_domain::reminder::UnpaidOrder;
 use aftersales_domain::{Aggregate, DomainEvent, Policy, Scheduled};
 use aftersales_store::{
-    Direction, EventStore, Position, Revision, StoreError, StreamFrom, StreamName, MAX_READ_LIMIT,
+    Direction, EventStore, Position, RecordedEvent, Revision, StoreError, StreamFrom, StreamName,
+    MAX_READ_LIMIT,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use lru::LruCache;
 use uuid::Uuid;
 
-use crate::db::{ListQuery, ReadDb, RowWrite};
+use crate::db::{ListQuery, Move, ReadDb, RowWrite};
 use crate::envelope::{AnyEvent, Envelope};
 use crate::error::ProjectionError;
 use crate::runner::{checkpoint, status_name, table_name, Projector, Target};
@@ -81,6 +82,18 @@ pub async fn due(
 }
 
 /// Fixed width, so that text order is time order on both backends.
+/// The row of an aggregate: deleted when nothing is due.
+fn row(collection: &'static str, id: Uuid, due: Option<DateTime<Utc>>) -> RowWrite {
+    RowWrite {
+        collection,
+        key: id.to_string(),
+        sort: due.map(sort_key).unwrap_or_default(),
+        doc: due.map(|due| serde_json::json!({ "due": due }).to_string()),
+        retag: false,
+        tags: Vec::new(),
+    }
+}
+
 fn sort_key(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Nanos, true)
 }
@@ -97,6 +110,43 @@ enum Folded {
 }
 
 impl Folded {
+    /// The empty state of the aggregate `event` belongs to, if it has timers.
+    fn new(event: &AnyEvent) -> Option<Self> {
+        match event {
+            AnyEvent::Case(_) => Some(Folded::Case(Case::default())),
+            AnyEvent::Reminder(_) => Some(Folded::Unpaid(UnpaidOrder::default())),
+            AnyEvent::Grant(_) => Some(Folded::Grant(AccessGrant::default())),
+            AnyEvent::Audit(_) | AnyEvent::Repair(_) => None,
+        }
+    }
+
+    fn category(&self) -> &'static str {
+        match self {
+            Folded::Case(_) => Case::CATEGORY,
+            Folded::Unpaid(_) => UnpaidOrder::CATEGORY,
+            Folded::Grant(_) => AccessGrant::CATEGORY,
+        }
+    }
+
+    /// Folds an event read from the aggregate's stream.
+    fn evolve_recorded(&mut self, recorded: &RecordedEvent) -> Result<(), ProjectionError> {
+        fn decode<E: DomainEvent>(recorded: &RecordedEvent) -> Result<E, ProjectionError> {
+            E::decode(&recorded.event_type, recorded.data.get()).map_err(|e| {
+                ProjectionError::Undecodable {
+                    position: recorded.position,
+                    event_type: recorded.event_type.clone(),
+                    reason: e.to_string(),
+                }
+            })
+        }
+        match self {
+            Folded::Case(state) => state.evolve(&decode(recorded)?),
+            Folded::Unpaid(state) => state.evolve(&decode(recorded)?),
+            Folded::Grant(state) => state.evolve(&decode(recorded)?),
+        }
+        Ok(())
+    }
+
     fn evolve(&mut self, event: &Envelope) -> Result<(), ProjectionError> {
         match (self, &event.event) {
             (Folded::Case(state), AnyEvent::Case(e)) => state.evolve(e),
@@ -129,6 +179,8 @@ pub struct Schedule {
     table: String,
     status: String,
     position: Position,
+    epoch: i64,
+    passed_over: HashSet<Position>,
     /// By category and id: ids are unique within a category only.
     states: LruCache<(&'static str, Uuid), (Revision, Folded)>,
 }
@@ -153,6 +205,8 @@ impl Schedule {
             table: table_name(NAME, target),
             status: status_name(NAME, target),
             position: 0,
+            epoch: 0,
+            passed_over: HashSet::new(),
             states: LruCache::new(NonZeroUsize::new(CACHED_STATES).expect("non-zero")),
         }
     }
@@ -177,55 +231,63 @@ impl Schedule {
             }
             _ => {}
         }
-        let mut state = match &event.event {
-            AnyEvent::Case(_) => Folded::Case(self.read(event).await?),
-            AnyEvent::Reminder(_) => Folded::Unpaid(self.read(event).await?),
-            AnyEvent::Grant(_) => Folded::Grant(self.read(event).await?),
-            AnyEvent::Audit(_) | AnyEvent::Repair(_) => return Ok(None),
+        let state = if event.revision == 0 {
+            let mut state = Folded::new(&event.event);
+            if let Some(state) = &mut state {
+                state.evolve(event)?;
+            }
+            state
+        } else {
+            self.read(&event.event, event.aggregate_id, |e| {
+                e.revision <= event.revision
+            })
+            .await?
         };
-        if event.revision == 0 {
-            state.evolve(event)?;
-        }
+        let Some(state) = state else {
+            return Ok(None);
+        };
         let due = state.next_due(&self.policy);
         self.states.put(key, (event.revision, state));
         Ok(due)
     }
 
-    /// The aggregate folded from its stream through `event`; a new stream
-    /// (the event is its first) needs no read.
-    async fn read<A: Aggregate>(&self, through: &Envelope) -> Result<A, ProjectionError> {
-        let mut state = A::default();
-        if through.revision == 0 {
-            return Ok(state);
-        }
-        let stream = StreamName::of(A::CATEGORY, through.aggregate_id).map_err(StoreError::from)?;
+    /// The aggregate `kind`'s events belong to, folded from its stream
+    /// through the last event `within` accepts, passing over the events
+    /// this schedule was told to; `None` for aggregates without timers.
+    async fn read(
+        &self,
+        kind: &AnyEvent,
+        id: Uuid,
+        within: impl Fn(&RecordedEvent) -> bool,
+    ) -> Result<Option<Folded>, ProjectionError> {
+        let Some(mut state) = Folded::new(kind) else {
+            return Ok(None);
+        };
+        let stream = StreamName::of(state.category(), id).map_err(StoreError::from)?;
         let mut next = 0;
-        while next <= through.revision {
-            let wanted = usize::try_from(through.revision - next + 1).unwrap_or(MAX_READ_LIMIT);
+        loop {
             let page = self
                 .store
                 .read_stream(
                     &stream,
                     StreamFrom::Revision(next),
                     Direction::Forwards,
-                    wanted.min(MAX_READ_LIMIT),
+                    MAX_READ_LIMIT,
                 )
                 .await?;
             let Some(last) = page.last() else { break };
             next = last.revision + 1;
-            for recorded in &page {
-                let event =
-                    A::Event::decode(&recorded.event_type, recorded.data.get()).map_err(|e| {
-                        ProjectionError::Undecodable {
-                            position: recorded.position,
-                            event_type: recorded.event_type.clone(),
-                            reason: e.to_string(),
-                        }
-                    })?;
-                state.evolve(&event);
+            for recorded in page.iter().take_while(|e| within(e)) {
+                if self.passed_over.contains(&recorded.position) {
+                    continue;
+                }
+                state.evolve_recorded(recorded)?;
+            }
+            if page.len() < MAX_READ_LIMIT || !within(last) {
+                break;
             }
         }
-        Ok(state)
+        Ok(Some(state))
     }
 }
 
@@ -247,10 +309,47 @@ impl Projector for Schedule {
         self.position
     }
 
+    fn epoch(&self) -> i64 {
+        self.epoch
+    }
+
     async fn load(&mut self, db: &ReadDb) -> Result<(), ProjectionError> {
         self.states.clear();
-        self.position = checkpoint(db, &self.status, &self.table, VERSION, self.target).await?;
+        self.passed_over.clear();
+        (self.position, self.epoch) =
+            checkpoint(db, &self.status, &self.table, VERSION, self.target).await?;
         Ok(())
+    }
+
+    fn pass_over(&mut self, position: Position) {
+        // A state folded through this event is wrong without it.
+        self.states.clear();
+        self.passed_over.insert(position);
+    }
+
+    async fn retry(&mut self, db: &ReadDb, event: &Envelope) -> Result<(), ProjectionError> {
+        // The row stands for the aggregate as of the checkpoint: fold it
+        // again through there, the parked event included.
+        self.states.clear();
+        self.passed_over.remove(&event.position);
+        let checkpoint = self.position;
+        let state = self
+            .read(&event.event, event.aggregate_id, |e| {
+                e.position <= checkpoint
+            })
+            .await
+            .map_err(|e| e.at_event(event.position))?;
+        let rows: Vec<RowWrite> = state
+            .map(|state| {
+                let due = state.next_due(&self.policy);
+                row(state.category(), event.aggregate_id, due)
+            })
+            .into_iter()
+            .collect();
+        let how = Move::Unpark {
+            position: event.position,
+        };
+        db.commit(&self.status, &self.table, &rows, how).await
     }
 
     async fn process(
@@ -273,22 +372,25 @@ impl Projector for Schedule {
                     AnyEvent::Grant(_) => AccessGrant::CATEGORY,
                     AnyEvent::Audit(_) | AnyEvent::Repair(_) => continue,
                 };
-                let due = self.next_due(category, event).await?;
+                if self.passed_over.contains(&event.position) {
+                    continue;
+                }
+                let due = self
+                    .next_due(category, event)
+                    .await
+                    .map_err(|e| e.at_event(event.position))?;
                 touched.insert((category, event.aggregate_id), due);
             }
             let rows: Vec<RowWrite> = touched
                 .into_iter()
-                .map(|((collection, id), due)| RowWrite {
-                    collection,
-                    key: id.to_string(),
-                    sort: due.map(sort_key).unwrap_or_default(),
-                    doc: due.map(|due| serde_json::json!({ "due": due }).to_string()),
-                    retag: false,
-                    tags: Vec::new(),
-                })
+                .map(|((collection, id), due)| row(collection, id, due))
                 .collect();
-            db.commit(&self.status, &self.table, &rows, self.position, to)
-                .await
+            let how = Move::Checkpoint {
+                from: self.position,
+                to,
+                epoch: self.epoch,
+            };
+            db.commit(&self.status, &self.table, &rows, how).await
         }
         .await;
         match result {

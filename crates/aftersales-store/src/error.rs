@@ -79,6 +79,11 @@ pub enum StoreError {
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),
 
+    /// Opened to read only, and there is no store at the path: nothing
+    /// was created.
+    #[error("there is no store at {0}: `aftersales migrate`, `serve` or `demo seed` create one")]
+    NoStore(String),
+
     #[error("migrating the schema failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
 

@@ -84,6 +84,9 @@ impl SqliteStore {
     /// Opens (creating if needed) the store in the file at `path`.
     pub async fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
+        if !options.create && !path.exists() {
+            return Err(StoreError::NoStore(path.display().to_string()));
+        }
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| {
                 StoreError::Unavailable(format!("cannot create {}: {e}", parent.display()))
@@ -91,7 +94,7 @@ impl SqliteStore {
         }
         let connect = SqliteConnectOptions::new()
             .filename(&path)
-            .create_if_missing(true)
+            .create_if_missing(options.create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(if options.unsafe_fast {
                 SqliteSynchronous::Off

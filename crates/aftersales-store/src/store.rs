@@ -33,6 +33,11 @@ impl Backend {
 /// How a store is opened. The defaults suit a service in production.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
+    /// Create a SQLite file, and its folders, that does not exist yet. A
+    /// command that only reads opens without, and a missing file is
+    /// [`StoreError::NoStore`](crate::StoreError::NoStore) instead of a
+    /// new empty store.
+    pub create: bool,
     /// Apply pending schema migrations when opening.
     pub migrate: bool,
     /// Skip the durability checks (WAL + `synchronous=FULL` on SQLite,
@@ -53,6 +58,7 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> Self {
         Self {
+            create: true,
             migrate: true,
             unsafe_fast: false,
             max_events_per_append: 10_000,

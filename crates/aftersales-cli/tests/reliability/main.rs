@@ -17,6 +17,7 @@ mod disk_full;
 mod limits;
 mod load;
 mod outage;
+mod poison;
 mod proxy;
 mod service;
 mod traffic;

@@ -258,14 +258,19 @@ pub fn issue_key(db: &str, role: &str, name: &str) -> String {
         .to_owned()
 }
 
-/// Runs the CLI on `db` and returns its standard output; panics on failure.
-pub fn cli(db: &str, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_aftersales"))
+/// Runs the CLI on `db`, whatever its outcome.
+pub fn cli_output(db: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_aftersales"))
         .arg("--db")
         .arg(db)
         .args(args)
         .output()
-        .expect("run aftersales");
+        .expect("run aftersales")
+}
+
+/// Runs the CLI on `db` and returns its standard output; panics on failure.
+pub fn cli(db: &str, args: &[&str]) -> String {
+    let output = cli_output(db, args);
     assert!(
         output.status.success(),
         "aftersales {args:?} failed:\n{}\n{}",

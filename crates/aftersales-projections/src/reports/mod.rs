@@ -1,5 +1,5 @@
-//! The SOP reports' facts: one projection keeps the rows every report of
-//! DOMAIN.md "What users read" is built from; the reports themselves
+//! The SOP reports' facts: one projection keeps the rows every report
+//! (`aftersales reports list`) is built from; the reports themselves
 //! ([`catalogue`]) group and total those rows when they are read, so any
 //! report can be produced from any copy of the read model, live or as of a
 //! past position.
