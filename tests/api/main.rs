@@ -3,10 +3,12 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
+mod security;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use aftersales_api::{router, AccessDb, AppState, Limits};
+use aftersales_api::{router, AccessDb, AppState, Limits, Naming};
 use aftersales_commands::SystemClock;
 use aftersales_domain::case::LogCall;
 use aftersales_domain::model::{
@@ -65,7 +67,7 @@ impl Service {
             let access = access.clone();
             async move {
                 access
-                    .create_key(name, role, categories)
+                    .create_key(name, role, categories, Naming::New)
                     .await
                     .unwrap()
                     .token
@@ -244,7 +246,7 @@ async fn commands_conflicts_and_roles(db: TestDb) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let issued = service
         .access
-        .create_key("temp", Role::Agent, None)
+        .create_key("temp", Role::Agent, None, Naming::New)
         .await
         .unwrap();
     assert!(service.access.revoke_key(&issued.info.id).await.unwrap());

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aftersales_api::{router, AccessDb, AppState, Limits, ScheduleIndex};
+use aftersales_api::{router, AccessDb, AppState, Limits, Naming, ScheduleIndex};
 use aftersales_commands::{Envelope, FixedClock, Handler, Scheduler, SchedulerError, SchedulerRun};
 use aftersales_domain::audit::SamplingAudit;
 use aftersales_domain::case::*;
@@ -332,7 +332,7 @@ impl HttpCounter {
         }
         let issued = self
             .access
-            .create_key(&actor.id, actor.role, None)
+            .create_key(&actor.id, actor.role, None, Naming::New)
             .await
             .unwrap();
         tokens.insert(actor.clone(), issued.token.clone());

@@ -61,10 +61,22 @@ async fn a_paging_reader_never_skips_an_event_committed_by_concurrent_writers(db
                 let name = stream(&format!("case-{s}x{t}"));
                 for i in 0..appends_per_task {
                     // Batches of 1 to 3 events, so positions advance unevenly.
-                    store
-                        .append(&name, ExpectedRevision::Any, events(i * 10, 1 + i % 3))
-                        .await
-                        .unwrap();
+                    let batch = events(i * 10, 1 + i % 3);
+                    // Four writers on one SQLite file wait for each other's
+                    // lock; on a loaded machine a wait can outlast the busy
+                    // timeout. The same events again are safe to send.
+                    loop {
+                        match store
+                            .append(&name, ExpectedRevision::Any, batch.clone())
+                            .await
+                        {
+                            Ok(_) => break,
+                            Err(error) if error.is_transient() => {
+                                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                            }
+                            Err(error) => panic!("{error}"),
+                        }
+                    }
                 }
             }));
         }

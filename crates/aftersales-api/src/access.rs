@@ -25,7 +25,7 @@ use crate::error::ApiError;
 /// How long an authenticated key is trusted without asking the database
 /// again: a key revoked by another process stops working within this time
 /// (at once when revoked through this one).
-const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+pub(crate) const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The tables of keys and idempotency records.
 #[derive(Debug, Clone)]
@@ -149,19 +149,50 @@ key_row!(sqlx::postgres::PgRow);
 
 const KEY_COLUMNS: &str = "id, name, role, categories, created_at, revoked_at";
 
+/// Whether a key's name may be given to a new key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Naming {
+    /// A name no key ever had.
+    New,
+    /// A name whose keys were all revoked, given again to the same person
+    /// or system (a rotated key), as the operator says.
+    Reissue,
+}
+
 impl AccessDb {
-    /// Issues a key acting as `name` in `role`.
+    /// Issues a key acting as `name` in `role`. A key's name is who it acts
+    /// as: the approver-is-not-the-requester rule, access grants and
+    /// assignment compare it, so one name is never held by two live keys,
+    /// and a name once issued goes to a new key only as a reissue.
     pub async fn create_key(
         &self,
         name: &str,
         role: Role,
         categories: Option<Vec<String>>,
+        naming: Naming,
     ) -> Result<IssuedKey, ApiError> {
         if name.trim().is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
             return Err(ApiError::invalid(
                 "name",
                 "a key's name is 1 to 128 printable characters",
             ));
+        }
+        let holders: Vec<Option<String>> = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT revoked_at FROM api_keys WHERE name = $1")
+                .bind(name)
+                .fetch_all(pool)
+                .await?
+        });
+        if holders.iter().any(Option::is_none) {
+            return Err(ApiError::Conflict(format!(
+                "a live key is named {name:?}: names are unique among live keys; revoke it first"
+            )));
+        }
+        if !holders.is_empty() && naming == Naming::New {
+            return Err(ApiError::Conflict(format!(
+                "{name:?} was the name of a revoked key: it is given again only to the same \
+                 person or system, as a reissue"
+            )));
         }
         let mut secret = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut secret);
@@ -247,6 +278,30 @@ impl AccessDb {
             recent.insert(hash, (key.clone(), Instant::now()));
         }
         Ok(key)
+    }
+
+    /// The role of the live key acting as `name`, if there is one (names
+    /// are unique among live keys).
+    pub async fn live_role(&self, name: &str) -> Result<Option<Role>, ApiError> {
+        let role: Option<String> = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT role FROM api_keys WHERE name = $1 AND revoked_at IS NULL")
+                .bind(name)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(role.and_then(|role| role.parse().ok()))
+    }
+
+    /// Whether the key with this id is still live (not revoked), read from
+    /// the database: long-lived answers check it while they run.
+    pub async fn is_live(&self, id: &str) -> Result<bool, ApiError> {
+        let live: Option<i64> = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT 1 FROM api_keys WHERE id = $1 AND revoked_at IS NULL")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(live.is_some())
     }
 
     /// Claims an idempotency key for a request, or tells what became of the

@@ -55,6 +55,21 @@ impl Caller {
     }
 }
 
+impl Caller {
+    /// Answers a case of a category the key is not limited to as one that
+    /// does not exist: a 403 would tell a limited key which ids are cases.
+    pub fn require_case_category(&self, case: uuid::Uuid, category: &str) -> Result<(), ApiError> {
+        self.require_category(category)
+            .map_err(|_| ApiError::NotFound(format!("no case {case}")))
+    }
+
+    /// Whether the caller's role may see any case's personal data (on the
+    /// record), rather than only that of the cases assigned to them.
+    pub fn sees_personal_data(&self) -> bool {
+        matches!(self.key.role, Role::Supervisor | Role::Admin)
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -63,7 +78,7 @@ impl FromRequestParts<AppState> for Caller {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
+            .and_then(bearer_token)
             .ok_or(ApiError::Unauthenticated(
                 "send an API key as `Authorization: Bearer <token>`",
             ))?;
@@ -73,6 +88,13 @@ impl FromRequestParts<AppState> for Caller {
         state.inner.limiter.check(&key.id)?;
         Ok(Self { key })
     }
+}
+
+/// The token of `Bearer <token>`; the scheme's name is case-insensitive
+/// (RFC 9110, section 11.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token)
 }
 
 /// A token bucket per key: `rate` requests a second on average, `burst` at
@@ -112,5 +134,19 @@ impl RateLimiter {
                 retry_after: (wait as u64).max(1),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_bearer_scheme_is_read_whatever_its_case() {
+        for header in ["Bearer as_1", "bearer as_1", "BEARER as_1", "  bEaReR as_1"] {
+            assert_eq!(bearer_token(header), Some("as_1"), "{header}");
+        }
+        assert_eq!(bearer_token("Basic as_1"), None);
+        assert_eq!(bearer_token("Bearer"), None);
     }
 }

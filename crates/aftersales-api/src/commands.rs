@@ -10,7 +10,7 @@ use aftersales_domain::grant::AccessGrant;
 use aftersales_domain::reminder::UnpaidOrder;
 use aftersales_domain::repair::RepairOrder;
 use aftersales_domain::{Aggregate, DomainEvent, Role};
-use aftersales_store::{Position, Revision};
+use aftersales_store::{CurrentRevision, Position, Revision};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -38,6 +38,17 @@ pub(crate) enum Scope {
     Unscoped,
 }
 
+/// Another case a command names besides the one it is sent to, and what
+/// must be true of it: checked here, across aggregates, before the command
+/// is decided.
+pub(crate) enum OtherCase {
+    /// It must exist, in a category the caller may act on (a merge's
+    /// survivor): a merge into nothing would close the case for good.
+    Existing { field: &'static str, id: Uuid },
+    /// It must not exist yet (a split's new case).
+    New { field: &'static str, id: Uuid },
+}
+
 /// An aggregate the API exposes.
 pub(crate) trait Resource: Aggregate
 where
@@ -54,7 +65,21 @@ where
     fn handler(services: &Services) -> &Handler<Self>;
 
     fn scope(command: &Self::Command) -> Scope;
+
+    fn other_case(_command: &Self::Command) -> Option<OtherCase> {
+        None
+    }
+
+    /// The field naming someone the command gives a case to, and the name:
+    /// it must be a live key of a role that handles cases.
+    fn assignee(_command: &Self::Command) -> Option<(&'static str, &str)> {
+        None
+    }
 }
+
+/// The roles a case may be assigned to: those who handle cases, and so may
+/// see the customer's personal data on their own cases.
+const CASE_HANDLERS: &[Role] = &[Role::Agent, Role::Supervisor];
 
 impl Resource for Case {
     const COLLECTION: &'static str = "cases";
@@ -69,6 +94,27 @@ impl Resource for Case {
         match command {
             CaseCommand::RegisterCase(register) => Scope::Category(text_of(&register.category)),
             _ => Scope::ExistingCase,
+        }
+    }
+
+    fn other_case(command: &CaseCommand) -> Option<OtherCase> {
+        match command {
+            CaseCommand::MergeCase(merge) => Some(OtherCase::Existing {
+                field: "survivor",
+                id: merge.survivor,
+            }),
+            CaseCommand::SplitCase(split) => Some(OtherCase::New {
+                field: "new_case_id",
+                id: split.new_case_id,
+            }),
+            _ => None,
+        }
+    }
+
+    fn assignee(command: &CaseCommand) -> Option<(&'static str, &str)> {
+        match command {
+            CaseCommand::AssignCase(assign) => Some(("agent_id", assign.agent_id.as_str())),
+            _ => None,
         }
     }
 }
@@ -393,7 +439,7 @@ where
                 let view = aftersales_projections::case_views::get(&services.read_db, id)
                     .await?
                     .ok_or_else(|| ApiError::NotFound(format!("no case {id}")))?;
-                caller.require_category(&view.category)?;
+                caller.require_case_category(id, &view.category)?;
             }
             Scope::Unscoped => {
                 return Err(ApiError::Forbidden(format!(
@@ -401,6 +447,35 @@ where
                     R::COLLECTION
                 )))
             }
+        }
+    }
+    match R::other_case(&command) {
+        Some(OtherCase::Existing { field, id: other }) => {
+            let (revision, case) = services.cases.load(other).await?;
+            // A case in a category the caller may not act on is answered as
+            // one that does not exist: the answer must not tell them apart.
+            let allowed = case
+                .category
+                .is_some_and(|category| caller.require_category(&text_of(&category)).is_ok());
+            if revision == CurrentRevision::NoStream || !allowed {
+                return Err(ApiError::invalid(field, "an existing case you may act on"));
+            }
+        }
+        Some(OtherCase::New { field, id: other }) if services.cases.exists(other).await? => {
+            return Err(ApiError::invalid(
+                field,
+                "the id of a case that does not exist yet",
+            ));
+        }
+        Some(OtherCase::New { .. }) | None => {}
+    }
+    if let Some((field, name)) = R::assignee(&command) {
+        let role = state.access().live_role(name).await?;
+        if !role.is_some_and(|role| CASE_HANDLERS.contains(&role)) {
+            return Err(ApiError::invalid(
+                field,
+                "the name of a live key of an agent or a supervisor",
+            ));
         }
     }
     let mut envelope = Envelope::new(id, command, caller.actor());

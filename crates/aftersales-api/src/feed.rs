@@ -4,6 +4,7 @@
 //! and an unmasked read is made on a case, where it is recorded.
 
 use std::convert::Infallible;
+use std::time::{Duration, Instant};
 
 use aftersales_domain::Role;
 use aftersales_store::{
@@ -26,6 +27,11 @@ use crate::error::ApiError;
 use crate::privacy;
 use crate::reads::query;
 use crate::state::AppState;
+
+/// How often an open stream checks that its key is still live: the key
+/// cache's lifetime, so a revoked key's stream ends no later than its next
+/// request would be refused.
+const KEY_RECHECK: Duration = crate::access::KEY_CACHE_TTL;
 
 const FEED_READERS: &[Role] = &[
     Role::Supervisor,
@@ -164,42 +170,71 @@ async fn stream(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let after: Option<Position> = match last_seen {
-        Some(id) => number("Last-Event-ID", Some(&id))?,
-        None => number("after", params.after.as_deref())?,
+    let field = if last_seen.is_some() {
+        "Last-Event-ID"
+    } else {
+        "after"
     };
+    let after: Option<Position> = number(field, last_seen.as_deref().or(params.after.as_deref()))?;
+    // A position past the head names no event of this log: it would
+    // otherwise wrap round and replay everything, or wait for ever.
+    let head = state.inner.store.head().await?;
+    if let Some(after) = after.filter(|&after| after > head) {
+        return Err(ApiError::invalid(
+            field,
+            format!("a position of this log, at most its head ({head}); {after} is beyond it"),
+        ));
+    }
     let filter = AllFilter {
         categories: list(params.category),
         event_types: list(params.event_type),
     };
     let from = after.map_or(SubscribeFrom::Start, SubscribeFrom::After);
     let subscription = subscribe(state.inner.store.clone(), from, filter);
-    let events = futures::stream::unfold(Some(subscription), |subscription| async move {
-        let mut subscription = subscription?;
-        loop {
-            match subscription.next().await? {
-                Ok(SubscriptionMessage::Event(event)) => {
-                    let id = event.position.to_string();
-                    let kind = event.event_type.clone();
-                    let data = serde_json::to_string(&feed_event(event)).unwrap_or_default();
-                    let sse = Event::default().id(id).event(kind).data(data);
-                    return Some((Ok(sse), Some(subscription)));
+    let access = state.access().clone();
+    let key_id = caller.key.id.clone();
+    let open = Some((subscription, Instant::now()));
+    let events = futures::stream::unfold(open, move |open| {
+        let access = access.clone();
+        let key_id = key_id.clone();
+        async move {
+            let (mut subscription, mut checked) = open?;
+            loop {
+                // A key revoked while its stream is open ends the stream
+                // within the time the key cache would have let it through.
+                if checked.elapsed() >= KEY_RECHECK {
+                    checked = Instant::now();
+                    if !access.is_live(&key_id).await.unwrap_or(true) {
+                        let sse = Event::default()
+                            .event("revoked")
+                            .data("the API key was revoked");
+                        return Some((Ok(sse), None));
+                    }
                 }
-                Ok(SubscriptionMessage::CaughtUp { position }) => {
-                    let sse = Event::default()
+                let Ok(next) = tokio::time::timeout(KEY_RECHECK, subscription.next()).await else {
+                    continue;
+                };
+                let sse = match next? {
+                    Ok(SubscriptionMessage::Event(event)) => {
+                        let id = event.position.to_string();
+                        let kind = event.event_type.clone();
+                        let data = serde_json::to_string(&feed_event(event)).unwrap_or_default();
+                        Event::default().id(id).event(kind).data(data)
+                    }
+                    Ok(SubscriptionMessage::CaughtUp { position }) => Event::default()
                         .event("caught-up")
-                        .data(position.to_string());
-                    return Some((Ok(sse), Some(subscription)));
-                }
-                Ok(SubscriptionMessage::Checkpoint { .. }) => {}
-                Err(error) => {
-                    // The client reconnects with Last-Event-ID and resumes.
-                    tracing::warn!(%error, "event stream ended");
-                    let sse = Event::default()
-                        .event("error")
-                        .data("the feed was interrupted; reconnect");
-                    return Some((Ok(sse), None));
-                }
+                        .data(position.to_string()),
+                    Ok(SubscriptionMessage::Checkpoint { .. }) => continue,
+                    Err(error) => {
+                        // The client reconnects with Last-Event-ID and resumes.
+                        tracing::warn!(%error, "event stream ended");
+                        let sse = Event::default()
+                            .event("error")
+                            .data("the feed was interrupted; reconnect");
+                        return Some((Ok(sse), None));
+                    }
+                };
+                return Some((Ok(sse), Some((subscription, checked))));
             }
         }
     });

@@ -39,7 +39,81 @@ pub fn parse(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, ApiError> {
     if !(essence.eq_ignore_ascii_case("application/json") || essence.ends_with("+json")) {
         return Err(ApiError::UnsupportedMediaType);
     }
-    serde_json::from_slice(bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))
+    serde_json::from_slice::<Strict>(bytes)
+        .map(|strict| strict.0)
+        .map_err(|e| ApiError::MalformedJson(e.to_string()))
+}
+
+/// A JSON value read without letting a key stand twice in one object: with
+/// duplicates, which one counts is up to each reader of the body (serde
+/// keeps the last, many proxies and loggers the first), so a body that
+/// means two things is refused.
+struct Strict(Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "the key {key:?} appears twice in one object"
+                )));
+            }
+            let Strict(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
 }
 
 /// Decodes `value` into `T`. `strip` is a path prefix that is not the
@@ -57,4 +131,38 @@ pub fn decode<T: DeserializeOwned>(value: Value, strip: &str) -> Result<T, ApiEr
             message: error.into_inner().to_string(),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json_headers() -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn a_key_twice_in_one_object_is_refused_at_any_depth() {
+        for body in [
+            r#"{"minor": 100, "minor": 1}"#,
+            r#"{"amount": {"minor": 100, "currency": "CNY", "currency": "USD"}}"#,
+            r#"[{"a": 1}, {"b": 2, "b": 3}]"#,
+        ] {
+            let error = parse(&json_headers(), body.as_bytes()).unwrap_err();
+            assert!(
+                error.to_string().contains("appears twice"),
+                "{body}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_body_reads_as_serde_json_reads_it() {
+        let body =
+            r#"{"a": [1, -2, 3.5, "x", null, true], "b": {"c": {}}, "d": 18446744073709551615}"#;
+        let strict = parse(&json_headers(), body.as_bytes()).unwrap();
+        assert_eq!(strict, serde_json::from_str::<Value>(body).unwrap());
+    }
 }

@@ -43,7 +43,7 @@ use axum::Router;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-pub use access::{AccessDb, IssuedKey, KeyInfo};
+pub use access::{AccessDb, IssuedKey, KeyInfo, Naming};
 pub use due::ScheduleIndex;
 pub use error::{ApiError, Problem, PROBLEM_TYPE_PREFIX};
 pub use state::{AppState, Limits};

@@ -6,6 +6,7 @@
 //! field named `phone` or `address` is masked without anyone remembering to.
 
 use aftersales_domain::grant::AccessGrant;
+use aftersales_domain::personal;
 use aftersales_domain::streams::{PersonalDataViewed, PrivacyEvent, PERSONAL_DATA_VIEWS};
 use aftersales_domain::{DomainEvent, Role};
 use aftersales_projections::CaseView;
@@ -18,68 +19,34 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Field names whose text is personal data.
-const PERSONAL_FIELDS: &[&str] = &[
-    "phone",
-    "number",
-    "address",
-    "return_address",
-    "email",
-    "buyer_id",
-    "party_name",
-    "customer",
-];
-
-/// Masks every personal field in `value`, at any depth.
+/// Masks personal data in `value`, at any depth, by the domain's marks
+/// ([`aftersales_domain::personal`]): personal fields whole, and the
+/// numbers and addresses inside free text.
 pub fn mask(value: &mut Value) {
-    mask_under(value, None);
+    mask_field(value, None, None);
 }
 
-fn mask_under(value: &mut Value, parent: Option<&str>) {
+fn mask_field(value: &mut Value, field: Option<&str>, parent: Option<&str>) {
     match value {
         Value::Object(map) => {
             for (key, child) in map.iter_mut() {
-                let personal = PERSONAL_FIELDS.contains(&key.as_str())
-                    // A customer's own name, not a product's.
-                    || (key == "name" && parent == Some("customer"));
-                match child {
-                    Value::String(text) if personal => *text = mask_text(key, text),
-                    _ => mask_under(child, Some(key)),
-                }
+                mask_field(child, Some(key), field);
             }
         }
+        // The items of a list stand for the list's field.
         Value::Array(items) => {
             for item in items {
-                mask_under(item, parent);
+                mask_field(item, field, parent);
             }
         }
+        Value::String(text) => match field {
+            Some(field) if personal::is_personal(field, parent) => {
+                *text = personal::mask(field, text);
+            }
+            Some(field) if personal::is_free_text(field) => *text = personal::redact(text),
+            _ => {}
+        },
         _ => {}
-    }
-}
-
-/// `13812345678` → `138****5678`, `王小明` → `王**`, `li@example.com` →
-/// `l***@example.com`, an address keeps its first six characters.
-fn mask_text(key: &str, text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let digits = chars.iter().filter(|c| c.is_ascii_digit()).count();
-    if key == "email" {
-        if let Some((local, domain)) = text.split_once('@') {
-            let first: String = local.chars().take(1).collect();
-            return format!("{first}***@{domain}");
-        }
-    }
-    if key.ends_with("address") {
-        let kept: String = chars.iter().take(6).collect();
-        return format!("{kept}****");
-    }
-    if digits * 2 > chars.len() && chars.len() >= 7 {
-        let head: String = chars[..3].iter().collect();
-        let tail: String = chars[chars.len() - 4..].iter().collect();
-        return format!("{head}****{tail}");
-    }
-    match chars.first() {
-        Some(first) => format!("{first}**"),
-        None => String::new(),
     }
 }
 
@@ -150,7 +117,7 @@ pub async fn reveal<T: Serialize>(
     };
     let record = PersonalDataViewed {
         case_id: view.case_id,
-        customer: mask_text("phone", &view.customer.phone),
+        customer: personal::mask("phone", &view.customer.phone),
         grant_id,
         read: read.to_owned(),
         at: state.inner.clock.now(),
@@ -202,5 +169,33 @@ mod tests {
         assert_eq!(value["product"], "扫地机器人");
         assert_eq!(value["name"], "a product name stays");
         assert!(!value.to_string().contains("12345678"));
+    }
+
+    #[test]
+    fn refunds_audits_and_free_text_are_masked_too() {
+        let mut value = json!({
+            "payee_account": "6222021234567890123",
+            "population": ["13812345678", "tb_wang88"],
+            "drawn": ["13812345678"],
+            "problem": {"notes": "客户留了备用电话 13987654321"},
+            "content": "与客户核实，邮箱 xiaoming@example.com",
+            "tracking_no": "SF1234567890123"
+        });
+        mask(&mut value);
+        let text = value.to_string();
+        for secret in [
+            "6222021234567890123",
+            "13812345678",
+            "tb_wang88",
+            "13987654321",
+            "xiaoming@",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert_eq!(value["payee_account"], "622****0123");
+        assert_eq!(value["population"][1], "t**");
+        assert_eq!(value["problem"]["notes"], "客户留了备用电话 139****4321");
+        // A tracking number is not personal data: couriers print it on parcels.
+        assert_eq!(value["tracking_no"], "SF1234567890123");
     }
 }

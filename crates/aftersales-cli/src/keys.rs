@@ -1,6 +1,6 @@
 //! `aftersales keys`: API keys for integrations and front ends.
 
-use aftersales_api::AccessDb;
+use aftersales_api::{AccessDb, Naming};
 use aftersales_domain::Role;
 use aftersales_projections::ReadDb;
 use aftersales_store::StoreOptions;
@@ -19,6 +19,10 @@ pub enum KeysCommand {
         /// Limit the key to these case categories (comma-separated).
         #[arg(long, value_delimiter = ',')]
         categories: Option<Vec<String>>,
+        /// The name was a revoked key's: give it again, to the same person
+        /// or system (a rotated key). Names never pass to someone else.
+        #[arg(long)]
+        reissue: bool,
     },
     /// List the keys (never their tokens).
     List,
@@ -36,6 +40,7 @@ pub async fn run(db: &str, options: StoreOptions, command: KeysCommand) -> anyho
             role,
             name,
             categories,
+            reissue,
         } => {
             if role == Role::System {
                 bail!("the system role is the scheduler's own; issue another role");
@@ -48,7 +53,12 @@ pub async fn run(db: &str, options: StoreOptions, command: KeysCommand) -> anyho
                     .with_context(|| format!("unknown case category {category:?}"))?;
                 }
             }
-            let issued = access.create_key(&name, role, categories).await?;
+            let naming = if reissue {
+                Naming::Reissue
+            } else {
+                Naming::New
+            };
+            let issued = access.create_key(&name, role, categories, naming).await?;
             eprintln!(
                 "issued key {} for {} ({}); the token is shown only now:",
                 issued.info.id, issued.info.name, issued.info.role

@@ -9,7 +9,7 @@ use aftersales_projections::admin::{self, Difference};
 use aftersales_projections::ledger::{self, BalanceBy};
 use aftersales_projections::reports::catalogue;
 use aftersales_projections::runner::{Progress, Target};
-use aftersales_projections::{plain, ParkedEvent, ReadDb, Table};
+use aftersales_projections::{plain, spreadsheet_cell, ParkedEvent, ReadDb, Table};
 use aftersales_store::{EventStore, Position, StoreOptions};
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
@@ -389,7 +389,7 @@ pub fn print_table(table: &Table, format: Format) -> anyhow::Result<()> {
             let mut writer = csv::Writer::from_writer(out);
             writer.write_record(&table.columns)?;
             for row in &table.rows {
-                writer.write_record(row.iter().map(plain))?;
+                writer.write_record(row.iter().map(spreadsheet_cell))?;
             }
             writer.flush()?;
         }

@@ -13,8 +13,33 @@ use common::{aftersales, ok};
 
 on_both_backends!(
     killed_mid_batch_the_read_models_resume_and_equal_a_rebuild,
-    reports_list_and_print_in_every_format
+    reports_list_and_print_in_every_format,
+    a_csv_report_writes_a_formula_as_text,
 );
+
+/// A customer named like a spreadsheet formula reaches the CSV a team
+/// opens in Excel as text, never as a formula that runs.
+async fn a_csv_report_writes_a_formula_as_text(db: TestDb) {
+    use aftersales_domain::model::{Category, PlatformState, Priority};
+    use aftersales_tests::desk::{agent, registration, Desk};
+    let desk = Desk::new(db.open().await);
+    let formula = r#"=HYPERLINK("http://attacker.example","点我")"#;
+    let mut register = registration(
+        Priority::P2,
+        Category::Logistics,
+        PlatformState::SellerShipped,
+    );
+    register.customer.name = formula.to_owned();
+    desk.create::<aftersales_domain::case::Case>(&agent(), register)
+        .await;
+    let csv = ok(aftersales(&db, &["reports", "work-log", "--format", "csv"]));
+    let mut rows = csv::Reader::from_reader(csv.as_bytes());
+    let customers: Vec<String> = rows
+        .records()
+        .map(|row| row.unwrap()[2].to_owned())
+        .collect();
+    assert_eq!(customers, vec![format!("'{formula}")], "{csv}");
+}
 
 async fn killed_mid_batch_the_read_models_resume_and_equal_a_rebuild(db: TestDb) {
     ok(aftersales(&db, &["demo", "seed", "--cases", "400"]));

@@ -34,6 +34,8 @@ pub enum DomainError {
     CaseNotClosed,
     #[error("the case is already assigned to that agent")]
     AlreadyAssigned,
+    #[error("the case is {assignee}'s: a supervisor reassigns another agent's case")]
+    TakeoverNeedsSupervisor { assignee: String },
     #[error("the case still has open items: {what}")]
     OpenItems { what: &'static str },
     #[error("already done: {what}")]
@@ -196,6 +198,7 @@ impl DomainError {
             Self::CaseClosed => "case-closed",
             Self::CaseNotClosed => "case-not-closed",
             Self::AlreadyAssigned => "already-assigned",
+            Self::TakeoverNeedsSupervisor { .. } => "takeover-needs-supervisor",
             Self::OpenItems { .. } => "case-has-open-items",
             Self::AlreadyDone { .. } => "already-done",
             Self::Unknown { .. } => "unknown-reference",

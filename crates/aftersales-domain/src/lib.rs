@@ -16,6 +16,7 @@ pub mod error;
 pub mod grant;
 pub mod model;
 pub mod money;
+pub mod personal;
 pub mod policy;
 pub mod reminder;
 pub mod repair;

@@ -41,8 +41,10 @@ impl From<Currency> for String {
     }
 }
 
-/// An amount of money: minor units (分) and a currency.
+/// An amount of money: minor units (分) and a currency. Nothing else: a
+/// field it does not know (`"major"`, `"amount"`) is refused, not ignored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Money {
     /// Minor units: 12900 is ¥129.00.
     pub minor: i64,
@@ -134,6 +136,17 @@ impl fmt::Display for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn money_with_a_field_it_does_not_know_is_refused() {
+        let error =
+            serde_json::from_str::<Money>(r#"{"minor": 100, "currency": "CNY", "major": 1}"#)
+                .unwrap_err();
+        assert!(
+            error.to_string().contains("unknown field `major`"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn amounts_print_in_yuan_with_two_decimals() {

@@ -32,4 +32,4 @@ pub use error::ProjectionError;
 pub use ledger::Ledger;
 pub use projection::{DocKey, Projection};
 pub use reports::Reports;
-pub use table::{plain, Table};
+pub use table::{plain, spreadsheet_cell, Table};

@@ -51,3 +51,40 @@ pub fn plain(value: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+/// A cell for a CSV file or a spreadsheet, which these teams open in Excel:
+/// as [`plain`], except that text a spreadsheet would run as a formula (a
+/// customer named `=HYPERLINK(…)`) starts with `'`, so it shows as the text
+/// it is. Numbers stay numbers.
+pub fn spreadsheet_cell(value: &Value) -> String {
+    match value {
+        Value::String(text) if text.starts_with(['=', '+', '-', '@', '\t', '\r']) => {
+            format!("'{text}")
+        }
+        other => plain(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn text_a_spreadsheet_would_run_is_written_as_text() {
+        for formula in [
+            "=HYPERLINK(\"http://x\",\"点我\")",
+            "+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ] {
+            assert_eq!(spreadsheet_cell(&json!(formula)), format!("'{formula}"));
+        }
+        assert_eq!(spreadsheet_cell(&json!("王小明")), "王小明");
+        assert_eq!(spreadsheet_cell(&json!(-12.5)), "-12.5");
+        assert_eq!(spreadsheet_cell(&Value::Null), "");
+    }
+}

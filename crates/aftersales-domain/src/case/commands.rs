@@ -51,7 +51,7 @@ crate::domain_commands! {
         CreateReshipOrder => [Agent, Supervisor],
         ShipReshipOrder => [Warehouse],
         RequestRefund => [Agent, Supervisor, Integration],
-        RecordPlatformRefundDeadline => [Agent, Supervisor, Integration],
+        RecordPlatformRefundDeadline => [Agent, Supervisor, Finance],
         ApproveRefund => [Agent, Supervisor],
         AutoAcceptRefund => [System],
         RejectRefund => [Agent, Supervisor],

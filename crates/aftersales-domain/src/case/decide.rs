@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::commands::*;
 use super::events::*;
 use super::state::*;
+use crate::actor::Role;
 use crate::aggregate::Context;
 use crate::error::DomainError;
 use crate::model::{
@@ -58,6 +59,15 @@ impl Case {
                 require_short("agent_id", &c.agent_id)?;
                 if self.assignee.as_deref() == Some(c.agent_id.as_str()) {
                     return Err(DomainError::AlreadyAssigned);
+                }
+                // Taking over a colleague's case brings the customer's
+                // personal data with it: a supervisor decides that.
+                if let Some(assignee) = &self.assignee {
+                    if ctx.actor.role == Role::Agent && c.agent_id == ctx.actor.id {
+                        return Err(DomainError::TakeoverNeedsSupervisor {
+                            assignee: assignee.clone(),
+                        });
+                    }
                 }
                 Ok(vec![CaseAssigned {
                     agent_id: c.agent_id.clone(),
@@ -483,6 +493,14 @@ impl Case {
                 let refund = self.refund(c.refund_id)?;
                 if refund.stage != RefundStage::Requested {
                     return Err(DomainError::RefundNotPending);
+                }
+                // A deadline already passed would have the scheduler accept
+                // the refund at once, on nobody's decision.
+                if c.deadline <= now {
+                    return Err(DomainError::invalid(
+                        "deadline",
+                        "a platform deadline still ahead; this one has passed",
+                    ));
                 }
                 Ok(vec![PlatformRefundDeadlineRecorded {
                     refund_id: c.refund_id,

@@ -798,6 +798,66 @@ fn in_seller_shipped_an_unanswered_refund_is_auto_accepted_after_7_days_unless_t
 }
 
 #[test]
+fn an_agent_does_not_take_a_colleague_s_case_for_themselves() {
+    let case = open_case(Priority::P2, PlatformState::SellerShipped).then_apply(AssignCase {
+        agent_id: "agent-wu".into(),
+    });
+    let take = AssignCase {
+        agent_id: "agent-li".into(),
+    };
+    assert_eq!(
+        case.by("agent-li", Role::Agent).when(take.clone()),
+        Err(DomainError::TakeoverNeedsSupervisor {
+            assignee: "agent-wu".into()
+        })
+    );
+    assert!(case.by("lead-zhang", Role::Supervisor).when(take).is_ok());
+    // An unassigned case is taken freely.
+    let fresh = open_case(Priority::P2, PlatformState::SellerShipped);
+    assert!(fresh
+        .by("agent-li", Role::Agent)
+        .when(AssignCase {
+            agent_id: "agent-li".into()
+        })
+        .is_ok());
+}
+
+#[test]
+fn a_platform_refund_deadline_already_passed_is_refused() {
+    let request = refund(RefundKind::ReceivedWithReturn, 5_000);
+    let refund_id = request.refund_id;
+    let case = open_case(Priority::P2, PlatformState::SellerShipped).then_apply(request);
+    for deadline in [
+        monday_10am(),
+        monday_10am() - Duration::days(1),
+        "2000-01-01T00:00:00Z".parse().unwrap(),
+    ] {
+        assert!(
+            matches!(
+                case.when(RecordPlatformRefundDeadline {
+                    refund_id,
+                    deadline
+                }),
+                Err(DomainError::Invalid {
+                    field: "deadline",
+                    ..
+                })
+            ),
+            "{deadline}"
+        );
+    }
+    // Only those who handle refunds record one: not another system.
+    let feed = case.clone().by("courier-feed", Role::Integration);
+    assert!(matches!(
+        feed.when(RecordPlatformRefundDeadline {
+            refund_id,
+            deadline: monday_10am() + Duration::days(3)
+        }),
+        Err(DomainError::RoleNotAllowed { .. })
+    ));
+}
+
+#[test]
 fn rejecting_a_refund_needs_a_reason_and_evidence() {
     let request = refund(RefundKind::ReceivedWithReturn, 5_000);
     let refund_id = request.refund_id;

@@ -1,0 +1,202 @@
+//! Which fields hold personal data (客户信息), marked once for every read
+//! path: case views, lists, histories, the feed and its live stream,
+//! reports and their CSV files. Fields are marked by name, wherever they
+//! stand, so that a new field called `phone` is personal data without
+//! anyone remembering to say so.
+//!
+//! Two kinds: fields whose whole text is personal data (a phone number, a
+//! buyer id, a bank account), and free text (notes, what a caller said, a
+//! reason) in which a customer's words may carry some. The first are masked
+//! whole; in the second the phone, identity-card and bank-account numbers
+//! and e-mail addresses are redacted, for everyone but those who may see
+//! the case's personal data.
+
+/// Fields whose whole text is personal data.
+const PERSONAL: &[&str] = &[
+    "phone",
+    "number",
+    "address",
+    "return_address",
+    "email",
+    "buyer_id",
+    "party_name",
+    "customer",
+    // A refund's bank account, name or e-mail to pay to.
+    "payee_account",
+    // A sampling audit's customers: phone numbers or buyer ids.
+    "population",
+    "drawn",
+];
+
+/// Fields of free text.
+const FREE_TEXT: &[&str] = &[
+    "notes",
+    "note",
+    "content",
+    "reason",
+    "sub_reason",
+    "summary",
+    "solution",
+    "response",
+    "question",
+    "feedback",
+    "complaint",
+    "issue",
+    "phenomenon",
+    "purpose",
+    "why",
+    "impact",
+    "fault",
+    "location",
+];
+
+/// Whether the text of `field` (inside an object that stands under
+/// `parent`) is personal data as a whole.
+pub fn is_personal(field: &str, parent: Option<&str>) -> bool {
+    PERSONAL.contains(&field)
+        // A customer's own name, not a product's.
+        || (field == "name" && parent == Some("customer"))
+}
+
+/// Whether `field` is free text, to be shown with [`redact`] applied to
+/// those who may not see personal data.
+pub fn is_free_text(field: &str) -> bool {
+    FREE_TEXT.contains(&field)
+}
+
+/// Masks a personal field's text: `13812345678` → `138****5678`, `王小明` →
+/// `王**`, `li@example.com` → `l***@example.com`; an address keeps its first
+/// six characters.
+pub fn mask(field: &str, text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let digits = chars.iter().filter(|c| c.is_ascii_digit()).count();
+    if field == "email" || (!text.contains(' ') && is_email(text)) {
+        if let Some((local, domain)) = text.split_once('@') {
+            let first: String = local.chars().take(1).collect();
+            return format!("{first}***@{domain}");
+        }
+    }
+    if field.ends_with("address") {
+        let kept: String = chars.iter().take(6).collect();
+        return format!("{kept}****");
+    }
+    if digits * 2 > chars.len() && chars.len() >= 7 {
+        let head: String = chars[..3].iter().collect();
+        let tail: String = chars[chars.len() - 4..].iter().collect();
+        return format!("{head}****{tail}");
+    }
+    match chars.first() {
+        Some(first) => format!("{first}**"),
+        None => String::new(),
+    }
+}
+
+/// Free text with the numbers of seven digits or more (phone, identity-card
+/// and bank-account numbers, with or without spaces or dashes inside) and
+/// the e-mail addresses in it masked; the rest of the words stay.
+pub fn redact(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if let Some(end) = email_at(&chars, i) {
+            let address: String = chars[i..end].iter().collect();
+            out.push_str(&mask("email", &address));
+            i = end;
+        } else if chars[i].is_ascii_digit() {
+            let end = number_end(&chars, i);
+            let run: String = chars[i..end].iter().collect();
+            let digits: String = run.chars().filter(char::is_ascii_alphanumeric).collect();
+            if digits.len() >= 7 {
+                out.push_str(&mask("number", &digits));
+            } else {
+                out.push_str(&run);
+            }
+            i = end;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Where a number that starts at `start` ends: digits, with single spaces
+/// or dashes between them, and an identity card's closing `X`.
+fn number_end(chars: &[char], start: usize) -> usize {
+    let mut end = start;
+    let mut i = start;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() {
+            i += 1;
+            end = i;
+        } else if matches!(chars[i], ' ' | '-')
+            && chars.get(i + 1).is_some_and(char::is_ascii_digit)
+        {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    if matches!(chars.get(end), Some('X' | 'x')) && end - start >= 17 {
+        end += 1;
+    }
+    end
+}
+
+/// The end of an e-mail address starting at `start`, if one does.
+fn email_at(chars: &[char], start: usize) -> Option<usize> {
+    let local = |c: &char| c.is_ascii_alphanumeric() || "._%+-".contains(*c);
+    let domain = |c: &char| c.is_ascii_alphanumeric() || ".-".contains(*c);
+    // Only where a word starts: the middle of one was passed over already.
+    if !chars.get(start).is_some_and(local) || (start > 0 && local(&chars[start - 1])) {
+        return None;
+    }
+    let at = start + chars[start..].iter().take_while(|c| local(c)).count();
+    if chars.get(at) != Some(&'@') {
+        return None;
+    }
+    let end = at + 1 + chars[at + 1..].iter().take_while(|c| domain(c)).count();
+    let host: String = chars[at + 1..end].iter().collect();
+    let host = host.trim_end_matches('.');
+    (host.contains('.') && !host.starts_with('.')).then_some(at + 1 + host.chars().count())
+}
+
+fn is_email(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    email_at(&chars, 0) == Some(chars.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_addresses_in_free_text_are_redacted_and_the_words_stay() {
+        let said = "客户说电话13812345678打不通，改打138-1234-5679；身份证110101199003078515，\
+                    银行卡 6222 0212 3456 7890 123，邮箱 wang.xm@example.com，订单号 123456";
+        let redacted = redact(said);
+        for secret in ["12345678", "1234-5679", "19900307", "3456 7890", "wang.xm"] {
+            assert!(!redacted.contains(secret), "{secret} in {redacted}");
+        }
+        assert!(
+            redacted.contains("客户说电话138****5678打不通"),
+            "{redacted}"
+        );
+        assert!(redacted.contains("w***@example.com"), "{redacted}");
+        // Short numbers (an order's six digits, a quantity) are not personal.
+        assert!(redacted.contains("订单号 123456"), "{redacted}");
+    }
+
+    #[test]
+    fn personal_fields_are_named_once() {
+        for field in ["phone", "payee_account", "population", "drawn", "buyer_id"] {
+            assert!(is_personal(field, None), "{field}");
+        }
+        assert!(is_personal("name", Some("customer")));
+        assert!(!is_personal("name", Some("product")));
+        assert!(is_free_text("notes") && is_free_text("content"));
+        assert_eq!(mask("payee_account", "6222021234567890123"), "622****0123");
+        assert_eq!(mask("payee_account", "li@example.com"), "l***@example.com");
+    }
+}
