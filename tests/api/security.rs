@@ -309,6 +309,25 @@ async fn a_case_goes_only_to_those_who_handle_cases(db: TestDb) {
         .post(&path, &service.supervisor, &json!({"agent_id": "agent-li"}))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // The new assignee's first unmasked read is on the record; the next
+    // ones are their own case's.
+    let revision = body["revision"].as_u64().unwrap();
+    let view = service.view(id, &service.agent, revision).await;
+    assert_eq!(
+        view["customer"]["phone"], "13912345678",
+        "their own case, unmasked"
+    );
+    service.view(id, &service.agent, revision).await;
+    let (_, history) = service
+        .get(&format!("/v1/cases/{id}/history"), &service.supervisor)
+        .await;
+    let reads: Vec<&Value> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "PersonalDataViewed" && e["actor_id"] == "agent-li")
+        .collect();
+    assert_eq!(reads.len(), 1, "{history}");
 }
 
 async fn personal_data_in_the_feed_is_masked_and_free_text_redacted(db: TestDb) {

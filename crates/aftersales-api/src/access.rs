@@ -25,6 +25,10 @@ use crate::error::ApiError;
 /// How long an authenticated key is trusted without asking the database
 /// again: a key revoked by another process stops working within this time
 /// (at once when revoked through this one).
+/// How long a token's digest is remembered as having been valid, beyond
+/// the time it is trusted: see [`AccessDb::known`].
+const KNOWN_FOR: std::time::Duration = std::time::Duration::from_secs(600);
+
 pub(crate) const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The tables of keys and idempotency records.
@@ -254,6 +258,13 @@ impl AccessDb {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Whether `token` belonged to an active key when last looked up, in
+    /// the last minutes: its holder is not one of those guessing tokens
+    /// from the same address, and is let through to be checked again.
+    pub(crate) fn known(&self, token: &str) -> bool {
+        self.recent_keys().contains_key(&digest(token))
+    }
+
     /// The active key a bearer token belongs to.
     pub async fn authenticate(&self, token: &str) -> Result<Option<KeyInfo>, ApiError> {
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 256 {
@@ -273,7 +284,7 @@ impl AccessDb {
         });
         let mut recent = self.recent_keys();
         // Unknown tokens are not remembered, so guessing cannot fill memory.
-        recent.retain(|_, (_, read_at)| read_at.elapsed() < KEY_CACHE_TTL);
+        recent.retain(|_, (_, read_at)| read_at.elapsed() < KNOWN_FOR);
         if let Some(key) = &key {
             recent.insert(hash, (key.clone(), Instant::now()));
         }

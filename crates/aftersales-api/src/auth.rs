@@ -82,9 +82,24 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or(ApiError::Unauthenticated(
                 "send an API key as `Authorization: Bearer <token>`",
             ))?;
-        let key = state.inner.access.authenticate(token.trim()).await?.ok_or(
-            ApiError::Unauthenticated("the API key is unknown or revoked"),
-        )?;
+        // A client address that keeps sending bad tokens is refused before
+        // its next token is looked up.
+        let client = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip().to_string());
+        let token = token.trim();
+        if let Some(client) = client.as_ref().filter(|_| !state.inner.access.known(token)) {
+            state.inner.auth_failures.has_room(client)?;
+        }
+        let Some(key) = state.inner.access.authenticate(token).await? else {
+            if let Some(client) = &client {
+                state.inner.auth_failures.check(client)?;
+            }
+            return Err(ApiError::Unauthenticated(
+                "the API key is unknown or revoked",
+            ));
+        };
         state.inner.limiter.check(&key.id)?;
         Ok(Self { key })
     }
@@ -96,6 +111,9 @@ fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim_start().split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then_some(token)
 }
+
+/// Buckets kept before the full ones are dropped.
+const MAX_BUCKETS: usize = 10_000;
 
 /// A token bucket per key: `rate` requests a second on average, `burst` at
 /// once. Kept per process; behind a load balancer each process limits alone.
@@ -115,12 +133,37 @@ impl RateLimiter {
         }
     }
 
+    /// Refuses, without taking a token, a key whose bucket is empty.
+    fn has_room(&self, key: &str) -> Result<(), ApiError> {
+        let now = Instant::now();
+        let buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match buckets.get(key) {
+            Some((tokens, last))
+                if tokens + now.duration_since(*last).as_secs_f64() * self.rate < 1.0 =>
+            {
+                Err(ApiError::RateLimited { retry_after: 1 })
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn check(&self, key: &str) -> Result<(), ApiError> {
         let now = Instant::now();
         let mut buckets = self
             .buckets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Buckets that have filled up again hold nothing worth keeping: a
+        // stream of new keys or addresses cannot grow the map for ever.
+        if buckets.len() >= MAX_BUCKETS {
+            let (rate, burst) = (self.rate, self.burst);
+            buckets.retain(|_, (tokens, last)| {
+                *tokens + now.duration_since(*last).as_secs_f64() * rate < burst
+            });
+        }
         let (tokens, last) = buckets.entry(key.to_owned()).or_insert((self.burst, now));
         *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(self.burst);
         *last = now;

@@ -45,6 +45,10 @@ pub enum ApiError {
     IdempotencyKeyInFlight,
     #[error("too many requests; retry after {retry_after} s")]
     RateLimited { retry_after: u64 },
+    /// Work beyond a request's share (a replay, a live stream) over its
+    /// budget: nothing was started.
+    #[error("{reason}")]
+    Busy { reason: String, retry_after: u64 },
     #[error("the service is unavailable: {0}")]
     Unavailable(String),
     #[error("the database has no space left; reads still work")]
@@ -76,7 +80,7 @@ impl ApiError {
             Self::Rule(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::StaleRevision { .. } => StatusCode::PRECONDITION_FAILED,
             Self::Conflict(_) | Self::IdempotencyKeyInFlight => StatusCode::CONFLICT,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -99,6 +103,7 @@ impl ApiError {
             Self::IdempotencyKeyReused => "idempotency-key-reused",
             Self::IdempotencyKeyInFlight => "idempotency-key-in-flight",
             Self::RateLimited { .. } => "rate-limited",
+            Self::Busy { .. } => "busy",
             Self::Unavailable(_) => "unavailable",
             Self::StorageFull => "storage-full",
             Self::Internal(_) => "internal",
@@ -158,7 +163,7 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static("application/problem+json"),
         );
         match &self {
-            Self::RateLimited { retry_after } => {
+            Self::RateLimited { retry_after } | Self::Busy { retry_after, .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             Self::Unauthenticated(_) => {

@@ -165,6 +165,8 @@ async fn stream(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     authorise(&caller)?;
     let params: FeedQuery = query(raw)?;
+    // Held for as long as the stream is open.
+    let held = state.inner.gauges.stream(&caller.key.id)?;
     // A reconnecting EventSource sends the last id it saw.
     let last_seen = headers
         .get("last-event-id")
@@ -195,6 +197,7 @@ async fn stream(
     let key_id = caller.key.id.clone();
     let open = Some((subscription, Instant::now()));
     let events = futures::stream::unfold(open, move |open| {
+        let _held = &held;
         let access = access.clone();
         let key_id = key_id.clone();
         async move {

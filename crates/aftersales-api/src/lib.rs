@@ -16,6 +16,7 @@
 
 mod access;
 mod auth;
+mod budget;
 mod commands;
 mod due;
 mod error;
@@ -44,6 +45,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 pub use access::{AccessDb, IssuedKey, KeyInfo, Naming};
+pub use budget::Budgets;
 pub use due::ScheduleIndex;
 pub use error::{ApiError, Problem, PROBLEM_TYPE_PREFIX};
 pub use state::{AppState, Limits};

@@ -10,7 +10,9 @@ use aftersales_domain::personal;
 use aftersales_domain::streams::{PersonalDataViewed, PrivacyEvent, PERSONAL_DATA_VIEWS};
 use aftersales_domain::{DomainEvent, Role};
 use aftersales_projections::CaseView;
-use aftersales_store::{EventMetadata, ExpectedRevision, NewEvent, StreamName};
+use aftersales_store::{
+    Direction, EventMetadata, ExpectedRevision, NewEvent, StreamFrom, StreamName,
+};
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -53,8 +55,13 @@ fn mask_field(value: &mut Value, field: Option<&str>, parent: Option<&str>) {
 /// Why a caller sees a case's personal data unmasked.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Sight {
-    /// The case is the caller's own (assigned to them): nothing to record.
+    /// The case is the caller's own (assigned to them), and they have read
+    /// it since it came to them: nothing to record.
     Own,
+    /// The caller's own case, read for the first time since it was
+    /// assigned to them: recorded like any other unmasked read, so that a
+    /// change of hands shows in the case's history.
+    NewlyOwn,
     /// A supervisor's or administrator's right, recorded.
     Role,
     /// An approved access grant (客户信息借阅), recorded with its id.
@@ -72,7 +79,11 @@ pub async fn sight(
     grant: Option<Uuid>,
 ) -> Result<Sight, ApiError> {
     if view.assignee.as_deref() == Some(caller.key.name.as_str()) {
-        return Ok(Sight::Own);
+        return Ok(if read_since_assigned(state, caller, view).await? {
+            Sight::Own
+        } else {
+            Sight::NewlyOwn
+        });
     }
     if let Some(grant_id) = grant {
         let (_, grant_state): (_, AccessGrant) = state.inner.grants.load(grant_id).await?;
@@ -95,6 +106,40 @@ pub async fn sight(
     })
 }
 
+/// Whether `caller` has an unmasked read of the case recorded since it was
+/// assigned to them. The record of a case's reads is short, and read from
+/// its end.
+async fn read_since_assigned(
+    state: &AppState,
+    caller: &Caller,
+    view: &CaseView,
+) -> Result<bool, ApiError> {
+    let Some(assigned_at) = view.assigned_at else {
+        return Ok(true);
+    };
+    let stream = StreamName::of(PERSONAL_DATA_VIEWS, view.case_id)?;
+    let reads = state
+        .inner
+        .store
+        .read_stream(&stream, StreamFrom::End, Direction::Backwards, 1_000)
+        .await?;
+    for read in &reads {
+        let Ok(PrivacyEvent::PersonalDataViewed(viewed)) =
+            PrivacyEvent::decode(&read.event_type, read.data.get())
+        else {
+            continue;
+        };
+        if viewed.at < assigned_at {
+            return Ok(false);
+        }
+        let metadata: EventMetadata = serde_json::from_str(read.metadata.get()).unwrap_or_default();
+        if metadata.actor_id.as_deref() == Some(caller.key.name.as_str()) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Serialises `value` for `caller`: unmasked if `sight` allows it (and
 /// then recorded unless the case is their own), masked otherwise.
 pub async fn reveal<T: Serialize>(
@@ -112,7 +157,7 @@ pub async fn reveal<T: Serialize>(
             mask(&mut json);
             return Ok(json);
         }
-        Sight::Role => None,
+        Sight::Role | Sight::NewlyOwn => None,
         Sight::Grant(id) => Some(*id),
     };
     let record = PersonalDataViewed {

@@ -413,10 +413,30 @@ async fn report(
         (None, position) => position,
     };
     let table = match position {
-        Some(position) => admin::report_as_of(services.store.clone(), &name, position).await?,
-        None => aftersales_projections::reports::catalogue::build(&services.read_db, &name).await?,
+        Some(position) => report_as_of(&state, &caller, &name, position).await?,
+        None => Arc::new(
+            aftersales_projections::reports::catalogue::build(&services.read_db, &name).await?,
+        ),
     };
     Ok(Json(report_body(&table, position)))
+}
+
+/// A report as of a past position: a replay of the log up to it, within
+/// the replay budget, kept for the next who asks the same.
+async fn report_as_of(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    position: u64,
+) -> Result<Arc<Table>, ApiError> {
+    let gauges = &state.inner.gauges;
+    if let Some(table) = gauges.cached_report(name, position) {
+        return Ok(table);
+    }
+    let _replay = gauges.replay(&caller.key.id)?;
+    let table = Arc::new(admin::report_as_of(state.inner.store.clone(), name, position).await?);
+    gauges.keep_report(name, position, table.clone());
+    Ok(table)
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]

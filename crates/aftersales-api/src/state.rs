@@ -15,6 +15,7 @@ use aftersales_store::EventStore;
 
 use crate::access::AccessDb;
 use crate::auth::RateLimiter;
+use crate::budget::{Budgets, Gauges};
 use crate::metrics::{MeteredStore, Metrics};
 
 /// Bounds on what one request or one key may ask.
@@ -32,6 +33,12 @@ pub struct Limits {
     pub max_page: usize,
     /// How far the read models may lag behind the log for `/readyz`.
     pub max_projection_lag: u64,
+    /// Failed authentications one client address may make a second on
+    /// average (twice as many at once), before any key is looked up: a
+    /// flood of made-up tokens costs nothing but a refusal.
+    pub auth_failures_per_second: f64,
+    /// Work beyond a request's share: live streams, replays.
+    pub budgets: Budgets,
 }
 
 impl Default for Limits {
@@ -43,6 +50,8 @@ impl Default for Limits {
             timeout: Duration::from_secs(10),
             max_page: 500,
             max_projection_lag: 10_000,
+            auth_failures_per_second: 10.0,
+            budgets: Budgets::default(),
         }
     }
 }
@@ -65,6 +74,9 @@ pub(crate) struct Services {
     pub repairs: Handler<RepairOrder>,
     pub grants: Handler<AccessGrant>,
     pub limiter: RateLimiter,
+    /// Failed authentications, by client address.
+    pub auth_failures: RateLimiter,
+    pub gauges: Gauges,
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
 }
@@ -97,6 +109,11 @@ impl AppState {
                 read_db,
                 clock,
                 limiter: RateLimiter::new(limits.requests_per_second, limits.burst),
+                auth_failures: RateLimiter::new(
+                    limits.auth_failures_per_second,
+                    2.0 * limits.auth_failures_per_second,
+                ),
+                gauges: Gauges::new(limits.budgets),
                 limits,
                 metrics,
             }),

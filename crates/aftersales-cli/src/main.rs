@@ -5,6 +5,7 @@
 mod backup;
 mod demo;
 mod events;
+mod http;
 mod keys;
 mod readmodels;
 mod serve;

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::http::ConnectionLimits;
 use aftersales_api::{router, AccessDb, AppState, Limits, ScheduleIndex};
 use aftersales_commands::{Clock, Handler, Scheduler, SystemClock};
 use aftersales_domain::{streams, Policy, Role};
@@ -62,6 +63,17 @@ pub struct ServeArgs {
     /// Seconds a request may take before it is answered 503.
     #[arg(long, env = "AFTERSALES_REQUEST_TIMEOUT", default_value_t = Limits::default().timeout.as_secs())]
     request_timeout: u64,
+
+    /// Connections served at once (kept below the open-file limit); more
+    /// are answered 503 and closed.
+    #[arg(long, env = "AFTERSALES_MAX_CONNECTIONS", default_value_t = 4096)]
+    max_connections: usize,
+
+    /// Seconds a client has to send a request's headers, from connecting
+    /// or from its previous answer (an idle kept-alive connection closes
+    /// then too).
+    #[arg(long, env = "AFTERSALES_HEADER_TIMEOUT", default_value_t = 10)]
+    header_timeout: u64,
 }
 
 impl ServeArgs {
@@ -81,10 +93,27 @@ impl ServeArgs {
             ..Limits::default()
         })
     }
+
+    fn connections(&self) -> anyhow::Result<ConnectionLimits> {
+        anyhow::ensure!(
+            self.max_connections > 0,
+            "--max-connections must be at least 1"
+        );
+        anyhow::ensure!(
+            self.header_timeout > 0,
+            "--header-timeout must be at least 1 s"
+        );
+        Ok(ConnectionLimits {
+            max_connections: self.max_connections,
+            header_timeout: std::time::Duration::from_secs(self.header_timeout),
+        }
+        .fitted())
+    }
 }
 
 pub async fn run(db: &str, options: StoreOptions, args: ServeArgs) -> anyhow::Result<()> {
     let limits = args.limits()?;
+    let connections = args.connections()?;
     let unsafe_fast = options.unsafe_fast;
     let store = aftersales_store::open(db, options)
         .await
@@ -132,10 +161,7 @@ pub async fn run(db: &str, options: StoreOptions, args: ServeArgs) -> anyhow::Re
         head_position = store.head().await?,
         "aftersales is serving"
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    crate::http::serve(listener, app, connections, shutdown_signal()).await;
     projections.abort();
     if let Some(grpc) = grpc {
         grpc.abort();

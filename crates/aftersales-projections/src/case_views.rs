@@ -37,6 +37,10 @@ pub struct CaseView {
     pub phenomenon: String,
     pub registered_at: DateTime<Utc>,
     pub assignee: Option<String>,
+    /// When the case went to its assignee: their first unmasked read after
+    /// it is recorded.
+    #[serde(default)]
+    pub assigned_at: Option<DateTime<Utc>>,
     pub sla: SlaView,
     pub escalated_to: Option<String>,
     pub open_approvals: BTreeMap<Uuid, ApprovalView>,
@@ -171,7 +175,7 @@ impl CaseView {
 impl Projection for CaseViews {
     type Doc = CaseView;
     const NAME: &'static str = "case_views";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
 
     fn reads(&self, event: &Envelope, keys: &mut Vec<DocKey>) {
         if let AnyEvent::Case(_) = event.event {
@@ -201,6 +205,7 @@ impl Projection for CaseViews {
                 phenomenon: registered.problem.phenomenon.clone(),
                 registered_at: registered.registered_at,
                 assignee: None,
+                assigned_at: None,
                 sla: SlaView {
                     first_response_due: registered.first_response_due,
                     resolution_due: registered.resolution_due,
@@ -287,7 +292,10 @@ fn evolve(view: &mut CaseView, event: &CaseEvent) {
     let money = &mut view.money;
     match event {
         CaseEvent::CaseRegistered(_) => {}
-        CaseEvent::CaseAssigned(e) => view.assignee = Some(e.agent_id.clone()),
+        CaseEvent::CaseAssigned(e) => {
+            view.assignee = Some(e.agent_id.clone());
+            view.assigned_at = Some(e.at);
+        }
         CaseEvent::FirstResponseRecorded(e) => {
             view.sla.first_response_at = Some(e.at);
             view.sla.first_response_on_time = Some(e.on_time);

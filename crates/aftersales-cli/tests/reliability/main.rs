@@ -12,8 +12,10 @@
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 mod backup;
+mod connections;
 mod crash;
 mod disk_full;
+mod hostile;
 mod limits;
 mod load;
 mod outage;
