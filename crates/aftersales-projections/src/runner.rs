@@ -271,6 +271,8 @@ impl<P: Projection> Projector for Runtime<P> {
             Ok(()) => {
                 self.docs.committed(CACHE_DOCS);
                 self.position = to;
+                // Behind the checkpoint nothing is applied again.
+                self.passed_over.retain(|&position| position > to);
                 Ok(())
             }
             Err(error) => {
