@@ -77,7 +77,7 @@ fn over_capacity() -> Vec<u8> {
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets the
-/// requests in flight finish (for at most 20 s).
+/// requests in flight finish (for at most 10 s: a live stream never does).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
@@ -139,5 +139,5 @@ pub async fn serve(
     }
     let _ = closing.send(true);
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
-    let _ = tokio::time::timeout(Duration::from_secs(20), places.acquire_many(all)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), places.acquire_many(all)).await;
 }
