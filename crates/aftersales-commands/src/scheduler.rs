@@ -42,12 +42,12 @@ pub trait DueIndex: Send + Sync {
     ) -> Result<Vec<DueAggregate>, Box<dyn std::error::Error + Send + Sync>>;
 }
 
+/// Why a pass stopped: what falls due could not be read. An aggregate
+/// that fails is counted in [`SchedulerRun::failed`] instead.
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
     #[error("reading what falls due: {0}")]
     Index(#[source] Box<dyn std::error::Error + Send + Sync>),
-    #[error(transparent)]
-    Handler(#[from] HandlerError),
 }
 
 /// What one pass did.
