@@ -89,8 +89,13 @@ impl FromRequestParts<AppState> for Caller {
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|info| info.0.ip().to_string());
         let token = token.trim();
-        if let Some(client) = client.as_ref().filter(|_| !state.inner.access.known(token)) {
-            state.inner.auth_failures.has_room(client)?;
+        // Only an address out of room pays for telling a known token apart.
+        if let Some(client) = &client {
+            if let Err(limited) = state.inner.auth_failures.has_room(client) {
+                if !state.inner.access.known(token) {
+                    return Err(limited);
+                }
+            }
         }
         let Some(key) = state.inner.access.authenticate(token).await? else {
             if let Some(client) = &client {

@@ -608,13 +608,14 @@ async fn changed_behind(
     db: &ReadDb,
     projectors: &[Box<dyn Projector>],
 ) -> Result<bool, ProjectionError> {
-    for projector in projectors {
+    // One read of every status row, whatever the number of projections.
+    let rows = db.all_statuses().await?;
+    Ok(projectors.iter().any(|projector| {
         let status = status_name(projector.name(), projector.target());
-        match db.status(&status).await? {
-            Some(row) if row.position == projector.position() && row.epoch == projector.epoch() => {
-            }
-            _ => return Ok(true),
-        }
-    }
-    Ok(false)
+        !rows.iter().any(|row| {
+            row.name == status
+                && row.position == projector.position()
+                && row.epoch == projector.epoch()
+        })
+    }))
 }
