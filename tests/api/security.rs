@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::{problem_code, Service};
+use aftersales_api::Limits;
 
 on_both_backends!(
     the_bearer_scheme_is_case_insensitive,
@@ -24,6 +25,7 @@ on_both_backends!(
     nothing_tells_a_caller_what_it_may_not_see,
     a_case_goes_only_to_those_who_handle_cases,
     personal_data_in_the_feed_is_masked_and_free_text_redacted,
+    a_replay_costs_its_key_more_than_a_request,
 );
 
 async fn the_bearer_scheme_is_case_insensitive(db: TestDb) {
@@ -371,4 +373,39 @@ async fn personal_data_in_the_feed_is_masked_and_free_text_redacted(db: TestDb) 
         }
         assert!(text.contains("客户要求退到"), "the words stay: {text}");
     }
+}
+
+async fn a_replay_costs_its_key_more_than_a_request(db: TestDb) {
+    // Bursts of 120: one replay of the log (100) nearly empties the agent's
+    // bucket.
+    let limits = Limits {
+        requests_per_second: 60.0,
+        burst: 120.0,
+        ..Limits::default()
+    };
+    let service = Service::start_with(db, limits).await;
+    for _ in 0..3 {
+        service.register(Category::Logistics).await;
+    }
+    let as_of = |position: u64| format!("/v1/reports/work-log?position={position}");
+    let (status, body) = service.get(&as_of(2), &service.agent).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A request's worth of tokens would have let the next replay through.
+    let (status, body) = service.get(&as_of(3), &service.agent).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(problem_code(&body), "rate-limited");
+    // Another key has its own bucket.
+    let (status, body) = service.get(&as_of(3), &service.supervisor).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Once a few requests' worth is back, the agent's plain reads and a
+    // report already replayed are served; a new replay waits for its share.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (status, body) = service.get("/v1/cases", &service.agent).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = service.get(&as_of(2), &service.agent).await;
+    assert_eq!(status, StatusCode::OK, "the cached report: {body}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (status, body) = service.get(&as_of(1), &service.agent).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }

@@ -20,6 +20,12 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Takes what work beyond the request itself costs from the caller's
+    /// rate, before the work starts.
+    pub fn spend(&self, state: &AppState, cost: Cost) -> Result<(), ApiError> {
+        state.inner.limiter.take(&self.key.id, cost)
+    }
+
     /// The actor recorded in the metadata of the events the request causes.
     pub fn actor(&self) -> Actor {
         Actor::new(self.key.name.clone(), self.key.role)
@@ -105,7 +111,7 @@ impl FromRequestParts<AppState> for Caller {
                 "the API key is unknown or revoked",
             ));
         };
-        state.inner.limiter.check(&key.id)?;
+        state.inner.limiter.take(&key.id, Cost::Request)?;
         Ok(Self { key })
     }
 }
@@ -120,7 +126,38 @@ fn bearer_token(value: &str) -> Option<&str> {
 /// Buckets kept before the full ones are dropped.
 const MAX_BUCKETS: usize = 10_000;
 
-/// A token bucket per key: `rate` requests a second on average, `burst` at
+/// What a piece of work takes from its key's bucket: a request takes one
+/// token, and work that costs the service far more than a request takes
+/// more, so that a key's rate bounds what it makes the service do, not
+/// only how often it asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cost {
+    /// Any request, taken when its key is checked.
+    Request,
+    /// A report built from the read models, on top of its request.
+    Report,
+    /// A live event stream opened, on top of its request: it may replay
+    /// the log from its start.
+    Stream,
+    /// A report replayed from the log up to a past position, on top of its
+    /// request.
+    Replay,
+}
+
+impl Cost {
+    /// Tokens taken: with the default rate of 200 a second, a key may open
+    /// about 10 streams or replay 2 reports a second, if it does nothing else.
+    pub const fn tokens(self) -> f64 {
+        match self {
+            Self::Request => 1.0,
+            Self::Report => 5.0,
+            Self::Stream => 20.0,
+            Self::Replay => 100.0,
+        }
+    }
+}
+
+/// A token bucket per key: `rate` tokens a second on average, `burst` at
 /// once. Kept per process; behind a load balancer each process limits alone.
 #[derive(Debug)]
 pub struct RateLimiter {
@@ -155,7 +192,21 @@ impl RateLimiter {
         }
     }
 
-    fn check(&self, key: &str) -> Result<(), ApiError> {
+    /// Takes a request's worth of tokens: for the bucket of a client
+    /// address, where every attempt is alike.
+    pub(crate) fn check(&self, key: &str) -> Result<(), ApiError> {
+        self.take(key, Cost::Request)
+    }
+
+    /// Takes `cost`'s tokens from `key`'s bucket, or refuses with the wait
+    /// until they are there. Work that costs more than a full bucket holds
+    /// beside its request takes all of it: it must stay possible.
+    pub(crate) fn take(&self, key: &str, cost: Cost) -> Result<(), ApiError> {
+        let cost = match cost {
+            Cost::Request => cost.tokens(),
+            // Taken after the request's own token, which it must leave room for.
+            _ => cost.tokens().min(self.burst - Cost::Request.tokens()),
+        };
         let now = Instant::now();
         let mut buckets = self
             .buckets
@@ -172,11 +223,11 @@ impl RateLimiter {
         let (tokens, last) = buckets.entry(key.to_owned()).or_insert((self.burst, now));
         *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(self.burst);
         *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
+        if *tokens >= cost {
+            *tokens -= cost;
             Ok(())
         } else {
-            let wait = ((1.0 - *tokens) / self.rate).ceil();
+            let wait = ((cost - *tokens) / self.rate).ceil();
             Err(ApiError::RateLimited {
                 // Whole seconds, at least one (the header's unit).
                 retry_after: (wait as u64).max(1),

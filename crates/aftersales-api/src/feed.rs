@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::auth::Caller;
+use crate::auth::{Caller, Cost};
 use crate::error::ApiError;
 use crate::privacy;
 use crate::reads::query;
@@ -166,6 +166,7 @@ async fn stream(
     authorise(&caller)?;
     let params: FeedQuery = query(raw)?;
     // Held for as long as the stream is open.
+    caller.spend(&state, Cost::Stream)?;
     let held = state.inner.gauges.stream(&caller.key.id)?;
     // A reconnecting EventSource sends the last id it saw.
     let last_seen = headers

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::auth::Caller;
+use crate::auth::{Caller, Cost};
 use crate::commands::{etag, parse_id, text_of};
 use crate::error::ApiError;
 use crate::privacy;
@@ -414,9 +414,12 @@ async fn report(
     };
     let table = match position {
         Some(position) => report_as_of(&state, &caller, &name, position).await?,
-        None => Arc::new(
-            aftersales_projections::reports::catalogue::build(&services.read_db, &name).await?,
-        ),
+        None => {
+            caller.spend(&state, Cost::Report)?;
+            Arc::new(
+                aftersales_projections::reports::catalogue::build(&services.read_db, &name).await?,
+            )
+        }
     };
     Ok(Json(report_body(&table, position)))
 }
@@ -433,6 +436,7 @@ async fn report_as_of(
     if let Some(table) = gauges.cached_report(name, position) {
         return Ok(table);
     }
+    caller.spend(state, Cost::Replay)?;
     let _replay = gauges.replay(&caller.key.id)?;
     let table = Arc::new(admin::report_as_of(state.inner.store.clone(), name, position).await?);
     gauges.keep_report(name, position, table.clone());
