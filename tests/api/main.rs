@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 mod security;
+mod visibility;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,22 +44,34 @@ impl Service {
     }
 
     async fn start_with(db: TestDb, limits: Limits) -> Self {
+        Self::launch(db, limits, true).await
+    }
+
+    /// A service whose read models stand still: nothing follows the log.
+    async fn start_without_read_models(db: TestDb) -> Self {
+        Self::launch(db, Limits::default(), false).await
+    }
+
+    async fn launch(db: TestDb, limits: Limits, read_models: bool) -> Self {
         let store = db.open().await;
         let read_db = ReadDb::connect(&db.url, false).await.unwrap();
         aftersales_projections::admin::ensure(&read_db)
             .await
             .unwrap();
-        tokio::spawn(aftersales_projections::admin::run_live(
-            store.clone(),
-            read_db.clone(),
-        ));
         let state = AppState::new(
             store.clone(),
-            read_db,
+            read_db.clone(),
             Arc::new(Policy::default()),
             Arc::new(SystemClock),
             limits,
         );
+        if read_models {
+            tokio::spawn(aftersales_projections::admin::run_live(
+                store.clone(),
+                read_db,
+                state.on_reached(),
+            ));
+        }
         let access = state.access().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

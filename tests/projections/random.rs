@@ -297,7 +297,7 @@ async fn another_process_takes_over_the_read_models_on_postgres() {
             panic!("the read models did not catch up");
         }
     };
-    let first = tokio::spawn(admin::run_live(store.clone(), first_db.clone()));
+    let first = tokio::spawn(admin::run_live(store.clone(), first_db.clone(), |_| {}));
     desk.register(
         Priority::P2,
         Category::Logistics,
@@ -305,7 +305,7 @@ async fn another_process_takes_over_the_read_models_on_postgres() {
     )
     .await;
     caught_up(first_db.clone()).await;
-    let second = tokio::spawn(admin::run_live(store.clone(), second_db.clone()));
+    let second = tokio::spawn(admin::run_live(store.clone(), second_db.clone(), |_| {}));
     first.abort();
     let _ = first.await;
     let case = desk

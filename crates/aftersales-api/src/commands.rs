@@ -436,7 +436,7 @@ where
         match R::scope(&command) {
             Scope::Category(category) => caller.require_category(&category)?,
             Scope::ExistingCase => {
-                let view = aftersales_projections::case_views::get(&services.read_db, id)
+                let view = crate::visibility::case_view(state, id)
                     .await?
                     .ok_or_else(|| ApiError::NotFound(format!("no case {id}")))?;
                 caller.require_case_category(id, &view.category)?;

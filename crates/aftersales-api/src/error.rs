@@ -51,6 +51,10 @@ pub enum ApiError {
     Busy { reason: String, retry_after: u64 },
     #[error("the service is unavailable: {0}")]
     Unavailable(String),
+    /// A read asked to reflect a log position the read models have not
+    /// reached in the time a read may wait.
+    #[error("the read models are at log position {reached}, not yet at {wanted}; retry shortly")]
+    Behind { wanted: u64, reached: u64 },
     #[error("the database has no space left; reads still work")]
     StorageFull,
     #[error("internal error")]
@@ -81,7 +85,7 @@ impl ApiError {
             Self::StaleRevision { .. } => StatusCode::PRECONDITION_FAILED,
             Self::Conflict(_) | Self::IdempotencyKeyInFlight => StatusCode::CONFLICT,
             Self::RateLimited { .. } | Self::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Behind { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -105,6 +109,7 @@ impl ApiError {
             Self::RateLimited { .. } => "rate-limited",
             Self::Busy { .. } => "busy",
             Self::Unavailable(_) => "unavailable",
+            Self::Behind { .. } => "read-models-behind",
             Self::StorageFull => "storage-full",
             Self::Internal(_) => "internal",
         }
@@ -165,6 +170,9 @@ impl IntoResponse for ApiError {
         match &self {
             Self::RateLimited { retry_after } | Self::Busy { retry_after, .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            Self::Behind { .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(1));
             }
             Self::Unauthenticated(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -27,6 +27,7 @@ mod openapi;
 pub mod privacy;
 mod reads;
 mod state;
+mod visibility;
 
 use std::sync::OnceLock;
 
@@ -49,6 +50,7 @@ pub use budget::Budgets;
 pub use due::ScheduleIndex;
 pub use error::{ApiError, Problem, PROBLEM_TYPE_PREFIX};
 pub use state::{AppState, Limits};
+pub use visibility::{LOG_POSITION, MIN_LOG_POSITION};
 
 /// The service's routes.
 pub fn router(state: AppState) -> Router {
@@ -63,7 +65,10 @@ pub fn router(state: AppState) -> Router {
         .merge(commands::routes::<SamplingAudit>())
         .merge(commands::routes::<RepairOrder>())
         .merge(commands::routes::<AccessGrant>())
-        .merge(reads::routes())
+        .merge(reads::routes().route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            visibility::consistent_reads,
+        )))
         .merge(feed::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -17,6 +17,7 @@ use crate::feed::{FeedPage, FeedQuery};
 use crate::reads::{
     BalanceQuery, CaseList, CaseListQuery, HistoryEntry, ReportBody, ReportEntry, ReportQuery,
 };
+use crate::visibility::{LOG_POSITION, MIN_LOG_POSITION};
 
 pub fn document() -> Value {
     let mut generator = SchemaSettings::draft2020_12()
@@ -201,12 +202,21 @@ fn reads(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
         "X-Access-Grant",
         "an approved access grant of the caller's for this customer: personal data unmasked, and recorded",
     );
-    let get = |id: &str, summary: &str, parameters: Vec<Value>, schema: Value| {
+    // A read of the read models says the log position it reflects, and
+    // may be asked to reflect one (a command's answer) at least.
+    let get = |id: &str, summary: &str, mut parameters: Vec<Value>, schema: Value| {
+        parameters.push(json!({"name": MIN_LOG_POSITION.as_str(), "in": "header", "required": false,
+            "description": "wait until the read models reflect this log position (a command answers it as `position`), for 2 s at most; 503 read-models-behind after that",
+            "schema": {"type": "integer", "format": "uint64", "minimum": 0}}));
+        let mut answer = ok(schema);
+        answer["headers"] = json!({LOG_POSITION.as_str(): {
+            "description": "the log position the answer reflects at least",
+            "schema": {"type": "integer", "format": "uint64", "minimum": 0}}});
         json!({"get": {
             "operationId": id,
             "summary": summary,
             "parameters": parameters,
-            "responses": {"200": ok(schema), "default": problem()},
+            "responses": {"200": answer, "default": problem()},
         }})
     };
     let mut stream_parameters = query_parameters::<FeedQuery>(generator);
@@ -229,8 +239,12 @@ fn reads(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
             Vec::new(), object.clone())),
         ("/v1/projections", get("projections", "Where each read model stands", Vec::new(),
             json!({"type": "array", "items": {"type": "object"}}))),
-        ("/v1/events", get("events", "A page of the log, personal data masked",
-            query_parameters::<FeedQuery>(generator), feed)),
+        ("/v1/events", json!({"get": {
+            "operationId": "events",
+            "summary": "A page of the log, personal data masked",
+            "parameters": query_parameters::<FeedQuery>(generator),
+            "responses": {"200": ok(feed), "default": problem()},
+        }})),
         ("/v1/events/stream", json!({"get": {
             "operationId": "eventStream",
             "summary": "The log live, as Server-Sent Events; resumes after Last-Event-ID",

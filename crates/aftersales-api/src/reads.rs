@@ -26,6 +26,7 @@ use crate::commands::{etag, parse_id, text_of};
 use crate::error::ApiError;
 use crate::privacy;
 use crate::state::AppState;
+use crate::visibility;
 use aftersales_domain::streams::PERSONAL_DATA_VIEWS;
 
 /// Roles that read the team's reports and the ledger.
@@ -219,7 +220,7 @@ async fn get_case(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let view = case_views::get(&state.inner.read_db, id)
+    let view = visibility::case_view(&state, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no case {id}")))?;
     caller.require_case_category(id, &view.category)?;
@@ -309,7 +310,7 @@ async fn history(
         .collect();
     // The view decides who sees personal data; while it is not built yet,
     // everything is masked.
-    let json = match case_views::get(&state.inner.read_db, id).await? {
+    let json = match visibility::case_view(&state, id).await? {
         Some(view) => {
             caller.require_case_category(id, &view.category)?;
             let sight = privacy::sight(&state, &caller, &view, grant_header(&headers)?).await?;

@@ -11,12 +11,13 @@ use aftersales_domain::reminder::UnpaidOrder;
 use aftersales_domain::repair::RepairOrder;
 use aftersales_domain::Policy;
 use aftersales_projections::ReadDb;
-use aftersales_store::EventStore;
+use aftersales_store::{EventStore, Position};
 
 use crate::access::AccessDb;
 use crate::auth::RateLimiter;
 use crate::budget::{Budgets, Gauges};
 use crate::metrics::{MeteredStore, Metrics};
+use crate::visibility::Reached;
 
 /// Bounds on what one request or one key may ask.
 #[derive(Debug, Clone)]
@@ -77,6 +78,8 @@ pub(crate) struct Services {
     /// Failed authentications, by client address.
     pub auth_failures: RateLimiter,
     pub gauges: Gauges,
+    /// Where the read models stand, for reads that must see a write.
+    pub reached: Reached,
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
 }
@@ -114,10 +117,19 @@ impl AppState {
                     2.0 * limits.auth_failures_per_second,
                 ),
                 gauges: Gauges::new(limits.budgets),
+                reached: Reached::default(),
                 limits,
                 metrics,
             }),
         }
+    }
+
+    /// What the read-model runner of this process calls after each batch
+    /// it commits, with the position all read models have reached: reads
+    /// waiting for it are answered at once.
+    pub fn on_reached(&self) -> impl Fn(Position) + Send + Sync + 'static {
+        let state = self.clone();
+        move |position| state.inner.reached.advance(position)
     }
 
     /// The keys and idempotency tables, for the CLI's `keys` commands.

@@ -129,10 +129,6 @@ pub async fn run(db: &str, options: StoreOptions, args: ServeArgs) -> anyhow::Re
     // The read models follow the log for as long as the service runs.
     let read_db = aftersales_projections::ReadDb::connect(db, unsafe_fast).await?;
     aftersales_projections::admin::ensure(&read_db).await?;
-    let projections = tokio::spawn(aftersales_projections::admin::run_live(
-        store.clone(),
-        read_db.clone(),
-    ));
     let scheduler = (args.scheduler_interval > 0).then(|| {
         tokio::spawn(schedule(
             store.clone(),
@@ -144,13 +140,19 @@ pub async fn run(db: &str, options: StoreOptions, args: ServeArgs) -> anyhow::Re
         Some(address) => Some(start_grpc(store.clone(), &read_db, address, &args).await?),
         None => None,
     };
-    let app = router(AppState::new(
+    let state = AppState::new(
         store.clone(),
-        read_db,
+        read_db.clone(),
         Arc::new(Policy::default()),
         Arc::new(SystemClock),
         limits,
+    );
+    let projections = tokio::spawn(aftersales_projections::admin::run_live(
+        store.clone(),
+        read_db,
+        state.on_reached(),
     ));
+    let app = router(state);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;

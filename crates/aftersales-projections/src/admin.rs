@@ -122,10 +122,30 @@ pub async fn ensure(db: &ReadDb) -> Result<(), ProjectionError> {
     Ok(())
 }
 
-/// Keeps the live read models caught up until the task is dropped. On
+/// The log position every live read model has reached: a read of any of
+/// them reflects at least the events up to it.
+pub async fn reached(db: &ReadDb) -> Result<Position, ProjectionError> {
+    let rows = db.all_statuses().await?;
+    Ok(NAMES
+        .iter()
+        .map(|name| {
+            rows.iter()
+                .find(|row| row.name == *name)
+                .map_or(0, |row| row.position)
+        })
+        .min()
+        .unwrap_or(0))
+}
+
+/// Keeps the live read models caught up until the task is dropped, telling
+/// `reached` the position all of them have reached after every batch. On
 /// PostgreSQL only the process holding the projections' advisory lock runs
 /// them; the others wait and take over when it goes away.
-pub async fn run_live(store: Arc<dyn EventStore>, db: ReadDb) -> Result<(), ProjectionError> {
+pub async fn run_live(
+    store: Arc<dyn EventStore>,
+    db: ReadDb,
+    reached: impl Fn(Position) + Send + Sync,
+) -> Result<(), ProjectionError> {
     let _lock = match &db {
         ReadDb::Postgres(pool) => Some(exclusive(pool).await?),
         ReadDb::Sqlite(_) => None,
@@ -133,7 +153,16 @@ pub async fn run_live(store: Arc<dyn EventStore>, db: ReadDb) -> Result<(), Proj
     prepare(&db).await?;
     loop {
         let mut projectors = projectors(&store, &[], Target::Live)?;
-        match runner::run(store.clone(), &db, &mut projectors, Until::Forever, |_| {}).await {
+        let progress = |progress: Progress| reached(progress.position);
+        match runner::run(
+            store.clone(),
+            &db,
+            &mut projectors,
+            Until::Forever,
+            progress,
+        )
+        .await
+        {
             // Following the log live ends only with an error.
             Ok(_) => {}
             Err(error) => {
