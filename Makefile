@@ -35,11 +35,13 @@ crash-long:
 ## service kills on SQLite, 20 database kills on PostgreSQL, 3 rounds of
 ## database outages, 30 s of hostile clients (1,100 idle connections, 300
 ## replaying streams, 40 past reports), besides the full disks, limits and backup.
+## The service is built as `make run` builds it (release): its figures are
+## the ones production sees.
 reliability:
 	RELIABILITY_KILL_CYCLES=100 RELIABILITY_PG_KILL_CYCLES=20 RELIABILITY_OUTAGE_ROUNDS=3 \
 	RELIABILITY_IDLE_CONNECTIONS=1100 RELIABILITY_STREAMS=300 RELIABILITY_REPLAYS=40 \
 	RELIABILITY_HOSTILE_SECONDS=30 \
-		scripts/test.sh -p aftersales-cli --test reliability -- --nocapture
+		scripts/test.sh --release -p aftersales-cli --test reliability -- --nocapture
 
 ## Each fuzz target for 10 million executions.
 fuzz:
