@@ -54,13 +54,14 @@ impl Service {
 
     async fn launch(db: TestDb, limits: Limits, read_models: bool) -> Self {
         let store = db.open().await;
-        let read_db = ReadDb::connect(&db.url, false).await.unwrap();
+        let read_db = ReadDb::open(&db.url, None, false).await.unwrap();
         aftersales_projections::admin::ensure(&read_db)
             .await
             .unwrap();
         let state = AppState::new(
             store.clone(),
             read_db.clone(),
+            AccessDb::connect(&db.url, false).await.unwrap(),
             Arc::new(Policy::default()),
             Arc::new(SystemClock),
             limits,

@@ -22,7 +22,7 @@ pub async fn open(db: &TestDb) -> (Arc<dyn EventStore>, ReadDb) {
     // Small batches, so that every test crosses batch boundaries.
     std::env::set_var("AFTERSALES_PROJECTION_BATCH", "16");
     let store = db.open().await;
-    let read = ReadDb::connect(&db.url, StoreOptions::default().unsafe_fast)
+    let read = ReadDb::open(&db.url, None, StoreOptions::default().unsafe_fast)
         .await
         .unwrap();
     (store, read)

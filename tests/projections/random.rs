@@ -277,7 +277,7 @@ async fn another_process_takes_over_the_read_models_on_postgres() {
         return;
     };
     let (store, first_db) = open(&db).await;
-    let second_db = aftersales_projections::ReadDb::connect(&db.url, false)
+    let second_db = aftersales_projections::ReadDb::open(&db.url, None, false)
         .await
         .unwrap();
     let desk = Desk::new(store.clone());

@@ -144,10 +144,11 @@ impl Desk {
     /// here on a free loopback port, on the same store and clock.
     pub async fn over_http(db: &crate::TestDb) -> Self {
         let mut desk = Self::new(db.open().await);
-        let read_db = ReadDb::connect(&db.url, false).await.unwrap();
+        let read_db = ReadDb::open(&db.url, None, false).await.unwrap();
         let state = AppState::new(
             desk.store.clone(),
             read_db,
+            AccessDb::connect(&db.url, false).await.unwrap(),
             Arc::new(Policy::default()),
             desk.clock.clone(),
             Limits {

@@ -49,7 +49,7 @@ macro_rules! sop_scenarios {
 /// with the case views.
 pub async fn ledger_balances(db: &TestDb) {
     let store = db.open().await;
-    let read = aftersales_projections::ReadDb::connect(&db.url, false)
+    let read = aftersales_projections::ReadDb::open(&db.url, None, false)
         .await
         .unwrap();
     let failed = aftersales_projections::admin::catch_up(store, &read)

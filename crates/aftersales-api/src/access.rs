@@ -1,6 +1,7 @@
 //! API keys and idempotency records: the two things the API keeps outside
-//! the event log, in tables of the same database (see the
-//! `create_api_access` migration).
+//! the event log, in tables of the log's own database with its durable
+//! commits (see the `create_api_access` migration), not with the read
+//! models: neither can be rebuilt from the log.
 //!
 //! A key's token is shown once, when it is issued; only its SHA-256 digest
 //! is stored. Tokens are 256 random bits, so a fast digest is enough: there
@@ -11,13 +12,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use aftersales_domain::Role;
-use aftersales_projections::ReadDb;
+use aftersales_store::sqlite_path;
 use chrono::{Duration, Utc};
 use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::postgres::PgPool;
-use sqlx::sqlite::SqlitePool;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 use sqlx::Row;
 
 use crate::error::ApiError;
@@ -57,17 +58,40 @@ macro_rules! with_pool {
     };
 }
 
-impl From<&ReadDb> for AccessDb {
-    fn from(db: &ReadDb) -> Self {
-        let pool = match db {
-            ReadDb::Sqlite(pool) => Pool::Sqlite(pool.clone()),
-            ReadDb::Postgres(pool) => Pool::Postgres(pool.clone()),
+impl AccessDb {
+    /// Connects to the tables in the database of the log at `log_url`,
+    /// which the store has opened (and migrated) before.
+    pub async fn connect(log_url: &str, unsafe_fast: bool) -> Result<Self, ApiError> {
+        let pool = if let Some(path) = sqlite_path(log_url) {
+            let options = SqliteConnectOptions::new()
+                .filename(path)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(if unsafe_fast {
+                    SqliteSynchronous::Off
+                } else {
+                    SqliteSynchronous::Full
+                })
+                .busy_timeout(std::time::Duration::from_secs(30));
+            Pool::Sqlite(
+                aftersales_store::sqlite_pool_options()
+                    .max_connections(4)
+                    .connect_with(options)
+                    .await?,
+            )
+        } else {
+            Pool::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(std::time::Duration::from_secs(10))
+                    .connect(log_url)
+                    .await?,
+            )
         };
-        Self {
+        Ok(Self {
             pool,
             recent_keys: Arc::default(),
             abandoned_after: std::time::Duration::from_secs(30),
-        }
+        })
     }
 }
 

@@ -88,6 +88,7 @@ impl AppState {
     pub fn new(
         store: Arc<dyn EventStore>,
         read_db: ReadDb,
+        access: AccessDb,
         policy: Arc<Policy>,
         clock: Arc<dyn Clock>,
         limits: Limits,
@@ -101,8 +102,7 @@ impl AppState {
         }
         Self {
             inner: Arc::new(Services {
-                access: AccessDb::from(&read_db)
-                    .abandoning_claims_after(limits.timeout + Duration::from_secs(1)),
+                access: access.abandoning_claims_after(limits.timeout + Duration::from_secs(1)),
                 cases: handler!(),
                 orders: handler!(),
                 audits: handler!(),

@@ -2,7 +2,6 @@
 
 use aftersales_api::{AccessDb, Naming};
 use aftersales_domain::Role;
-use aftersales_projections::ReadDb;
 use aftersales_store::StoreOptions;
 use anyhow::{bail, Context};
 
@@ -34,7 +33,7 @@ pub async fn run(db: &str, options: StoreOptions, command: KeysCommand) -> anyho
     // Opening the store applies the migrations the key tables come with.
     let unsafe_fast = options.unsafe_fast;
     aftersales_store::open(db, options).await?;
-    let access = AccessDb::from(&ReadDb::connect(db, unsafe_fast).await?);
+    let access = AccessDb::connect(db, unsafe_fast).await?;
     match command {
         KeysCommand::Create {
             role,

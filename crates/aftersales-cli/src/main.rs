@@ -13,6 +13,7 @@ mod serve;
 use std::process::ExitCode;
 
 use aftersales_store::{StoreError, StoreOptions, DEFAULT_DATABASE_URL};
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 /// glibc's allocator gives each thread that allocates an arena of its own
@@ -32,6 +33,13 @@ struct Cli {
     /// The database: sqlite://PATH (embedded) or postgres://USER@HOST:PORT/DB.
     #[arg(long, global = true, env = "AFTERSALES_DB", default_value = DEFAULT_DATABASE_URL)]
     db: String,
+
+    /// The read models' database: sqlite://PATH or postgres://…/DB. By
+    /// default beside the log: `<log>.read.db` on SQLite, the schema
+    /// `read_models` of the log's database on PostgreSQL. Derived data:
+    /// deleting it is safe, the next start rebuilds it.
+    #[arg(long, global = true, env = "AFTERSALES_READ_DB")]
+    read_db: Option<String>,
 
     /// Run without the durability checks (WAL + synchronous=FULL, fsync,
     /// synchronous_commit). Acknowledged events may be lost: throw-away data only.
@@ -129,8 +137,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         create: cli.command.creates_store(),
         ..StoreOptions::default()
     };
+    let databases = Databases {
+        log: cli.db.clone(),
+        read: cli.read_db.clone(),
+    };
     match cli.command {
-        Command::Serve(args) => serve::run(&cli.db, options, args).await,
+        Command::Serve(args) => serve::run(&databases, options, args).await,
         Command::Migrate => {
             aftersales_store::open(&cli.db, options).await?;
             println!(
@@ -140,12 +152,42 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Events(command) => events::run(&cli.db, options, command).await,
-        Command::Projections(command) => readmodels::projections(&cli.db, options, command).await,
-        Command::Reports(command) => readmodels::reports(&cli.db, options, command).await,
-        Command::Ledger(command) => readmodels::ledger(&cli.db, options, command).await,
+        Command::Projections(command) => {
+            readmodels::projections(&databases, options, command).await
+        }
+        Command::Reports(command) => readmodels::reports(&databases, options, command).await,
+        Command::Ledger(command) => readmodels::ledger(&databases, options, command).await,
         Command::Backup(args) => backup::run(&cli.db, options, args).await,
         Command::Demo(command) => demo::run(&cli.db, options, command).await,
         Command::Keys(command) => keys::run(&cli.db, options, command).await,
+    }
+}
+
+/// Where the log and the read models live.
+#[derive(Debug, Clone)]
+pub struct Databases {
+    /// The log's database URL (`--db`): events, API keys, idempotency
+    /// records, all with durable commits.
+    pub log: String,
+    /// `--read-db`, if given.
+    pub read: Option<String>,
+}
+
+impl Databases {
+    /// The read models' database, created if missing.
+    pub async fn read_models(
+        &self,
+        unsafe_fast: bool,
+    ) -> anyhow::Result<aftersales_projections::ReadDb> {
+        let url = aftersales_projections::read_db_url(&self.log, self.read.as_deref())?;
+        aftersales_projections::ReadDb::open(&self.log, self.read.as_deref(), unsafe_fast)
+            .await
+            .with_context(|| {
+                format!(
+                    "opening the read models at {}",
+                    aftersales_store::redact(&url)
+                )
+            })
     }
 }
 

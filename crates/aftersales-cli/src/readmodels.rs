@@ -15,6 +15,8 @@ use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use clap::{Subcommand, ValueEnum};
 
+use crate::Databases;
+
 #[derive(Debug, Subcommand)]
 pub enum ProjectionsCommand {
     /// Each read model's checkpoint, the head, the lag and the state.
@@ -121,23 +123,24 @@ pub enum By {
 }
 
 pub async fn open(
-    url: &str,
+    databases: &Databases,
     options: StoreOptions,
 ) -> anyhow::Result<(Arc<dyn EventStore>, ReadDb)> {
     let unsafe_fast = options.unsafe_fast;
+    let url = &databases.log;
     let store = aftersales_store::open(url, options)
         .await
         .with_context(|| format!("opening the store at {}", aftersales_store::redact(url)))?;
-    let db = ReadDb::connect(url, unsafe_fast).await?;
+    let db = databases.read_models(unsafe_fast).await?;
     Ok((store, db))
 }
 
 pub async fn projections(
-    url: &str,
+    databases: &Databases,
     options: StoreOptions,
     command: ProjectionsCommand,
 ) -> anyhow::Result<()> {
-    let (store, db) = open(url, options).await?;
+    let (store, db) = open(databases, options).await?;
     match command {
         ProjectionsCommand::Status { format } => {
             admin::prepare(&db).await?;
@@ -309,7 +312,7 @@ fn print_differences(differences: &[Difference]) {
 }
 
 pub async fn reports(
-    url: &str,
+    databases: &Databases,
     options: StoreOptions,
     command: ReportsCommand,
 ) -> anyhow::Result<()> {
@@ -325,7 +328,7 @@ pub async fn reports(
         )
         .unwrap_or_else(|error| error.exit()),
     };
-    let (store, db) = open(url, options).await?;
+    let (store, db) = open(databases, options).await?;
     let position = match (args.as_of, args.position) {
         (Some(time), _) => Some(admin::position_at(store.as_ref(), time).await?),
         (None, position) => position,
@@ -341,11 +344,11 @@ pub async fn reports(
 }
 
 pub async fn ledger(
-    url: &str,
+    databases: &Databases,
     options: StoreOptions,
     command: LedgerCommand,
 ) -> anyhow::Result<()> {
-    let (store, db) = open(url, options).await?;
+    let (store, db) = open(databases, options).await?;
     warn_parked(&admin::catch_up(store, &db).await?);
     match command {
         LedgerCommand::Check => {

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::http::ConnectionLimits;
+use crate::Databases;
 use aftersales_api::{router, AccessDb, AppState, Limits, ScheduleIndex};
 use aftersales_commands::{Clock, Handler, Scheduler, SystemClock};
 use aftersales_domain::{streams, Policy, Role};
@@ -111,7 +112,12 @@ impl ServeArgs {
     }
 }
 
-pub async fn run(db: &str, options: StoreOptions, args: ServeArgs) -> anyhow::Result<()> {
+pub async fn run(
+    databases: &Databases,
+    options: StoreOptions,
+    args: ServeArgs,
+) -> anyhow::Result<()> {
+    let db = databases.log.as_str();
     let limits = args.limits()?;
     let connections = args.connections()?;
     let unsafe_fast = options.unsafe_fast;
@@ -127,8 +133,9 @@ pub async fn run(db: &str, options: StoreOptions, args: ServeArgs) -> anyhow::Re
         );
     }
     // The read models follow the log for as long as the service runs.
-    let read_db = aftersales_projections::ReadDb::connect(db, unsafe_fast).await?;
+    let read_db = databases.read_models(unsafe_fast).await?;
     aftersales_projections::admin::ensure(&read_db).await?;
+    let access = AccessDb::connect(db, unsafe_fast).await?;
     let scheduler = (args.scheduler_interval > 0).then(|| {
         tokio::spawn(schedule(
             store.clone(),
@@ -137,12 +144,13 @@ pub async fn run(db: &str, options: StoreOptions, args: ServeArgs) -> anyhow::Re
         ))
     });
     let grpc = match args.grpc_listen {
-        Some(address) => Some(start_grpc(store.clone(), &read_db, address, &args).await?),
+        Some(address) => Some(start_grpc(store.clone(), &access, address, &args).await?),
         None => None,
     };
     let state = AppState::new(
         store.clone(),
         read_db.clone(),
+        access,
         Arc::new(Policy::default()),
         Arc::new(SystemClock),
         limits,
@@ -180,7 +188,7 @@ pub async fn run(db: &str, options: StoreOptions, args: ServeArgs) -> anyhow::Re
 /// on a loopback address serves without either.
 async fn start_grpc(
     store: Arc<dyn EventStore>,
-    read_db: &ReadDb,
+    access: &AccessDb,
     address: SocketAddr,
     args: &ServeArgs,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
@@ -202,7 +210,7 @@ async fn start_grpc(
             "the gRPC endpoint carries credentials and needs TLS: give --grpc-tls-cert and \
              --grpc-tls-key (or --grpc-insecure for a loopback test rig)"
         );
-        Some(Arc::new(KeyAuthenticator(AccessDb::from(read_db))))
+        Some(Arc::new(KeyAuthenticator(access.clone())))
     };
     let access = aftersales_grpc::Access {
         authenticator,

@@ -478,6 +478,30 @@ async fn serve_answers_health_and_readiness_on_loopback() {
 }
 
 #[test]
+fn the_read_models_live_where_read_db_says_and_never_in_the_log_s_file() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(TestDb::sqlite());
+    ok(aftersales(&db, &["migrate"]));
+    let log = db.url.strip_prefix("sqlite://").unwrap();
+    let elsewhere = std::path::Path::new(log).with_file_name("elsewhere.db");
+    let read_db = format!("sqlite://{}", elsewhere.display());
+    ok(aftersales(
+        &db,
+        &["--read-db", &read_db, "projections", "status"],
+    ));
+    assert!(elsewhere.exists());
+    assert!(!std::path::Path::new(&log.replace("events.db", "events.read.db")).exists());
+
+    let refused = aftersales(&db, &["--read-db", &db.url, "projections", "status"]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("--read-db"),
+        "{}",
+        stderr(&refused)
+    );
+}
+
+#[test]
 fn migrate_creates_the_schema_and_reports_it() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let db = runtime.block_on(TestDb::sqlite());

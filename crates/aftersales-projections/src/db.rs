@@ -1,4 +1,7 @@
-//! The read-model tables, on the database the events live in.
+//! The read-model tables, in a database of their own: a file beside a
+//! SQLite log, a schema beside a PostgreSQL one, or wherever `--read-db`
+//! says. It holds derived data only, so its commits are not synced and it
+//! may be deleted: the runner rebuilds it from the log.
 //!
 //! Every projection keeps its documents in a table of the same shape,
 //! `rm_<name>(collection, key, sort, doc)`, with a side table of search terms
@@ -9,14 +12,16 @@
 //! [`with_pool!`] macro spells each out once per pool type.
 
 use std::path::Path;
+use std::str::FromStr;
 use std::time::Duration;
 
 use aftersales_store::{redact, sqlite_path, Position, StoreError};
 use chrono::Utc;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::Connection;
 use sqlx::QueryBuilder;
 
 use crate::error::ProjectionError;
@@ -159,21 +164,52 @@ pub struct ListQuery {
     pub limit: usize,
 }
 
+/// The schema the read models live in on PostgreSQL.
+pub const READ_SCHEMA: &str = "read_models";
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/read/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator =
+    sqlx::migrate!("../../migrations/read/postgres");
+
+/// Where the read models of the log at `log_url` live: `read_url` if
+/// given, else beside the log (SQLite: `<log>.read.db`; PostgreSQL: the
+/// log's database, in the schema [`READ_SCHEMA`]).
+pub fn read_db_url(log_url: &str, read_url: Option<&str>) -> Result<String, ProjectionError> {
+    let url = match (read_url, sqlite_path(log_url)) {
+        (Some(url), _) => url.to_owned(),
+        (None, Some(path)) => {
+            let stem = path.strip_suffix(".db").unwrap_or(path);
+            format!("sqlite://{stem}.read.db")
+        }
+        (None, None) => log_url.to_owned(),
+    };
+    if let (Some(log), Some(read)) = (sqlite_path(log_url), sqlite_path(&url)) {
+        if Path::new(log) == Path::new(read) {
+            return Err(ProjectionError::ReadDbIsTheLog(read.to_owned()));
+        }
+    }
+    Ok(url)
+}
+
 impl ReadDb {
-    /// Connects to the database a store URL names.
-    pub async fn connect(url: &str, unsafe_fast: bool) -> Result<Self, ProjectionError> {
-        if let Some(path) = sqlite_path(url) {
-            return Self::sqlite(Path::new(path), unsafe_fast).await;
-        }
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new()
-                .max_connections(4)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
-                .await?;
-            return Ok(Self::Postgres(pool));
-        }
-        Err(StoreError::UnsupportedUrl(redact(url)).into())
+    /// Opens the read models' database for the log at `log_url` (see
+    /// [`read_db_url`]), creating it and its tables if missing. Its commits
+    /// are not synced: what a crash loses, the runner applies again.
+    pub async fn open(
+        log_url: &str,
+        read_url: Option<&str>,
+        unsafe_fast: bool,
+    ) -> Result<Self, ProjectionError> {
+        let url = read_db_url(log_url, read_url)?;
+        let db = if let Some(path) = sqlite_path(&url) {
+            Self::sqlite(Path::new(path), unsafe_fast).await?
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::postgres(&url).await?
+        } else {
+            return Err(StoreError::UnsupportedUrl(redact(&url)).into());
+        };
+        db.migrate().await?;
+        Ok(db)
     }
 
     async fn sqlite(path: &Path, unsafe_fast: bool) -> Result<Self, ProjectionError> {
@@ -181,10 +217,13 @@ impl ReadDb {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
+            // A commit survives a crash of the process, not of the machine;
+            // the checkpoint goes with the documents, so what is lost is
+            // applied again.
             .synchronous(if unsafe_fast {
                 SqliteSynchronous::Off
             } else {
-                SqliteSynchronous::Full
+                SqliteSynchronous::Normal
             })
             .busy_timeout(Duration::from_secs(30))
             // A batch rewrites many pages: checkpointing the log less often
@@ -195,6 +234,33 @@ impl ReadDb {
             .connect_with(options)
             .await?;
         Ok(Self::Sqlite(pool))
+    }
+
+    async fn postgres(url: &str) -> Result<Self, ProjectionError> {
+        let options = PgConnectOptions::from_str(url)?;
+        // The schema must exist before a connection can live in it.
+        let mut first = PgConnection::connect_with(&options).await?;
+        create_schema(&mut first).await?;
+        first.close().await?;
+        let options = options.options([
+            ("search_path", READ_SCHEMA),
+            // Derived data: a commit need not wait for the disk.
+            ("synchronous_commit", "off"),
+        ]);
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Self::Postgres(pool))
+    }
+
+    async fn migrate(&self) -> Result<(), ProjectionError> {
+        with_pool!(self, pool => {
+            let migrator = if self.is_postgres() { &POSTGRES_MIGRATOR } else { &SQLITE_MIGRATOR };
+            migrator.run(pool).await.map_err(StoreError::from)?;
+        });
+        Ok(())
     }
 
     /// A private in-memory database, for a report "as of" a past moment.
@@ -211,11 +277,8 @@ impl ReadDb {
             .max_lifetime(None)
             .connect_with(options)
             .await?;
-        aftersales_store::sqlite_migrator()
-            .run(&pool)
-            .await
-            .map_err(StoreError::from)?;
         let db = Self::Sqlite(pool);
+        db.migrate().await?;
         Ok(db)
     }
 
@@ -715,4 +778,15 @@ fn by_collection<'a>(rows: &[&'a RowWrite]) -> Vec<(&'static str, Vec<&'a str>)>
 
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Creates the read models' schema; two processes starting at once may
+/// both try, and one of them finds it made.
+async fn create_schema(connection: &mut PgConnection) -> Result<(), ProjectionError> {
+    let sql = format!("CREATE SCHEMA IF NOT EXISTS {READ_SCHEMA}");
+    match sqlx::query(&sql).execute(&mut *connection).await {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("23505") => Ok(()),
+        Err(error) => Err(error.into()),
+    }
 }

@@ -35,6 +35,8 @@ pub enum ProjectionError {
     },
     #[error("{0}")]
     Refused(String),
+    #[error("the read models' database {0} is the log's own file: give --read-db another")]
+    ReadDbIsTheLog(String),
     #[error("interrupted")]
     Interrupted,
 }

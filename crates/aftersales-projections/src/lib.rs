@@ -1,6 +1,7 @@
 //! Read models: everything the team reads, folded from the event log.
 //!
-//! Four projections keep documents in tables beside the events:
+//! Four projections keep documents in a read database of their own
+//! ([`ReadDb`], derived data beside the log):
 //! [`CaseViews`] (each case now, its timeline and a searchable list),
 //! [`Ledger`] (double-entry postings of every money event), [`Reports`]
 //! (the facts the SOP reports are built from) and the [`schedule`] (when
@@ -25,7 +26,7 @@ pub mod schedule;
 mod table;
 
 pub use case_views::{CaseView, CaseViews};
-pub use db::{DocRow, ListQuery, ParkedEvent, ReadDb, StatusRow};
+pub use db::{read_db_url, DocRow, ListQuery, ParkedEvent, ReadDb, StatusRow, READ_SCHEMA};
 pub use docs::Docs;
 pub use envelope::{AnyEvent, Envelope};
 pub use error::ProjectionError;

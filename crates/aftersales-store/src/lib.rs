@@ -31,7 +31,7 @@ pub use error::{InvalidInput, StoreError};
 pub use import::MAX_IMPORT_BATCH;
 pub use open::{open, redact, sqlite_path, DEFAULT_DATABASE_URL};
 pub use postgres::PostgresStore;
-pub use sqlite::{sqlite_migrator, sqlite_pool_options, SqliteStore};
+pub use sqlite::{sqlite_pool_options, SqliteStore};
 pub use store::{Backend, EventStore, StoreOptions, MAX_READ_LIMIT};
 pub use subscription::{subscribe, SubscribeFrom, Subscription, SubscriptionMessage};
 pub use types::{

@@ -40,12 +40,6 @@ const INSERT_CHUNK: usize = 1_000;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
-/// The SQLite schema, for a private database with the same tables (a read
-/// model replayed in memory).
-pub fn sqlite_migrator() -> &'static sqlx::migrate::Migrator {
-    &MIGRATOR
-}
-
 /// The pool options of every SQLite pool on the store's file.
 ///
 /// When a statement fails on a full disk SQLite may roll the transaction

@@ -21,6 +21,7 @@ mod load;
 mod outage;
 mod poison;
 mod proxy;
+mod read_db;
 mod service;
 mod traffic;
 

@@ -88,7 +88,9 @@ impl Traffic {
 
     /// Starts `workers` clients, each registering cases and logging calls
     /// on them until [`Traffic::stop`].
+    /// Starts `workers` senders, again after a [`Traffic::stop`] too.
     pub fn start(self: &Arc<Self>, workers: usize) -> Vec<tokio::task::JoinHandle<()>> {
+        self.stop.store(false, Ordering::SeqCst);
         (0..workers)
             .map(|worker| {
                 let traffic = self.clone();
