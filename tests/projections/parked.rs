@@ -50,7 +50,7 @@ async fn an_event_no_read_model_can_read_is_parked_and_the_others_go_on(db: Test
     let parked_by: BTreeSet<&str> = parked.iter().map(|p| p.projection.as_str()).collect();
     assert_eq!(
         parked_by,
-        admin::NAMES.iter().copied().collect(),
+        admin::READ_MODELS.iter().map(|model| model.name).collect(),
         "{parked:?}"
     );
     assert!(
@@ -93,7 +93,7 @@ async fn an_event_no_read_model_can_read_is_parked_and_the_others_go_on(db: Test
         matches!(unknown, Err(ProjectionError::NotParked { .. })),
         "{unknown:?}"
     );
-    for name in admin::NAMES {
+    for name in admin::READ_MODELS.iter().map(|model| model.name) {
         let reason = "registration written by hand without its fields";
         admin::skip(store.as_ref(), &read, name, position, reason, &operator)
             .await

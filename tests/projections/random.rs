@@ -287,7 +287,7 @@ async fn another_process_takes_over_the_read_models_on_postgres() {
             for _ in 0..200 {
                 let head = store.head().await.unwrap();
                 let statuses = read.all_statuses().await.unwrap();
-                if statuses.len() == admin::NAMES.len()
+                if statuses.len() == admin::READ_MODELS.len()
                     && statuses.iter().all(|s| s.position == head)
                 {
                     return;

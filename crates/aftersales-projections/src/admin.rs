@@ -25,46 +25,77 @@ use crate::runner::{self, status_name, table_name, Progress, Projector, Runtime,
 use crate::schedule::{self, Schedule};
 use crate::table::Table;
 
-/// Every read model, in the order they are listed.
-pub const NAMES: &[&str] = &[CaseViews::NAME, Ledger::NAME, Reports::NAME, schedule::NAME];
-
-fn version_of(name: &str) -> Option<u32> {
-    match name {
-        CaseViews::NAME => Some(CaseViews::VERSION),
-        Ledger::NAME => Some(Ledger::VERSION),
-        Reports::NAME => Some(Reports::VERSION),
-        schedule::NAME => Some(schedule::VERSION),
-        _ => None,
-    }
+/// A read model: what it is called, which version of its code it is, and
+/// how to run it.
+#[derive(Debug)]
+pub struct ReadModel {
+    pub name: &'static str,
+    /// Bumped when its documents change shape or meaning: the service
+    /// rebuilds it at start-up.
+    pub version: u32,
+    /// A runtime writing `target`'s tables. The schedule reads aggregates it
+    /// no longer holds from the store.
+    runtime: fn(&Arc<dyn EventStore>, Target) -> Box<dyn Projector>,
 }
 
-/// The runtimes of the named projections (all when `names` is empty). The
-/// schedule reads aggregates it no longer holds from `store`.
+/// Every read model, in the order they are listed. Adding one is one line
+/// here.
+pub const READ_MODELS: &[ReadModel] = &[
+    ReadModel {
+        name: CaseViews::NAME,
+        version: CaseViews::VERSION,
+        runtime: |_, target| Box::new(Runtime::new(CaseViews, target)),
+    },
+    ReadModel {
+        name: Ledger::NAME,
+        version: Ledger::VERSION,
+        runtime: |_, target| Box::new(Runtime::new(Ledger, target)),
+    },
+    ReadModel {
+        name: Reports::NAME,
+        version: Reports::VERSION,
+        runtime: |_, target| Box::new(Runtime::new(Reports, target)),
+    },
+    ReadModel {
+        name: schedule::NAME,
+        version: schedule::VERSION,
+        runtime: |store, target| Box::new(Schedule::new(store.clone(), Policy::default(), target)),
+    },
+];
+
+/// The read model called `name`.
+pub fn read_model(name: &str) -> Result<&'static ReadModel, ProjectionError> {
+    READ_MODELS
+        .iter()
+        .find(|model| model.name == name)
+        .ok_or_else(|| ProjectionError::UnknownProjection(name.to_owned()))
+}
+
+fn version_of(name: &str) -> Option<u32> {
+    read_model(name).ok().map(|model| model.version)
+}
+
+/// The runtimes of the named projections (all when `names` is empty).
 pub fn projectors(
     store: &Arc<dyn EventStore>,
     names: &[String],
     target: Target,
 ) -> Result<Vec<Box<dyn Projector>>, ProjectionError> {
-    let mut names: Vec<&str> = if names.is_empty() {
-        NAMES.to_vec()
+    let mut models: Vec<&ReadModel> = if names.is_empty() {
+        READ_MODELS.iter().collect()
     } else {
-        names.iter().map(String::as_str).collect()
+        names
+            .iter()
+            .map(|name| read_model(name))
+            .collect::<Result<_, _>>()?
     };
     // One runtime per read model: two would race for the same checkpoint.
-    names.sort_unstable();
-    names.dedup();
-    names
+    models.sort_unstable_by_key(|model| model.name);
+    models.dedup_by_key(|model| model.name);
+    Ok(models
         .into_iter()
-        .map(|name| -> Result<Box<dyn Projector>, ProjectionError> {
-            Ok(match name {
-                CaseViews::NAME => Box::new(Runtime::new(CaseViews, target)),
-                Ledger::NAME => Box::new(Runtime::new(Ledger, target)),
-                Reports::NAME => Box::new(Runtime::new(Reports, target)),
-                schedule::NAME => Box::new(Schedule::new(store.clone(), Policy::default(), target)),
-                other => return Err(ProjectionError::UnknownProjection(other.to_owned())),
-            })
-        })
-        .collect()
+        .map(|model| (model.runtime)(store, target))
+        .collect())
 }
 
 /// At start-up: creates missing read models and resets those whose code
@@ -72,8 +103,7 @@ pub fn projectors(
 /// the names reset.
 pub async fn prepare(db: &ReadDb) -> Result<Vec<&'static str>, ProjectionError> {
     let mut reset = Vec::new();
-    for name in NAMES {
-        let version = version_of(name).unwrap_or_default();
+    for &ReadModel { name, version, .. } in READ_MODELS {
         match db.status(name).await? {
             Some(status) if status.version == version => {}
             Some(status) => {
@@ -85,7 +115,7 @@ pub async fn prepare(db: &ReadDb) -> Result<Vec<&'static str>, ProjectionError> 
                 );
                 db.create(name, &table_name(name, Target::Live), version, Target::Live)
                     .await?;
-                reset.push(*name);
+                reset.push(name);
             }
             None => {
                 db.create(name, &table_name(name, Target::Live), version, Target::Live)
@@ -112,9 +142,8 @@ pub async fn catch_up(
 /// resets a read model: a race with the runner at most has it start over
 /// (its conditional checkpoint notices).
 pub async fn ensure(db: &ReadDb) -> Result<(), ProjectionError> {
-    for name in NAMES {
+    for &ReadModel { name, version, .. } in READ_MODELS {
         if db.status(name).await?.is_none() {
-            let version = version_of(name).unwrap_or_default();
             db.create(name, &table_name(name, Target::Live), version, Target::Live)
                 .await?;
         }
@@ -126,11 +155,11 @@ pub async fn ensure(db: &ReadDb) -> Result<(), ProjectionError> {
 /// them reflects at least the events up to it.
 pub async fn reached(db: &ReadDb) -> Result<Position, ProjectionError> {
     let rows = db.all_statuses().await?;
-    Ok(NAMES
+    Ok(READ_MODELS
         .iter()
-        .map(|name| {
+        .map(|model| {
             rows.iter()
-                .find(|row| row.name == *name)
+                .find(|row| row.name == model.name)
                 .map_or(0, |row| row.position)
         })
         .min()
@@ -337,8 +366,7 @@ fn same_json(a: &str, b: &str) -> bool {
 
 /// Empties a read model; the runner rebuilds it from the start of the log.
 pub async fn reset(db: &ReadDb, name: &str) -> Result<(), ProjectionError> {
-    let version =
-        version_of(name).ok_or_else(|| ProjectionError::UnknownProjection(name.to_owned()))?;
+    let version = read_model(name)?.version;
     db.create(name, &table_name(name, Target::Live), version, Target::Live)
         .await
 }
@@ -466,7 +494,7 @@ pub async fn skip(
     reason: &str,
     actor: &Actor,
 ) -> Result<(), ProjectionError> {
-    version_of(name).ok_or_else(|| ProjectionError::UnknownProjection(name.to_owned()))?;
+    read_model(name)?;
     let parked = db
         .parked(Some(name))
         .await?

@@ -69,11 +69,19 @@ const IDLE_CHECK: Duration = Duration::from_secs(1);
 pub trait Projector: Send + Sync {
     fn name(&self) -> &'static str;
     fn version(&self) -> u32;
-    fn target(&self) -> Target;
+    /// Where its tables stand.
+    fn checkpoint(&self) -> &Checkpoint;
+    fn target(&self) -> Target {
+        self.checkpoint().target
+    }
     /// The last position applied.
-    fn position(&self) -> Position;
+    fn position(&self) -> Position {
+        self.checkpoint().position
+    }
     /// The epoch of the tables it holds documents of.
-    fn epoch(&self) -> i64;
+    fn epoch(&self) -> i64 {
+        self.checkpoint().epoch
+    }
     /// Starts from the stored checkpoint, forgetting cached documents and
     /// the events it was told to pass over.
     async fn load(&mut self, db: &ReadDb) -> Result<(), ProjectionError>;
@@ -94,16 +102,103 @@ pub trait Projector: Send + Sync {
     async fn retry(&mut self, db: &ReadDb, event: &Envelope) -> Result<(), ProjectionError>;
 }
 
+/// Where a runtime's tables stand: their names, the checkpoint and epoch
+/// it loaded, and the events it passes over. Every runtime loads and
+/// commits through it, so the rules of a conditional checkpoint live here
+/// once.
+#[derive(Debug)]
+pub struct Checkpoint {
+    target: Target,
+    table: String,
+    status: String,
+    version: u32,
+    position: Position,
+    epoch: i64,
+    passed_over: HashSet<Position>,
+}
+
+impl Checkpoint {
+    pub fn new(name: &str, version: u32, target: Target) -> Self {
+        Self {
+            target,
+            table: table_name(name, target),
+            status: status_name(name, target),
+            version,
+            position: 0,
+            epoch: 0,
+            passed_over: HashSet::new(),
+        }
+    }
+
+    /// The table of its documents.
+    pub(crate) fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Reads the stored checkpoint and epoch, forgetting what to pass over.
+    pub(crate) async fn load(&mut self, db: &ReadDb) -> Result<(), ProjectionError> {
+        self.passed_over.clear();
+        (self.position, self.epoch) =
+            checkpoint(db, &self.status, &self.table, self.version, self.target).await?;
+        Ok(())
+    }
+
+    pub(crate) fn pass_over(&mut self, position: Position) {
+        self.passed_over.insert(position);
+    }
+
+    pub(crate) fn passes_over(&self, position: Position) -> bool {
+        self.passed_over.contains(&position)
+    }
+
+    /// Applies a parked event after all: it is no longer passed over.
+    pub(crate) fn take_back(&mut self, position: Position) {
+        self.passed_over.remove(&position);
+    }
+
+    /// The events of `batch` after the checkpoint.
+    pub(crate) fn unapplied<'a>(&self, batch: &'a [Envelope]) -> &'a [Envelope] {
+        &batch[batch.partition_point(|event| event.position <= self.position)..]
+    }
+
+    /// Writes `rows` and moves the checkpoint to `to`, if the tables are
+    /// still where this runtime loaded them.
+    pub(crate) async fn commit(
+        &mut self,
+        db: &ReadDb,
+        rows: &[RowWrite],
+        to: Position,
+    ) -> Result<(), ProjectionError> {
+        let how = Move::Checkpoint {
+            from: self.position,
+            to,
+            epoch: self.epoch,
+        };
+        db.commit(&self.status, &self.table, rows, how).await?;
+        self.position = to;
+        // Behind the checkpoint nothing is applied again.
+        self.passed_over.retain(|&position| position > to);
+        Ok(())
+    }
+
+    /// Writes what applying the parked event at `position` made, and
+    /// unparks it; the checkpoint stays.
+    pub(crate) async fn unpark(
+        &self,
+        db: &ReadDb,
+        rows: &[RowWrite],
+        position: Position,
+    ) -> Result<(), ProjectionError> {
+        db.commit(&self.status, &self.table, rows, Move::Unpark { position })
+            .await
+    }
+}
+
 /// The runtime of one projection.
 #[derive(Debug)]
 pub struct Runtime<P: Projection> {
     projection: P,
-    target: Target,
-    table: String,
-    status: String,
-    position: Position,
-    epoch: i64,
-    passed_over: HashSet<Position>,
+    checkpoint: Checkpoint,
     docs: Docs<P::Doc>,
 }
 
@@ -111,35 +206,28 @@ impl<P: Projection> Runtime<P> {
     pub fn new(projection: P, target: Target) -> Self {
         Self {
             projection,
-            target,
-            table: table_name(P::NAME, target),
-            status: status_name(P::NAME, target),
-            position: 0,
-            epoch: 0,
-            passed_over: HashSet::new(),
+            checkpoint: Checkpoint::new(P::NAME, P::VERSION, target),
             docs: Docs::default(),
         }
     }
 
-    /// Applies `batch` to the documents in memory and writes them, moving
-    /// the read model as `how` says.
-    async fn apply_and_commit(
+    /// Applies `batch` to the documents in memory and returns the rows to
+    /// write.
+    async fn apply(
         &mut self,
         db: &ReadDb,
         batch: &[Envelope],
-        how: Move,
-    ) -> Result<(), ProjectionError> {
+    ) -> Result<Vec<RowWrite>, ProjectionError> {
         self.fill(db, batch).await?;
         for event in batch {
-            if self.passed_over.contains(&event.position) {
+            if self.checkpoint.passes_over(event.position) {
                 continue;
             }
             self.projection
                 .apply(event, &mut self.docs)
                 .map_err(|e| e.at_event(event.position))?;
         }
-        let rows = self.writes()?;
-        db.commit(&self.status, &self.table, &rows, how).await
+        self.writes()
     }
 
     async fn fill(&mut self, db: &ReadDb, batch: &[Envelope]) -> Result<(), ProjectionError> {
@@ -156,7 +244,7 @@ impl<P: Projection> Runtime<P> {
         for (collection, keys) in missing {
             let keys: Vec<String> = keys.into_iter().collect();
             let mut found: HashMap<String, String> = db
-                .load(&self.table, collection, &keys)
+                .load(self.checkpoint.table(), collection, &keys)
                 .await?
                 .into_iter()
                 .collect();
@@ -165,7 +253,7 @@ impl<P: Projection> Runtime<P> {
                     Some(text) => Some(serde_json::from_str(&text).map_err(|e| {
                         ProjectionError::CorruptRow(format!(
                             "{}/{collection}/{key}: {e}",
-                            self.table
+                            self.checkpoint.table()
                         ))
                     })?),
                     None => None,
@@ -228,28 +316,17 @@ impl<P: Projection> Projector for Runtime<P> {
         P::VERSION
     }
 
-    fn target(&self) -> Target {
-        self.target
-    }
-
-    fn position(&self) -> Position {
-        self.position
-    }
-
-    fn epoch(&self) -> i64 {
-        self.epoch
+    fn checkpoint(&self) -> &Checkpoint {
+        &self.checkpoint
     }
 
     async fn load(&mut self, db: &ReadDb) -> Result<(), ProjectionError> {
         self.docs.clear();
-        self.passed_over.clear();
-        (self.position, self.epoch) =
-            checkpoint(db, &self.status, &self.table, P::VERSION, self.target).await?;
-        Ok(())
+        self.checkpoint.load(db).await
     }
 
     fn pass_over(&mut self, position: Position) {
-        self.passed_over.insert(position);
+        self.checkpoint.pass_over(position);
     }
 
     async fn process(
@@ -258,21 +335,17 @@ impl<P: Projection> Projector for Runtime<P> {
         batch: &[Envelope],
         to: Position,
     ) -> Result<(), ProjectionError> {
-        if to <= self.position {
+        if to <= self.checkpoint.position {
             return Ok(());
         }
-        let start = batch.partition_point(|event| event.position <= self.position);
-        let how = Move::Checkpoint {
-            from: self.position,
-            to,
-            epoch: self.epoch,
+        let batch = self.checkpoint.unapplied(batch);
+        let result = match self.apply(db, batch).await {
+            Ok(rows) => self.checkpoint.commit(db, &rows, to).await,
+            Err(error) => Err(error),
         };
-        match self.apply_and_commit(db, &batch[start..], how).await {
+        match result {
             Ok(()) => {
                 self.docs.committed(CACHE_DOCS);
-                self.position = to;
-                // Behind the checkpoint nothing is applied again.
-                self.passed_over.retain(|&position| position > to);
                 Ok(())
             }
             Err(error) => {
@@ -284,12 +357,11 @@ impl<P: Projection> Projector for Runtime<P> {
 
     async fn retry(&mut self, db: &ReadDb, event: &Envelope) -> Result<(), ProjectionError> {
         self.docs.clear();
-        let how = Move::Unpark {
-            position: event.position,
+        self.checkpoint.take_back(event.position);
+        let result = match self.apply(db, std::slice::from_ref(event)).await {
+            Ok(rows) => self.checkpoint.unpark(db, &rows, event.position).await,
+            Err(error) => Err(error),
         };
-        let result = self
-            .apply_and_commit(db, std::slice::from_ref(event), how)
-            .await;
         // What the runner holds is stale either way: it reloads.
         self.docs.clear();
         result

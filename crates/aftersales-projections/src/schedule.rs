@@ -10,7 +10,7 @@
 //! up to the event at hand. The rows depend on the log alone, so a rebuild
 //! compares equal to the live table.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
@@ -27,10 +27,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use lru::LruCache;
 use uuid::Uuid;
 
-use crate::db::{ListQuery, Move, ReadDb, RowWrite};
+use crate::db::{ListQuery, ReadDb, RowWrite};
 use crate::envelope::{AnyEvent, Envelope};
 use crate::error::ProjectionError;
-use crate::runner::{checkpoint, status_name, table_name, Projector, Target};
+use crate::runner::{table_name, Checkpoint, Projector, Target};
 
 /// The read model's name.
 pub const NAME: &str = "schedule";
@@ -175,12 +175,7 @@ impl Folded {
 pub struct Schedule {
     store: Arc<dyn EventStore>,
     policy: Policy,
-    target: Target,
-    table: String,
-    status: String,
-    position: Position,
-    epoch: i64,
-    passed_over: HashSet<Position>,
+    checkpoint: Checkpoint,
     /// By category and id: ids are unique within a category only.
     states: LruCache<(&'static str, Uuid), (Revision, Folded)>,
 }
@@ -188,8 +183,7 @@ pub struct Schedule {
 impl std::fmt::Debug for Schedule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Schedule")
-            .field("target", &self.target)
-            .field("position", &self.position)
+            .field("checkpoint", &self.checkpoint)
             .field("cached_states", &self.states.len())
             .finish_non_exhaustive()
     }
@@ -201,12 +195,7 @@ impl Schedule {
         Self {
             store,
             policy,
-            target,
-            table: table_name(NAME, target),
-            status: status_name(NAME, target),
-            position: 0,
-            epoch: 0,
-            passed_over: HashSet::new(),
+            checkpoint: Checkpoint::new(NAME, VERSION, target),
             states: LruCache::new(NonZeroUsize::new(CACHED_STATES).expect("non-zero")),
         }
     }
@@ -278,7 +267,7 @@ impl Schedule {
             let Some(last) = page.last() else { break };
             next = last.revision + 1;
             for recorded in page.iter().take_while(|e| within(e)) {
-                if self.passed_over.contains(&recorded.position) {
+                if self.checkpoint.passes_over(recorded.position) {
                     continue;
                 }
                 state.evolve_recorded(recorded)?;
@@ -301,38 +290,27 @@ impl Projector for Schedule {
         VERSION
     }
 
-    fn target(&self) -> Target {
-        self.target
-    }
-
-    fn position(&self) -> Position {
-        self.position
-    }
-
-    fn epoch(&self) -> i64 {
-        self.epoch
+    fn checkpoint(&self) -> &Checkpoint {
+        &self.checkpoint
     }
 
     async fn load(&mut self, db: &ReadDb) -> Result<(), ProjectionError> {
         self.states.clear();
-        self.passed_over.clear();
-        (self.position, self.epoch) =
-            checkpoint(db, &self.status, &self.table, VERSION, self.target).await?;
-        Ok(())
+        self.checkpoint.load(db).await
     }
 
     fn pass_over(&mut self, position: Position) {
         // A state folded through this event is wrong without it.
         self.states.clear();
-        self.passed_over.insert(position);
+        self.checkpoint.pass_over(position);
     }
 
     async fn retry(&mut self, db: &ReadDb, event: &Envelope) -> Result<(), ProjectionError> {
         // The row stands for the aggregate as of the checkpoint: fold it
         // again through there, the parked event included.
         self.states.clear();
-        self.passed_over.remove(&event.position);
-        let checkpoint = self.position;
+        self.checkpoint.take_back(event.position);
+        let checkpoint = self.position();
         let state = self
             .read(&event.event, event.aggregate_id, |e| {
                 e.position <= checkpoint
@@ -346,10 +324,7 @@ impl Projector for Schedule {
             })
             .into_iter()
             .collect();
-        let how = Move::Unpark {
-            position: event.position,
-        };
-        db.commit(&self.status, &self.table, &rows, how).await
+        self.checkpoint.unpark(db, &rows, event.position).await
     }
 
     async fn process(
@@ -358,21 +333,21 @@ impl Projector for Schedule {
         batch: &[Envelope],
         to: Position,
     ) -> Result<(), ProjectionError> {
-        if to <= self.position {
+        if to <= self.position() {
             return Ok(());
         }
-        let start = batch.partition_point(|event| event.position <= self.position);
+        let batch = self.checkpoint.unapplied(batch);
         let result = async {
             // The last due time of each aggregate the batch touched.
             let mut touched: HashMap<(&'static str, Uuid), Option<DateTime<Utc>>> = HashMap::new();
-            for event in &batch[start..] {
+            for event in batch {
                 let category = match event.event {
                     AnyEvent::Case(_) => Case::CATEGORY,
                     AnyEvent::Reminder(_) => UnpaidOrder::CATEGORY,
                     AnyEvent::Grant(_) => AccessGrant::CATEGORY,
                     AnyEvent::Audit(_) | AnyEvent::Repair(_) => continue,
                 };
-                if self.passed_over.contains(&event.position) {
+                if self.checkpoint.passes_over(event.position) {
                     continue;
                 }
                 let due = self
@@ -385,19 +360,11 @@ impl Projector for Schedule {
                 .into_iter()
                 .map(|((collection, id), due)| row(collection, id, due))
                 .collect();
-            let how = Move::Checkpoint {
-                from: self.position,
-                to,
-                epoch: self.epoch,
-            };
-            db.commit(&self.status, &self.table, &rows, how).await
+            self.checkpoint.commit(db, &rows, to).await
         }
         .await;
         match result {
-            Ok(()) => {
-                self.position = to;
-                Ok(())
-            }
+            Ok(()) => Ok(()),
             Err(error) => {
                 // The cached states may be ahead of the checkpoint now.
                 self.states.clear();
