@@ -39,6 +39,8 @@ pub enum ProjectionError {
     ReadDbIsTheLog(String),
     #[error("interrupted")]
     Interrupted,
+    #[error("a read model's task panicked: {0}")]
+    Panicked(String),
 }
 
 impl ProjectionError {

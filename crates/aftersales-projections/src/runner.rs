@@ -416,10 +416,15 @@ pub enum Until {
 /// checkpoints. `progress` is told after every batch. An event a projection
 /// cannot decode or apply is parked for it and passed over; returns the
 /// events parked during the run.
+///
+/// Each projection applies and commits a batch in a task of its own, so
+/// that they share the cores and, on PostgreSQL, the database's
+/// connections; while catching up, the next batch is read and decoded as
+/// they work on the last one.
 pub async fn run(
     store: Arc<dyn EventStore>,
     db: &ReadDb,
-    projectors: &mut [Box<dyn Projector>],
+    projectors: &mut Vec<Box<dyn Projector>>,
     until: Until,
     mut progress: impl FnMut(Progress) + Send,
 ) -> Result<Vec<ParkedEvent>, ProjectionError> {
@@ -455,10 +460,15 @@ pub async fn run(
             event_types: Vec::new(),
         };
         let mut subscription = subscribe(store.clone(), SubscribeFrom::After(start), filter);
-        let mut events = 0u64;
-        let mut head = head;
+        let mut done = Done {
+            events: 0,
+            head,
+            stop_at,
+        };
         let mut caught_up = false;
         let limit = batch_limit(projectors);
+        // The batch the projections are working on, if any.
+        let mut working: Option<Working> = None;
         loop {
             let mut batch = Vec::new();
             let mut to = None;
@@ -488,6 +498,15 @@ pub async fn run(
                             Ok(Some(envelope)) => batch.push(envelope),
                             Ok(None) => {}
                             Err(error) => {
+                                // The projections are needed here: the batch
+                                // before this one is finished first.
+                                if let Some(earlier) = working.take() {
+                                    match earlier.finish(projectors, &mut parked).await {
+                                        Ok(to) => done.report(to, &mut progress),
+                                        Err(ProjectionError::Busy(_)) => continue 'restart,
+                                        Err(error) => return Err(error),
+                                    }
+                                }
                                 // No projection can read it: each that has
                                 // not passed it parks it.
                                 for (projector, skipped) in projectors.iter_mut().zip(&skips) {
@@ -534,23 +553,125 @@ pub async fn run(
                 };
             }
             let Some(to) = to else { continue };
-            for projector in projectors.iter_mut() {
-                match process(db, projector.as_mut(), &batch, to, &mut parked).await {
-                    Ok(()) => {}
+            if let Some(earlier) = working.take() {
+                match earlier.finish(projectors, &mut parked).await {
+                    Ok(to) => done.report(to, &mut progress),
                     Err(ProjectionError::Busy(_)) => continue 'restart,
                     Err(error) => return Err(error),
                 }
             }
-            events += batch.len() as u64;
-            head = head.max(to);
-            progress(Progress {
-                position: to,
-                head,
-                events,
-            });
-            if stop_at.is_some_and(|stop| to >= stop) {
-                return Ok(parked);
+            let started = Working::start(db, projectors, batch, to);
+            // Live, or at the end of the run, nothing is read meanwhile:
+            // the batch is finished at once, so that readers waiting for it
+            // hear of it.
+            if caught_up || done.stops_at(to) {
+                match started.finish(projectors, &mut parked).await {
+                    Ok(to) => done.report(to, &mut progress),
+                    Err(ProjectionError::Busy(_)) => continue 'restart,
+                    Err(error) => return Err(error),
+                }
+                if done.stops_at(to) {
+                    return Ok(parked);
+                }
+            } else {
+                working = Some(started);
             }
+        }
+    }
+}
+
+/// How far a run has come, and where it stops.
+struct Done {
+    events: u64,
+    head: Position,
+    stop_at: Option<Position>,
+}
+
+impl Done {
+    fn report(&mut self, (to, events): (Position, u64), progress: &mut impl FnMut(Progress)) {
+        self.events += events;
+        self.head = self.head.max(to);
+        progress(Progress {
+            position: to,
+            head: self.head,
+            events: self.events,
+        });
+    }
+
+    fn stops_at(&self, to: Position) -> bool {
+        self.stop_at.is_some_and(|stop| to >= stop)
+    }
+}
+
+/// A batch the projections work on, each in a task of its own.
+struct Working {
+    to: Position,
+    events: u64,
+    tasks: Vec<tokio::task::JoinHandle<Worked>>,
+}
+
+/// What a projection's task gives back: the projection itself, with its
+/// outcome and the events it parked.
+type Worked = (
+    Box<dyn Projector>,
+    Result<(), ProjectionError>,
+    Vec<ParkedEvent>,
+);
+
+impl Working {
+    /// Hands `batch` to each of `projectors`, which leave the vector until
+    /// [`Working::finish`] gives them back.
+    fn start(
+        db: &ReadDb,
+        projectors: &mut Vec<Box<dyn Projector>>,
+        batch: Vec<Envelope>,
+        to: Position,
+    ) -> Self {
+        let events = batch.len() as u64;
+        let batch = Arc::new(batch);
+        let tasks = std::mem::take(projectors)
+            .into_iter()
+            .map(|mut projector| {
+                let (db, batch) = (db.clone(), batch.clone());
+                tokio::spawn(async move {
+                    let mut parked = Vec::new();
+                    let result = process(&db, projector.as_mut(), &batch, to, &mut parked).await;
+                    (projector, result, parked)
+                })
+            })
+            .collect();
+        Self { to, events, tasks }
+    }
+
+    /// Waits for every projection and puts them back in `projectors`, in
+    /// their order. Returns the position reached and the events applied, or
+    /// the first error (another process's commit first: `Busy`, for the
+    /// caller to start again).
+    async fn finish(
+        self,
+        projectors: &mut Vec<Box<dyn Projector>>,
+        parked: &mut Vec<ParkedEvent>,
+    ) -> Result<(Position, u64), ProjectionError> {
+        let mut failure = None;
+        for task in self.tasks {
+            match task.await {
+                Ok((projector, result, more)) => {
+                    projectors.push(projector);
+                    parked.extend(more);
+                    if let Err(error) = result {
+                        failure.get_or_insert(error);
+                    }
+                }
+                // A projection that panicked is gone: the run cannot go on
+                // with the others alone.
+                Err(error) => {
+                    failure = Some(ProjectionError::Panicked(error.to_string()));
+                }
+            }
+        }
+        match failure {
+            Some(error) => Err(error),
+            None => Ok((self.to, self.events)),
         }
     }
 }
