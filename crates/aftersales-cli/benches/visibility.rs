@@ -11,6 +11,7 @@
 
 #![allow(clippy::unwrap_used)] // a benchmark that cannot unwrap has failed
 
+use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -86,7 +87,8 @@ async fn bench(backend: &str, db: &str, rate: u64, seconds: u64) {
     }
     let cases = Arc::new(cases);
     let visible = Arc::new(Mutex::new(Vec::<Duration>::new()));
-    let errors = Arc::new(Mutex::new(0u64));
+    // What went wrong, by kind: "command 503", "read 503", "read stale", ...
+    let errors = Arc::new(Mutex::new(BTreeMap::<String, u64>::new()));
     let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
     let mut tasks = Vec::new();
     for n in 0..rate * seconds {
@@ -101,8 +103,8 @@ async fn bench(backend: &str, db: &str, rate: u64, seconds: u64) {
                 (format!("/v1/cases/{case}/log-call"), call())
             };
             match command_then_read(&client, &base, &token, &path, body).await {
-                Some(took) => visible.lock().unwrap().push(took),
-                None => *errors.lock().unwrap() += 1,
+                Ok(took) => visible.lock().unwrap().push(took),
+                Err(kind) => *errors.lock().unwrap().entry(kind).or_default() += 1,
             }
         }));
     }
@@ -117,24 +119,28 @@ async fn bench(backend: &str, db: &str, rate: u64, seconds: u64) {
             .get(((visible.len() as f64 * share) as usize).min(visible.len().saturating_sub(1)))
             .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
     };
+    let errors = errors.lock().unwrap().clone();
     println!(
         "BENCH visibility {backend} rate={rate} p50_ms={:.2} p99_ms={:.2} commands={} errors={}",
         at(0.50),
         at(0.99),
         visible.len(),
-        errors.lock().unwrap()
+        errors.values().sum::<u64>()
     );
+    if !errors.is_empty() {
+        eprintln!("visibility {backend}: errors by kind {errors:?}");
+    }
 }
 
 /// The time from a command's 2xx to the answer of a read of its case that
-/// reflects it; `None` if either failed.
+/// reflects it, or what failed.
 async fn command_then_read(
     client: &reqwest::Client,
     base: &str,
     token: &str,
     path: &str,
     body: Value,
-) -> Option<Duration> {
+) -> Result<Duration, String> {
     let answer = send(client, base, token, path, body).await?;
     let answered = Instant::now();
     let read = client
@@ -143,12 +149,16 @@ async fn command_then_read(
         .header("x-min-log-position", answer.position.to_string())
         .send()
         .await
-        .ok()?;
+        .map_err(|_| "read not answered".to_owned())?;
     if !read.status().is_success() {
-        return None;
+        return Err(format!("read {}", read.status().as_u16()));
     }
-    let view: Value = read.json().await.ok()?;
-    (view["revision"].as_u64() >= Some(answer.revision)).then(|| answered.elapsed())
+    let view: Value = read.json().await.map_err(|_| "read not JSON".to_owned())?;
+    if view["revision"].as_u64() >= Some(answer.revision) {
+        Ok(answered.elapsed())
+    } else {
+        Err("read stale".to_owned())
+    }
 }
 
 struct Answer {
@@ -163,23 +173,34 @@ async fn send(
     token: &str,
     path: &str,
     body: Value,
-) -> Option<Answer> {
+) -> Result<Answer, String> {
     let response = client
         .post(format!("{base}{path}"))
         .bearer_auth(token)
         .json(&body)
         .send()
         .await
-        .ok()?;
+        .map_err(|_| "command not answered".to_owned())?;
     if !response.status().is_success() {
-        return None;
+        return Err(format!("command {}", response.status().as_u16()));
     }
-    let answer: Value = response.json().await.ok()?;
-    Some(Answer {
-        case: answer["id"].as_str()?.to_owned(),
-        revision: answer["revision"].as_u64()?,
-        position: answer["position"].as_u64()?,
-    })
+    let answer: Value = response
+        .json()
+        .await
+        .map_err(|_| "command answer not JSON".to_owned())?;
+    let field = |name: &str| answer[name].clone();
+    match (
+        field("id").as_str(),
+        field("revision").as_u64(),
+        field("position").as_u64(),
+    ) {
+        (Some(case), Some(revision), Some(position)) => Ok(Answer {
+            case: case.to_owned(),
+            revision,
+            position,
+        }),
+        _ => Err("command answer incomplete".to_owned()),
+    }
 }
 
 fn register() -> Value {
