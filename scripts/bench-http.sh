@@ -18,11 +18,13 @@ seconds=${BENCH_HTTP_SECONDS:-20}
 connections=${BENCH_HTTP_CONNECTIONS:-64}
 
 if ! command -v wrk >/dev/null; then
+    apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
 oha=target/tools/bin/oha
 if [ ! -x "$oha" ]; then
-    cargo install --locked --quiet --root target/tools oha@1
+    # A version requirement in the form every cargo release parses.
+    cargo install --locked --quiet --root target/tools oha --version '^1'
 fi
 cargo build --release --locked -q -p aftersales-cli
 bin=target/release/aftersales

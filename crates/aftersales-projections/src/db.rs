@@ -83,6 +83,30 @@ macro_rules! with_pool {
     };
 }
 
+/// A transaction that writes. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`) and so waits its turn behind another writer (a
+/// rebuild or a verify beside the service's runner); a deferred one that
+/// read first fails at its first write when another connection committed
+/// meanwhile ("database is locked").
+trait BeginWrite {
+    type Db: sqlx::Database;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error> {
+        self.begin().await
+    }
+}
+
 /// Where a projection stands, as its status row records it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StatusRow {
@@ -357,7 +381,7 @@ impl ReadDb {
         }
         let now = Utc::now().to_rfc3339();
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for statement in &statements {
                 sqlx::query(statement).execute(&mut *tx).await?;
             }
@@ -388,7 +412,7 @@ impl ReadDb {
     /// Drops a read model's tables and status row.
     pub(crate) async fn drop(&self, status_name: &str, table: &str) -> Result<(), ProjectionError> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(&format!("DROP TABLE IF EXISTS {table}")).execute(&mut *tx).await?;
             sqlx::query(&format!("DROP TABLE IF EXISTS {table}_tags")).execute(&mut *tx).await?;
             for statement in ["DELETE FROM projections WHERE name = $1", "DELETE FROM parked_events WHERE projection = $1"] {
@@ -459,7 +483,7 @@ impl ReadDb {
     ) -> Result<(), ProjectionError> {
         let now = Utc::now().to_rfc3339();
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             // The status row first: on SQLite it takes the write lock before
             // any work is done, on PostgreSQL it locks the row.
             let moved = match how {
@@ -550,7 +574,7 @@ impl ReadDb {
         let shadow_name = format!("{name}@shadow");
         let now = Utc::now().to_rfc3339();
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for statement in [
                 sort_index(shadow),
                 format!("DROP TABLE IF EXISTS {live}"),
