@@ -55,6 +55,15 @@ class Endpoint:
         ))
         return list(self.read_call(request, timeout=10, metadata=authorization(credentials)))
 
+    def subscribe_all(self, credentials):
+        request = streams_pb2.ReadReq(options=streams_pb2.ReadReq.Options(
+            all=streams_pb2.ReadReq.Options.AllOptions(start=shared_pb2.Empty()),
+            subscription=streams_pb2.ReadReq.Options.SubscriptionOptions(),
+            no_filter=shared_pb2.Empty(),
+            uuid_option=streams_pb2.ReadReq.Options.UUIDOption(string=shared_pb2.Empty()),
+        ))
+        return self.read_call(request, timeout=60, metadata=authorization(credentials))
+
     def append(self, credentials, stream):
         options = streams_pb2.AppendReq(options=streams_pb2.AppendReq.Options(
             stream_identifier=shared_pb2.StreamIdentifier(stream_name=stream.encode()),
@@ -116,11 +125,18 @@ def main(target, ca_file, bin_path, db):
     refused(lambda: endpoint.append(auditor, f"parcel-{uuid.uuid4()}"), denied, "an auditor's append")
     refused(lambda: endpoint.read_all(agent), denied, "an agent's read of the raw log")
 
-    # A revoked key stops working within the key cache's 5 s.
+    # A revoked key stops working within the key cache's 5 s, and a
+    # subscription it opened before ends within twice that.
     check(len(endpoint.read_all(revoked)) > 0, "a key reads before it is revoked")
+    subscription = endpoint.subscribe_all(revoked)
+    next(subscription)  # confirmed
     subprocess.run([bin_path, "--db", db, "keys", "revoke", revoked_id], check=True, capture_output=True)
+    revoked_at = time.monotonic()
     time.sleep(6)
     refused(lambda: endpoint.read_all(revoked), unauthenticated, "a revoked key")
+    refused(lambda: [None for _ in subscription], unauthenticated, "a revoked key's open subscription")
+    ended_after = time.monotonic() - revoked_at
+    check(ended_after < 20, f"the subscription ended {ended_after:.1f} s after the revocation")
 
     # The product's own categories, through Append and (with the official
     # client) BatchAppend: refused, and the log does not move.

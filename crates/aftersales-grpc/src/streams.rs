@@ -71,6 +71,7 @@ impl Streams for StreamsService {
         self.access
             .require(request.metadata(), Operation::Read)
             .await?;
+        let metadata = request.metadata().clone();
         let options = request
             .into_inner()
             .options
@@ -78,11 +79,21 @@ impl Streams for StreamsService {
         let read = Read::new(options)?;
         let (sender, receiver) = mpsc::channel(BUFFER);
         let store = self.store.clone();
-        tokio::spawn(async move {
-            if let Err(status) = read.run(store, &sender).await {
-                let _ = sender.send(Err(status)).await;
-            }
-        });
+        let reading = {
+            let sender = sender.clone();
+            tokio::spawn(async move {
+                if let Err(status) = read.run(store, &sender).await {
+                    let _ = sender.send(Err(status)).await;
+                }
+            })
+        };
+        tokio::spawn(watch_key(
+            self.access.clone(),
+            metadata,
+            Operation::Read,
+            reading,
+            sender,
+        ));
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 
@@ -181,6 +192,7 @@ impl Streams for StreamsService {
         self.access
             .require(request.metadata(), Operation::Append)
             .await?;
+        let metadata = request.metadata().clone();
         let mut messages = request.into_inner();
         let (sender, receiver) = mpsc::channel(BUFFER);
         let store = self.store.clone();
@@ -223,6 +235,11 @@ impl Streams for StreamsService {
                 batch.add(message.proposed_messages, limit);
                 if message.is_final {
                     if let Some(batch) = open.remove(&key) {
+                        // The call may have outlived its key.
+                        if let Err(status) = access.require(&metadata, Operation::Append).await {
+                            let _ = sender.send(Err(status)).await;
+                            break;
+                        }
                         let response = batch.commit(&*store, &access).await;
                         if sender.send(response).await.is_err() {
                             break;
@@ -863,6 +880,38 @@ impl Read {
             }
         }
         Ok(())
+    }
+}
+
+/// How often a long-lived call looks at its key again: as often as keys
+/// are cached, so a revoked key's subscription ends within twice that.
+const RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Ends `call` with the refusal when the key behind `metadata` is revoked
+/// (or loses the right to `what`) while the call goes on.
+async fn watch_key<T: Send + 'static>(
+    access: Arc<Access>,
+    metadata: tonic::metadata::MetadataMap,
+    what: Operation,
+    mut call: tokio::task::JoinHandle<()>,
+    sender: mpsc::Sender<Result<T, Status>>,
+) {
+    if access.authenticator.is_none() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            _ = &mut call => return,
+            () = tokio::time::sleep(RECHECK) => match access.require(&metadata, what).await {
+                // Keys that cannot be looked up just now are not revoked.
+                Err(status) if status.code() != tonic::Code::Unavailable => {
+                    call.abort();
+                    let _ = sender.send(Err(status)).await;
+                    return;
+                }
+                _ => {}
+            },
+        }
     }
 }
 
