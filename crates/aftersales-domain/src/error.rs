@@ -81,7 +81,7 @@ pub enum DomainError {
     DamageNeedsPhotos,
     #[error("the returned goods cannot be resold, so they are not restocked")]
     NotResellable,
-    #[error("goods are exchanged only when they can be resold (tags, packaging intact, not worn or washed)")]
+    #[error("at the buyer's own wish, goods are exchanged only when they can be resold (tags, packaging intact, not worn or washed)")]
     ExchangeNotResellable,
     #[error("no return or exchange was requested on this case")]
     NoReturnOrExchange,

@@ -385,7 +385,10 @@ impl Case {
                         what: "an exchange was requested",
                     });
                 }
-                if !c.resellable {
+                // Only a buyer's own wish depends on the goods' state: a
+                // faulty or wrongly shipped item is exchanged whatever it is
+                // like (换货 SOP: 产品在影响二次销售情况下买家要求换货).
+                if !c.resellable && c.cause == ReturnCause::Customer {
                     return Err(DomainError::ExchangeNotResellable);
                 }
                 Ok(vec![ExchangeRequested {

@@ -621,7 +621,7 @@ fn a_return_is_received_inspected_and_restocked_in_order() {
 }
 
 #[test]
-fn exchanges_need_resellable_goods_and_postage_is_reimbursed_only_for_company_faults() {
+fn a_buyer_s_own_exchange_needs_resellable_goods_and_postage_is_reimbursed_only_for_company_faults() {
     let case = open_case(Priority::P2, PlatformState::TradeSucceeded);
     let exchange = |cause, resellable| RequestExchange {
         cause,
@@ -632,6 +632,13 @@ fn exchanges_need_resellable_goods_and_postage_is_reimbursed_only_for_company_fa
         case.when(exchange(ReturnCause::Customer, false)),
         Err(DomainError::ExchangeNotResellable)
     );
+    // A faulty or wrongly shipped item is exchanged whatever its state.
+    for cause in [ReturnCause::Quality, ReturnCause::Company, ReturnCause::Courier] {
+        assert!(
+            case.when(exchange(cause, false)).is_ok(),
+            "{cause:?}: not resellable, still exchanged"
+        );
+    }
     let finance = |s: Scenario| s.by("fin-1", Role::Finance);
     let customer_fault = case
         .then_apply(exchange(ReturnCause::Customer, true))
