@@ -1,18 +1,24 @@
 //! The numbers the SOPs set, as configuration with the SOPs' defaults.
 //! Platforms differ between shops and change their timers over time.
 
+use std::borrow::Cow;
+
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::BusinessCalendar;
 use crate::model::Priority;
 
-/// SLA targets of one priority, in business hours.
+/// SLA targets of one priority, in hours of its clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SlaTargets {
     pub first_response_hours: u32,
     /// `None`: no resolution target (P3 asks for a reply only).
     pub resolution_hours: Option<u32>,
+    /// The hours run round the clock rather than while the service is open
+    /// (P1: 问题24小时内解决, with a line answered 全天候24小时).
+    #[serde(default)]
+    pub round_the_clock: bool,
 }
 
 /// Every rule's numbers.
@@ -50,14 +56,17 @@ impl Default for Policy {
             p1: SlaTargets {
                 first_response_hours: 2,
                 resolution_hours: Some(24),
+                round_the_clock: true,
             },
             p2: SlaTargets {
                 first_response_hours: 4,
                 resolution_hours: Some(48),
+                round_the_clock: false,
             },
             p3: SlaTargets {
                 first_response_hours: 24,
                 resolution_hours: None,
+                round_the_clock: false,
             },
             refund_request_delay_hours: 24,
             auto_accept_buyer_paid_hours: 48,
@@ -78,6 +87,15 @@ impl Policy {
             Priority::P1 => self.p1,
             Priority::P2 => self.p2,
             Priority::P3 => self.p3,
+        }
+    }
+
+    /// The calendar a priority's SLA clocks run on.
+    pub fn sla_calendar(&self, priority: Priority) -> Cow<'_, BusinessCalendar> {
+        if self.sla(priority).round_the_clock {
+            Cow::Owned(BusinessCalendar::always_open())
+        } else {
+            Cow::Borrowed(&self.calendar)
         }
     }
 }

@@ -874,10 +874,10 @@ impl Case {
                     return Err(DomainError::CaseNotClosed);
                 }
                 require_text("reason", &c.reason)?;
-                let resolution_due = self
-                    .priority
-                    .and_then(|p| ctx.policy.sla(p).resolution_hours)
-                    .and_then(|h| ctx.policy.calendar.add_business_time(now, hours(h)));
+                let resolution_due = self.priority.and_then(|p| {
+                    let h = ctx.policy.sla(p).resolution_hours?;
+                    ctx.policy.sla_calendar(p).add_business_time(now, hours(h))
+                });
                 Ok(vec![CaseReopened {
                     reason: c.reason.clone(),
                     resolution_due,
@@ -902,7 +902,7 @@ impl Case {
             }
         }
         let targets = ctx.policy.sla(c.priority);
-        let calendar = &ctx.policy.calendar;
+        let calendar = ctx.policy.sla_calendar(c.priority);
         Ok(vec![CaseRegistered {
             case_id: ctx.aggregate_id,
             customer: c.customer.clone(),
@@ -927,7 +927,10 @@ impl Case {
         let Some(paused_at) = self.sla.paused_since else {
             return Err(DomainError::SlaNotPaused);
         };
-        let calendar = &ctx.policy.calendar;
+        let calendar = match self.priority {
+            Some(priority) => ctx.policy.sla_calendar(priority),
+            None => std::borrow::Cow::Borrowed(&ctx.policy.calendar),
+        };
         // What was left of each clock when it stopped now runs from here.
         let shift = |due: Option<DateTime<Utc>>| {
             due.map(|due| {

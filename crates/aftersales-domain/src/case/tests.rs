@@ -158,21 +158,52 @@ fn only<E: Clone>(
 
 // --- registration and SLA -------------------------------------------------
 
-#[test]
-fn registration_computes_the_p1_deadlines_in_business_hours() {
+/// The deadlines a registration at `at` sets.
+fn deadlines(
+    priority: Priority,
+    at: DateTime<Utc>,
+) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
     let registered = only(
-        given(vec![]).when(register(Priority::P1, Category::Logistics, None)),
+        given(vec![])
+            .at(at)
+            .when(register(priority, Category::Logistics, None)),
         |e| match e {
             CaseEvent::CaseRegistered(r) => Some(r.clone()),
             _ => None,
         },
     );
+    (registered.first_response_due, registered.resolution_due)
+}
+
+#[test]
+fn p1_clocks_run_round_the_clock_and_p2_clocks_in_service_hours() {
+    // P1 (问题24小时内解决): 2 and 24 clock hours.
     assert_eq!(
-        registered.first_response_due,
-        Some(monday_10am() + Duration::hours(2))
+        deadlines(Priority::P1, monday_10am()),
+        (
+            Some(monday_10am() + Duration::hours(2)),
+            Some(monday_10am() + Duration::hours(24))
+        )
     );
-    // 24 service hours from 10:00 with 12 open hours a day: Wednesday 10:00.
-    assert_eq!(registered.resolution_due, Some(t("2026-03-04T02:00:00Z")));
+    // Registered at 20:00 local, an hour before closing: a P1 is answered
+    // by 22:00 that night ...
+    let evening = t("2026-03-02T12:00:00Z");
+    assert_eq!(
+        deadlines(Priority::P1, evening).0,
+        Some(t("2026-03-02T14:00:00Z"))
+    );
+    // ... a P2 by 12:00 the next day (one open hour that evening, three the
+    // next morning).
+    assert_eq!(
+        deadlines(Priority::P2, evening).0,
+        Some(t("2026-03-03T04:00:00Z"))
+    );
+    // 48 service hours from Monday 10:00 with 12 open hours a day: Friday
+    // 10:00.
+    assert_eq!(
+        deadlines(Priority::P2, monday_10am()).1,
+        Some(t("2026-03-06T02:00:00Z"))
+    );
 }
 
 #[test]
@@ -621,7 +652,8 @@ fn a_return_is_received_inspected_and_restocked_in_order() {
 }
 
 #[test]
-fn a_buyer_s_own_exchange_needs_resellable_goods_and_postage_is_reimbursed_only_for_company_faults() {
+fn a_buyer_s_own_exchange_needs_resellable_goods_and_postage_is_reimbursed_only_for_company_faults()
+{
     let case = open_case(Priority::P2, PlatformState::TradeSucceeded);
     let exchange = |cause, resellable| RequestExchange {
         cause,
@@ -633,7 +665,11 @@ fn a_buyer_s_own_exchange_needs_resellable_goods_and_postage_is_reimbursed_only_
         Err(DomainError::ExchangeNotResellable)
     );
     // A faulty or wrongly shipped item is exchanged whatever its state.
-    for cause in [ReturnCause::Quality, ReturnCause::Company, ReturnCause::Courier] {
+    for cause in [
+        ReturnCause::Quality,
+        ReturnCause::Company,
+        ReturnCause::Courier,
+    ] {
         assert!(
             case.when(exchange(cause, false)).is_ok(),
             "{cause:?}: not resellable, still exchanged"
