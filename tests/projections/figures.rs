@@ -19,7 +19,8 @@ use crate::{assert_consistent, open};
 
 on_both_backends!(
     report_figures_of_a_fixed_scenario,
-    a_report_as_of_a_position_equals_the_live_one_then
+    a_report_as_of_a_position_equals_the_live_one_then,
+    the_return_register_lists_what_returns_and_exchanges_sent_back
 );
 
 fn cell<'t>(table: &'t Table, key_column: &str, key: Value, column: &str) -> &'t Value {
@@ -307,4 +308,92 @@ async fn a_report_as_of_a_position_equals_the_live_one_then(db: TestDb) {
     assert!(admin::report_as_of(store, "no-such-report", then)
         .await
         .is_err());
+}
+
+/// 退件表: a return and an exchange registered in the same minute, each
+/// received at the warehouse, are two lines, each naming its own case.
+async fn the_return_register_lists_what_returns_and_exchanges_sent_back(db: TestDb) {
+    let (store, read) = open(&db).await;
+    let desk = Desk::new(store.clone());
+    let returned = desk
+        .register(
+            Priority::P2,
+            Category::ProductQuality,
+            PlatformState::TradeSucceeded,
+        )
+        .await;
+    desk.run(
+        returned,
+        &agent(),
+        RequestReturn {
+            cause: ReturnCause::Quality,
+            sub_reason: "开机无反应".into(),
+            goods_shipped: true,
+            no_reason: false,
+            resellable: false,
+        },
+    )
+    .await;
+    desk.run(
+        returned,
+        &agent(),
+        AuthoriseReturn {
+            return_address: "杭州市余杭区仓库".into(),
+        },
+    )
+    .await;
+    desk.run(
+        returned,
+        &warehouse(),
+        ReceiveReturnParcel {
+            tracking_no: "SF0001".into(),
+            quantity: 2,
+        },
+    )
+    .await;
+    let exchanged = desk
+        .register(
+            Priority::P2,
+            Category::WarehouseError,
+            PlatformState::TradeSucceeded,
+        )
+        .await;
+    // Shipped the wrong colour: exchanged although the buyer opened it.
+    desk.run(
+        exchanged,
+        &agent(),
+        RequestExchange {
+            cause: ReturnCause::Company,
+            reason: "发错颜色".into(),
+            resellable: false,
+        },
+    )
+    .await;
+    desk.run(
+        exchanged,
+        &warehouse(),
+        ReceiveExchangeParcel {
+            tracking_no: "YT0002".into(),
+            quantity: 1,
+        },
+    )
+    .await;
+    assert_consistent(&store, &read).await;
+    let register = report(&read, "returns").await;
+    assert_eq!(register.rows.len(), 2, "{:?}", register.rows);
+    for (tracking_no, case, quantity, cause) in [
+        ("SF0001", returned, 2, "quality"),
+        ("YT0002", exchanged, 1, "company"),
+    ] {
+        let key = json!(tracking_no);
+        assert_eq!(
+            cell(&register, "tracking_no", key.clone(), "case"),
+            &json!(case.to_string())
+        );
+        assert_eq!(
+            cell(&register, "tracking_no", key.clone(), "quantity"),
+            &json!(quantity)
+        );
+        assert_eq!(cell(&register, "tracking_no", key, "cause"), &json!(cause));
+    }
 }

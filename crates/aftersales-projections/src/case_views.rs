@@ -369,6 +369,7 @@ fn evolve(view: &mut CaseView, event: &CaseEvent) {
             r.restocked += e.quantity;
         }),
         CaseEvent::ExchangeRequested(_) => view.exchange = Some("requested".to_owned()),
+        CaseEvent::ExchangeParcelReceived(_) => view.exchange = Some("received".to_owned()),
         CaseEvent::PostageAdvancedByCustomer(e) => money.postage_advanced += e.amount.minor,
         CaseEvent::PostageReimbursed(e) => money.postage_reimbursed += e.amount.minor,
         CaseEvent::ReshipOrderCreated(_) => {

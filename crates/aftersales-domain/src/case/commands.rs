@@ -46,6 +46,7 @@ crate::domain_commands! {
         InspectReturn => [Warehouse],
         RestockReturn => [Warehouse],
         RequestExchange => [Agent, Supervisor, Integration],
+        ReceiveExchangeParcel => [Warehouse],
         RecordAdvancedPostage => [Agent, Supervisor],
         ReimbursePostage => [Finance],
         CreateReshipOrder => [Agent, Supervisor],
@@ -289,6 +290,15 @@ pub struct RequestExchange {
     pub cause: ReturnCause,
     pub reason: String,
     pub resellable: bool,
+}
+
+/// The goods an exchange sends back, received at the warehouse (换货退回):
+/// no return request of their own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiveExchangeParcel {
+    pub tracking_no: String,
+    pub quantity: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -399,6 +399,26 @@ impl Case {
                 }
                 .into()])
             }
+            CaseCommand::ReceiveExchangeParcel(c) => {
+                require_short("tracking_no", &c.tracking_no)?;
+                if c.quantity == 0 || c.quantity > 10_000 {
+                    return Err(DomainError::invalid("quantity", "must be 1 to 10000"));
+                }
+                if self.exchange_cause.is_none() {
+                    return Err(DomainError::NoReturnOrExchange);
+                }
+                if self.exchange_received {
+                    return Err(DomainError::AlreadyDone {
+                        what: "the exchanged goods were received",
+                    });
+                }
+                Ok(vec![ExchangeParcelReceived {
+                    tracking_no: c.tracking_no.clone(),
+                    quantity: c.quantity,
+                    at: now,
+                }
+                .into()])
+            }
             CaseCommand::RecordAdvancedPostage(c) => {
                 c.amount.check_positive("amount")?;
                 if self.exchange_cause.is_none() && self.ret.is_none() {

@@ -44,6 +44,7 @@ crate::domain_events! {
         ReturnInspected = "ReturnInspected",
         ReturnRestocked = "ReturnRestocked",
         ExchangeRequested = "ExchangeRequested",
+        ExchangeParcelReceived = "ExchangeParcelReceived",
         PostageAdvancedByCustomer = "PostageAdvancedByCustomer",
         PostageReimbursed = "PostageReimbursed",
         ReshipOrderCreated = "ReshipOrderCreated",
@@ -347,6 +348,14 @@ pub struct ExchangeRequested {
     pub cause: ReturnCause,
     pub reason: String,
     pub postage_bearer: PostageBearer,
+    pub at: DateTime<Utc>,
+}
+
+/// 换货退回: the goods an exchange replaces, back at the warehouse.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ExchangeParcelReceived {
+    pub tracking_no: String,
+    pub quantity: u32,
     pub at: DateTime<Utc>,
 }
 

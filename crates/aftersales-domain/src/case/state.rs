@@ -170,6 +170,8 @@ pub struct Case {
     pub claims: BTreeMap<Uuid, Claim>,
     pub ret: Option<Return>,
     pub exchange_cause: Option<ReturnCause>,
+    /// The exchanged goods are back at the warehouse.
+    pub exchange_received: bool,
     pub postage_advanced: Option<Money>,
     pub postage_reimbursed: Option<Money>,
     pub reship_orders: BTreeMap<Uuid, ReshipOrder>,
@@ -342,6 +344,7 @@ impl Case {
             }
             CaseEvent::ReturnRestocked(_) => self.return_stage(ReturnStage::Restocked),
             CaseEvent::ExchangeRequested(e) => self.exchange_cause = Some(e.cause),
+            CaseEvent::ExchangeParcelReceived(_) => self.exchange_received = true,
             CaseEvent::PostageAdvancedByCustomer(e) => {
                 self.postage_advanced = Some(add(self.postage_advanced, e.amount));
             }

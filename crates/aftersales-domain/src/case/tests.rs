@@ -675,6 +675,25 @@ fn a_buyer_s_own_exchange_needs_resellable_goods_and_postage_is_reimbursed_only_
             "{cause:?}: not resellable, still exchanged"
         );
     }
+    // The goods coming back are received without a return request, once.
+    let receive = ReceiveExchangeParcel {
+        tracking_no: "SF100200300".into(),
+        quantity: 1,
+    };
+    let warehouse = |s: Scenario| s.by("wh-1", Role::Warehouse);
+    assert_eq!(
+        warehouse(case.clone()).when(receive.clone()),
+        Err(DomainError::NoReturnOrExchange)
+    );
+    let received = warehouse(
+        case.clone()
+            .then_apply(exchange(ReturnCause::Quality, false)),
+    )
+    .then_apply(receive.clone());
+    assert!(matches!(
+        received.when(receive.clone()),
+        Err(DomainError::AlreadyDone { .. })
+    ));
     let finance = |s: Scenario| s.by("fin-1", Role::Finance);
     let customer_fault = case
         .then_apply(exchange(ReturnCause::Customer, true))

@@ -147,8 +147,11 @@ fn average(sum: u64, count: u64) -> Value {
     }
 }
 
-fn short_id(id: &uuid::Uuid) -> String {
-    id.simple().to_string()[..8].to_owned()
+/// A case as the reports name it: whole, since case ids begin with the time
+/// they were made, and any shorter prefix is shared by every case
+/// registered in the same minute.
+fn case_ref(id: &uuid::Uuid) -> String {
+    id.to_string()
 }
 
 fn work_log(mut rows: Vec<WorkLogRow>) -> Table {
@@ -170,7 +173,7 @@ fn work_log(mut rows: Vec<WorkLogRow>) -> Table {
         rows.into_iter().map(|r| {
             vec![
                 json!(r.day),
-                json!(short_id(&r.case_id)),
+                json!(case_ref(&r.case_id)),
                 json!(r.customer),
                 json!(r.phone),
                 json!(r.category.as_str()),
@@ -210,7 +213,7 @@ fn returns(cases: Vec<CaseFacts>) -> Table {
             *total += u64::from(r.quantity);
             vec![
                 json!(r.day),
-                json!(short_id(&case_id)),
+                json!(case_ref(&case_id)),
                 json!(r.product),
                 json!(r.quantity),
                 json!(*total),
@@ -240,7 +243,7 @@ fn reships(mut rows: Vec<ReshipRow>) -> Table {
         rows.into_iter().map(|r| {
             vec![
                 json!(r.day),
-                json!(short_id(&r.case_id)),
+                json!(case_ref(&r.case_id)),
                 json!(r.filled_by),
                 json!(r.product),
                 json!(r.quantity),
@@ -280,7 +283,7 @@ fn parcels(cases: Vec<CaseFacts>) -> Table {
         rows.into_iter().map(|(case_id, p)| {
             vec![
                 json!(p.day),
-                json!(short_id(&case_id)),
+                json!(case_ref(&case_id)),
                 json!(p.carrier),
                 json!(p.tracking_no),
                 json!(serde_plain(&p.class)),
@@ -502,7 +505,7 @@ fn complaints(cases: Vec<CaseFacts>) -> Table {
         ],
         rows.into_iter().map(|c| {
             vec![
-                json!(short_id(&c.case_id)),
+                json!(case_ref(&c.case_id)),
                 json!(c.registered_at),
                 json!(c.category.as_str()),
                 json!(c.customer),

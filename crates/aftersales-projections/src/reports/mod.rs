@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use aftersales_domain::audit::AuditEvent;
 use aftersales_domain::calendar::BusinessCalendar;
-use aftersales_domain::case::{CaseEvent, SlaClock};
+use aftersales_domain::case::{CaseEvent, ExchangeParcelReceived, ReturnParcelReceived, SlaClock};
 use aftersales_domain::model::{Category, ParcelClass, Priority, RevisitOutcome};
 use aftersales_domain::reminder::ReminderEvent;
 use aftersales_domain::repair::RepairEvent;
@@ -387,13 +387,24 @@ fn apply_case(
         }
         CaseEvent::ReturnRequested(e) => case.return_cause = Some(serde_plain(&e.cause)),
         CaseEvent::ExchangeRequested(e) => case.return_cause = Some(serde_plain(&e.cause)),
-        CaseEvent::ReturnParcelReceived(e) => {
+        // The return register (退件表) lists whatever came back, for a
+        // return or an exchange alike.
+        CaseEvent::ReturnParcelReceived(ReturnParcelReceived {
+            tracking_no,
+            quantity,
+            ..
+        })
+        | CaseEvent::ExchangeParcelReceived(ExchangeParcelReceived {
+            tracking_no,
+            quantity,
+            ..
+        }) => {
             let cause = case.return_cause.clone();
             case.returns.push(ReturnRow {
                 day,
                 product: case.product.clone(),
-                quantity: e.quantity,
-                tracking_no: e.tracking_no.clone(),
+                quantity: *quantity,
+                tracking_no: tracking_no.clone(),
                 cause,
                 resellable: None,
                 restocked: 0,
