@@ -760,6 +760,7 @@ async fn metrics_count_requests_appends_and_lag(db: TestDb) {
 aftersales_tests::sop_scenarios!(aftersales_tests::desk::Desk::over_http);
 
 on_both_backends!(
+    a_courier_s_waybill_finds_its_case,
     commands_conflicts_and_roles,
     idempotent_retries,
     personal_data_is_masked_and_unmasked_reads_are_recorded,
@@ -769,3 +770,45 @@ on_both_backends!(
     openapi_documents_every_command,
     metrics_count_requests_appends_and_lag,
 );
+
+/// 快递公司一般反馈都是运单号: the waybill a courier quotes finds the case.
+async fn a_courier_s_waybill_finds_its_case(db: TestDb) {
+    let service = Service::start(db).await;
+    let case = service.register(Category::Logistics).await;
+    let other = service.register(Category::Logistics).await;
+    let mut written = 0;
+    for (id, tracking_no) in [(case, "SF1234567890"), (other, "YT0000000001")] {
+        let (status, _, answer) = service
+            .post(
+                &format!("/v1/cases/{id}/report-parcel-problem"),
+                &service.agent,
+                &json!({"tracking_no": tracking_no, "carrier": "顺丰", "class": "lost"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        written = answer["position"].as_u64().unwrap();
+    }
+    let find = |tracking_no: &'static str| {
+        let service = &service;
+        async move {
+            let (status, _, body) = service
+                .send(
+                    Method::GET,
+                    &format!("/v1/cases?tracking_no={tracking_no}"),
+                    &service.supervisor,
+                    &[("x-min-log-position", &written.to_string())],
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body["cases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["case_id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(find("SF1234567890").await, vec![case.to_string()]);
+    assert!(find("SF0000000000").await.is_empty());
+}

@@ -96,6 +96,8 @@ pub struct CaseListQuery {
     pub phone: Option<String>,
     pub order_no: Option<String>,
     pub buyer_id: Option<String>,
+    /// A waybill number (运单号): the case's parcel's or a reshipment's.
+    pub tracking_no: Option<String>,
     pub category: Option<Category>,
     #[serde(default, deserialize_with = "text::option")]
     pub breached: Option<bool>,
@@ -166,6 +168,7 @@ async fn list_cases(
         phone: params.phone,
         order_no: params.order_no,
         buyer_id: params.buyer_id,
+        tracking_no: params.tracking_no,
         category,
         breached: params.breached,
         created_from: params.created_from,

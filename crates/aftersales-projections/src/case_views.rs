@@ -175,7 +175,7 @@ impl CaseView {
 impl Projection for CaseViews {
     type Doc = CaseView;
     const NAME: &'static str = "case_views";
-    const VERSION: u32 = 2;
+    const VERSION: u32 = 3;
 
     fn reads(&self, event: &Envelope, keys: &mut Vec<DocKey>) {
         if let AnyEvent::Case(_) = event.event {
@@ -284,6 +284,14 @@ impl Projection for CaseViews {
         }
         if let Some(buyer_id) = &view.customer.buyer_id {
             tags.push(("buyer_id", buyer_id.clone()));
+        }
+        // A courier names a parcel by its waybill (运单号): the first
+        // parcel's and every reshipment's find the case.
+        if let Some(parcel) = &view.parcel {
+            tags.push(("tracking_no", parcel.tracking_no.clone()));
+            for reshipped in &parcel.reshipped {
+                tags.push(("tracking_no", reshipped.clone()));
+            }
         }
     }
 }
@@ -530,6 +538,7 @@ pub struct CaseFilter {
     pub phone: Option<String>,
     pub order_no: Option<String>,
     pub buyer_id: Option<String>,
+    pub tracking_no: Option<String>,
     pub category: Option<String>,
     pub breached: Option<bool>,
     pub created_from: Option<DateTime<Utc>>,
@@ -579,6 +588,7 @@ pub async fn list(
     tag("phone", filter.phone.clone());
     tag("order_no", filter.order_no.clone());
     tag("buyer_id", filter.buyer_id.clone());
+    tag("tracking_no", filter.tracking_no.clone());
     tag("category", filter.category.clone());
     tag("breached", filter.breached.map(|b| b.to_string()));
     let after = cursor
