@@ -761,6 +761,7 @@ aftersales_tests::sop_scenarios!(aftersales_tests::desk::Desk::over_http);
 
 on_both_backends!(
     a_courier_s_waybill_finds_its_case,
+    a_progress_note_is_in_the_history_and_redacted_for_others,
     commands_conflicts_and_roles,
     idempotent_retries,
     personal_data_is_masked_and_unmasked_reads_are_recorded,
@@ -811,4 +812,59 @@ async fn a_courier_s_waybill_finds_its_case(db: TestDb) {
     };
     assert_eq!(find("SF1234567890").await, vec![case.to_string()]);
     assert!(find("SF0000000000").await.is_empty());
+}
+
+/// 责任人需在工单系统中实时记录处理步骤: a note on the case, in its history,
+/// with the customer's number in it redacted for those who may not see it.
+async fn a_progress_note_is_in_the_history_and_redacted_for_others(db: TestDb) {
+    let service = Service::start(db).await;
+    let case = service.register(Category::Logistics).await;
+    let note = json!({"note": "已联系仓库补发，客户新号码 13912345678"});
+    let (status, _, answer) = service
+        .post(
+            &format!("/v1/cases/{case}/add-case-note"),
+            &service.agent,
+            &note,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, _, refused) = service
+        .post(
+            &format!("/v1/cases/{case}/add-case-note"),
+            &service.agent,
+            &json!({"note": "  "}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let position = answer["position"].as_u64().unwrap().to_string();
+    let noted = |token: &str| {
+        let (service, position, token) = (&service, position.clone(), token.to_owned());
+        async move {
+            let (status, _, history) = service
+                .send(
+                    Method::GET,
+                    &format!("/v1/cases/{case}/history"),
+                    &token,
+                    &[("x-min-log-position", &position)],
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{history}");
+            let notes: Vec<Value> = history["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["type"] == "CaseNoteAdded")
+                .map(|e| e["data"]["note"].clone())
+                .collect();
+            assert_eq!(notes.len(), 1, "{history}");
+            notes[0].as_str().unwrap().to_owned()
+        }
+    };
+    // The supervisor sees the note whole; another agent sees the words
+    // without the number.
+    assert!(noted(&service.supervisor).await.contains("13912345678"));
+    let redacted = noted(&service.other_agent).await;
+    assert!(redacted.contains("已联系仓库补发"), "{redacted}");
+    assert!(!redacted.contains("13912345678"), "{redacted}");
 }

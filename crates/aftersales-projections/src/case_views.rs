@@ -465,7 +465,7 @@ fn evolve(view: &mut CaseView, event: &CaseEvent) {
         CaseEvent::DepartmentResponded(e) => {
             view.open_handoffs.remove(&e.handoff_id);
         }
-        CaseEvent::CustomerInformed(_) => {}
+        CaseEvent::CustomerInformed(_) | CaseEvent::CaseNoteAdded(_) => {}
         CaseEvent::RevisitScheduled(_) => {}
         CaseEvent::RevisitRecorded(e) => {
             view.revisits += 1;

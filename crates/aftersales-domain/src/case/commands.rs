@@ -67,6 +67,7 @@ crate::domain_commands! {
         HandOffCase => [Agent, Supervisor],
         RecordDepartmentResponse => [Agent, Supervisor, Warehouse, Finance, Technician],
         InformCustomer => [Agent, Supervisor],
+        AddCaseNote => [Agent, Supervisor, Warehouse, Finance, Technician],
         ScheduleRevisit => [Agent, Supervisor],
         RecordRevisit => [Agent, Supervisor],
         CloseCase => [Agent, Supervisor],
@@ -457,6 +458,14 @@ pub struct HandOffCase {
 pub struct RecordDepartmentResponse {
     pub handoff_id: Uuid,
     pub response: String,
+}
+
+/// A step taken, noted on the case as it happens (责任人需在工单系统中实时记录
+/// 处理步骤; 沟通后所做操作需备注).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddCaseNote {
+    pub note: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -46,6 +46,7 @@ impl Case {
                         | CaseCommand::ScheduleRevisit(_)
                         | CaseCommand::RecordRevisit(_)
                         | CaseCommand::ReimbursePostage(_)
+                        | CaseCommand::AddCaseNote(_)
                 ) {
                     return Err(DomainError::CaseClosed);
                 }
@@ -835,6 +836,14 @@ impl Case {
                 })];
                 events.extend(self.first_response(now));
                 Ok(events)
+            }
+            CaseCommand::AddCaseNote(c) => {
+                require_text("note", &c.note)?;
+                Ok(vec![CaseNoteAdded {
+                    note: c.note.clone(),
+                    at: now,
+                }
+                .into()])
             }
             CaseCommand::ScheduleRevisit(c) => {
                 if self.revisits.contains_key(&c.revisit_id) {

@@ -66,6 +66,7 @@ crate::domain_events! {
         CaseHandedOff = "CaseHandedOff",
         DepartmentResponded = "DepartmentResponded",
         CustomerInformed = "CustomerInformed",
+        CaseNoteAdded = "CaseNoteAdded",
         RevisitScheduled = "RevisitScheduled",
         RevisitRecorded = "RevisitRecorded",
         FollowUpOpened = "FollowUpOpened",
@@ -555,6 +556,14 @@ pub struct DepartmentResponded {
     pub handoff_id: Uuid,
     pub response: String,
     pub on_time: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// A progress note (处理步骤). Free text: shown redacted to those who may
+/// not see the case's personal data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CaseNoteAdded {
+    pub note: String,
     pub at: DateTime<Utc>,
 }
 

@@ -467,6 +467,7 @@ impl Case {
             | CaseEvent::ReceiptExtended(_)
             | CaseEvent::SelfPickupArranged(_)
             | CaseEvent::CustomerInformed(_)
+            | CaseEvent::CaseNoteAdded(_)
             | CaseEvent::FollowUpOpened(_)
             | CaseEvent::CustomerFeedbackRecorded(_) => {}
         }

@@ -1436,3 +1436,32 @@ fn the_next_due_time_is_when_the_rules_first_accept_a_timed_command() {
     });
     assert_eq!(Case::replay(&paused.history).next_due(&policy), None);
 }
+
+#[test]
+fn a_progress_note_needs_words_and_may_come_at_any_time() {
+    let case = open_case(Priority::P2, PlatformState::SellerShipped);
+    let note = |text: &str| AddCaseNote { note: text.into() };
+    assert!(matches!(
+        case.when(note(" ")),
+        Err(DomainError::Invalid { field: "note", .. })
+    ));
+    assert!(case.when(note("已联系仓库")).is_ok());
+    let closed = case.clone().then_apply(CloseCase {
+        solution: "已补发".into(),
+        resolution: Resolution::Resolved,
+    });
+    assert!(closed.when(note("客户来电确认收到")).is_ok());
+    for role in [Role::Warehouse, Role::Finance, Role::Technician] {
+        assert!(
+            case.clone()
+                .by("staff-1", role)
+                .when(note("已处理"))
+                .is_ok(),
+            "{role:?}"
+        );
+    }
+    assert!(matches!(
+        case.clone().by("it-1", Role::Integration).when(note("x")),
+        Err(DomainError::RoleNotAllowed { .. })
+    ));
+}
