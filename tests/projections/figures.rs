@@ -147,6 +147,8 @@ async fn report_figures_of_a_fixed_scenario(db: TestDb) {
         .await;
         let outcome = RevisitOutcome::Scored {
             score,
+            attitude: Some(score),
+            skill: Some(5),
             comment: comment.map(Into::into),
         };
         desk.run(
@@ -240,6 +242,20 @@ async fn report_figures_of_a_fixed_scenario(db: TestDb) {
     assert_eq!(
         cell(&satisfaction, "agent", agent_row.clone(), "average"),
         &json!(3.67)
+    );
+    // The form's two ratings apart: attitude as the score, skill always 5.
+    assert_eq!(
+        cell(
+            &satisfaction,
+            "agent",
+            agent_row.clone(),
+            "average_attitude"
+        ),
+        &json!(3.67)
+    );
+    assert_eq!(
+        cell(&satisfaction, "agent", agent_row.clone(), "average_skill"),
+        &json!(5.0)
     );
     assert_eq!(
         cell(&satisfaction, "agent", agent_row.clone(), "low_scores"),

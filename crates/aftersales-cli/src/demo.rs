@@ -1118,22 +1118,32 @@ async fn revisit(
     let outcome = match rng.gen_range(0..100) {
         0..=54 => RevisitOutcome::Scored {
             score: 5,
+            attitude: None,
+            skill: None,
             comment: None,
         },
         55..=74 => RevisitOutcome::Scored {
             score: 4,
+            attitude: None,
+            skill: None,
             comment: Some("整体满意".to_owned()),
         },
         75..=84 => RevisitOutcome::Scored {
             score: 3,
+            attitude: None,
+            skill: None,
             comment: Some("处理速度一般".to_owned()),
         },
         85..=89 => RevisitOutcome::Scored {
             score: 2,
+            attitude: None,
+            skill: None,
             comment: Some("等待时间太长".to_owned()),
         },
         90..=91 => RevisitOutcome::Scored {
             score: 1,
+            attitude: None,
+            skill: None,
             comment: Some("问题没解决".to_owned()),
         },
         92..=95 => RevisitOutcome::Unreachable,

@@ -424,9 +424,15 @@ pub enum RevisitKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum RevisitOutcome {
-    /// 5-point satisfaction, 5 = very satisfied.
+    /// 5-point satisfaction, 5 = very satisfied: overall, and as the
+    /// revisit form asks it, for the service attitude (服务态度) and the
+    /// technical skill (技术) when the customer rated them apart.
     Scored {
         score: u8,
+        #[serde(default)]
+        attitude: Option<u8>,
+        #[serde(default)]
+        skill: Option<u8>,
         #[serde(default)]
         comment: Option<String>,
     },

@@ -1254,13 +1254,22 @@ impl Case {
         }
         check_optional("complaint", &c.complaint)?;
         let low_score = match &c.outcome {
-            RevisitOutcome::Scored { score, comment } => {
-                if !(1..=5).contains(score) {
-                    return Err(DomainError::ScoreOutOfRange { score: *score });
+            RevisitOutcome::Scored {
+                score,
+                attitude,
+                skill,
+                comment,
+            } => {
+                let ratings = [Some(*score), *attitude, *skill];
+                if let Some(out) = ratings.into_iter().flatten().find(|s| !(1..=5).contains(s)) {
+                    return Err(DomainError::ScoreOutOfRange { score: out });
                 }
                 check_optional("outcome.comment", comment)?;
-                (*score <= ctx.policy.low_revisit_score)
-                    .then(|| format!("satisfaction score {score}"))
+                // A low mark on either part is as much a reason to follow up
+                // as a low overall score.
+                let lowest = ratings.into_iter().flatten().min().unwrap_or(*score);
+                (lowest <= ctx.policy.low_revisit_score)
+                    .then(|| format!("satisfaction score {lowest}"))
             }
             RevisitOutcome::Refused | RevisitOutcome::Unreachable => None,
         };

@@ -1131,6 +1131,8 @@ fn a_low_revisit_score_or_a_complaint_opens_a_follow_up() {
         revisit_id: id(110),
         outcome: RevisitOutcome::Scored {
             score,
+            attitude: None,
+            skill: None,
             comment: None,
         },
         complaint: complaint.map(Into::into),
@@ -1464,4 +1466,33 @@ fn a_progress_note_needs_words_and_may_come_at_any_time() {
         case.clone().by("it-1", Role::Integration).when(note("x")),
         Err(DomainError::RoleNotAllowed { .. })
     ));
+}
+
+#[test]
+fn a_revisit_rates_attitude_and_skill_apart_and_a_low_mark_on_either_follows_up() {
+    let case = open_case(Priority::P2, PlatformState::SellerShipped).then_apply(ScheduleRevisit {
+        revisit_id: id(120),
+        kind: RevisitKind::AfterResolution,
+        due_at: monday_10am() + Duration::days(1),
+    });
+    let record = |attitude, skill| RecordRevisit {
+        revisit_id: id(120),
+        outcome: RevisitOutcome::Scored {
+            score: 4,
+            attitude,
+            skill,
+            comment: None,
+        },
+        complaint: None,
+    };
+    assert_eq!(case.when(record(Some(5), Some(4))).unwrap().len(), 1);
+    let followed = case.when(record(Some(5), Some(2))).unwrap();
+    assert!(
+        matches!(&followed[1], CaseEvent::FollowUpOpened(f) if f.reason.contains('2')),
+        "{followed:?}"
+    );
+    assert_eq!(
+        case.when(record(Some(6), None)),
+        Err(DomainError::ScoreOutOfRange { score: 6 })
+    );
 }

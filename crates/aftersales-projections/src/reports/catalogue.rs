@@ -395,6 +395,10 @@ fn satisfaction(rows: Vec<RevisitRow>) -> Table {
         revisits: u64,
         scored: u64,
         sum: u64,
+        /// Ratings of the service attitude (服务态度) and of the technical
+        /// skill (技术): (count, sum) each.
+        attitude: (u64, u64),
+        skill: (u64, u64),
         low: u64,
         refused: u64,
         unreachable: u64,
@@ -411,6 +415,15 @@ fn satisfaction(rows: Vec<RevisitRow>) -> Table {
             ("scored", Some(score)) => {
                 group.scored += 1;
                 group.sum += u64::from(score);
+                for (rating, total) in [
+                    (r.attitude, &mut group.attitude),
+                    (r.skill, &mut group.skill),
+                ] {
+                    if let Some(rating) = rating {
+                        total.0 += 1;
+                        total.1 += u64::from(rating);
+                    }
+                }
                 if score < 4 {
                     group.low += 1;
                     if let Some(reason) = r.comment.clone().or(r.complaint.clone()) {
@@ -430,6 +443,8 @@ fn satisfaction(rows: Vec<RevisitRow>) -> Table {
             "revisits",
             "scored",
             "average",
+            "average_attitude",
+            "average_skill",
             "low_scores",
             "refused",
             "unreachable",
@@ -443,6 +458,8 @@ fn satisfaction(rows: Vec<RevisitRow>) -> Table {
                 json!(g.revisits),
                 json!(g.scored),
                 average(g.sum, g.scored),
+                average(g.attitude.1, g.attitude.0),
+                average(g.skill.1, g.skill.0),
                 json!(g.low),
                 json!(g.refused),
                 json!(g.unreachable),

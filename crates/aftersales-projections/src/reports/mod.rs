@@ -192,6 +192,9 @@ pub struct RevisitRow {
     /// scored | refused | unreachable
     pub outcome: String,
     pub score: Option<u8>,
+    /// 服务态度 and 技术, when rated apart.
+    pub attitude: Option<u8>,
+    pub skill: Option<u8>,
     pub comment: Option<String>,
     pub complaint: Option<String>,
 }
@@ -238,7 +241,7 @@ macro_rules! doc_mut {
 impl Projection for Reports {
     type Doc = ReportDoc;
     const NAME: &'static str = "reports";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
 
     fn reads(&self, event: &Envelope, keys: &mut Vec<DocKey>) {
         let id = event.aggregate_id.to_string();
@@ -455,12 +458,15 @@ fn apply_case(
                 .insert(e.revisit_id, serde_plain(&e.kind));
         }
         CaseEvent::RevisitRecorded(e) => {
-            let (outcome, score, comment) = match &e.outcome {
-                RevisitOutcome::Scored { score, comment } => {
-                    ("scored", Some(*score), comment.clone())
-                }
-                RevisitOutcome::Refused => ("refused", None, None),
-                RevisitOutcome::Unreachable => ("unreachable", None, None),
+            let (outcome, score, attitude, skill, comment) = match &e.outcome {
+                RevisitOutcome::Scored {
+                    score,
+                    attitude,
+                    skill,
+                    comment,
+                } => ("scored", Some(*score), *attitude, *skill, comment.clone()),
+                RevisitOutcome::Refused => ("refused", None, None, None, None),
+                RevisitOutcome::Unreachable => ("unreachable", None, None, None, None),
             };
             revisit_agent = true;
             row = Some((
@@ -484,6 +490,8 @@ fn apply_case(
                         .unwrap_or_default(),
                     outcome: outcome.to_owned(),
                     score,
+                    attitude,
+                    skill,
                     comment,
                     complaint: e.complaint.clone(),
                 }),
