@@ -129,7 +129,7 @@ impl AppState {
     /// waiting for it are answered at once.
     pub fn on_reached(&self) -> impl Fn(Position) + Send + Sync + 'static {
         let state = self.clone();
-        move |position| state.inner.reached.advance(position)
+        move |position| state.inner.reached.tell(position)
     }
 
     /// The keys and idempotency tables, for the CLI's `keys` commands.

@@ -39,8 +39,8 @@ pub const WAIT: Duration = Duration::from_secs(2);
 /// no runner in this process tells it first.
 const POLL: Duration = Duration::from_millis(10);
 
-/// The log position all live read models have reached, as far as this
-/// process knows: never more than the truth, so never a promise broken.
+/// The log position all live read models have reached, as this process
+/// last heard it from its runner or read it from their checkpoints.
 #[derive(Debug)]
 pub struct Reached {
     position: watch::Sender<Position>,
@@ -59,16 +59,16 @@ impl Default for Reached {
 }
 
 impl Reached {
-    /// Tells of a position all read models have reached.
-    pub fn advance(&self, position: Position) {
+    /// Tells of the position all read models have reached. It may move
+    /// back: a read model reset or rebuilt starts again from the log's
+    /// beginning, and reads must not be told otherwise.
+    pub fn tell(&self, position: Position) {
         if let Ok(mut heard) = self.heard.try_lock() {
             *heard = Instant::now();
         }
         self.position.send_if_modified(|reached| {
-            let moved = position > *reached;
-            if moved {
-                *reached = position;
-            }
+            let moved = position != *reached;
+            *reached = position;
             moved
         });
     }
@@ -108,7 +108,7 @@ impl Reached {
             return Ok(());
         }
         *heard = Instant::now();
-        self.advance(aftersales_projections::admin::reached(db).await?);
+        self.tell(aftersales_projections::admin::reached(db).await?);
         Ok(())
     }
 }
