@@ -219,6 +219,26 @@ impl Drop for OwnCluster {
 }
 
 /// A port on 127.0.0.1 that nothing listens on right now.
+/// Issues an API key with the `aftersales` binary at `bin` on `db` and
+/// returns its token (the last line the command prints).
+pub fn issue_key(bin: &str, db: &str, role: &str, name: &str) -> String {
+    let output = std::process::Command::new(bin)
+        .args(["--db", db, "keys", "create", "--role", role, "--name", name])
+        .output()
+        .expect("run aftersales keys create");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()
+        .expect("the token")
+        .trim()
+        .to_owned()
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

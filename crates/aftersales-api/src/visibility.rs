@@ -53,7 +53,12 @@ impl Default for Reached {
     fn default() -> Self {
         Self {
             position: watch::Sender::new(0),
-            heard: Mutex::new(Instant::now() - POLL),
+            // Never heard of: the first read asks the database.
+            heard: Mutex::new(
+                Instant::now()
+                    .checked_sub(POLL)
+                    .unwrap_or_else(Instant::now),
+            ),
         }
     }
 }

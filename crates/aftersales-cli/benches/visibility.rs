@@ -55,7 +55,7 @@ fn main() {
 }
 
 async fn bench(backend: &str, db: &str, rate: u64, seconds: u64) {
-    let token = key(db);
+    let token = aftersales_tests::issue_key(BIN, db, "agent", "bench-visibility");
     let port = aftersales_tests::free_port();
     let service = Service(
         Command::new(BIN)
@@ -228,33 +228,6 @@ fn call() -> Value {
         follow_up: FollowUpStatus::Notified,
     })
     .expect("JSON")
-}
-
-fn key(db: &str) -> String {
-    let output = Command::new(BIN)
-        .args([
-            "--db",
-            db,
-            "keys",
-            "create",
-            "--role",
-            "agent",
-            "--name",
-            "bench-visibility",
-        ])
-        .output()
-        .expect("run aftersales keys create");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .last()
-        .expect("the token")
-        .trim()
-        .to_owned()
 }
 
 async fn wait_until_up(client: &reqwest::Client, base: &str) {

@@ -208,7 +208,9 @@ pub fn read_db_url(log_url: &str, read_url: Option<&str>) -> Result<String, Proj
         (None, None) => log_url.to_owned(),
     };
     if let (Some(log), Some(read)) = (sqlite_path(log_url), sqlite_path(&url)) {
-        if Path::new(log) == Path::new(read) {
+        // `data/a.db` and `./data/a.db` are one file.
+        let same = |path: &str| std::path::absolute(path).unwrap_or_else(|_| path.into());
+        if same(log) == same(read) {
             return Err(ProjectionError::ReadDbIsTheLog(read.to_owned()));
         }
     }

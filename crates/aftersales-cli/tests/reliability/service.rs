@@ -241,21 +241,7 @@ impl Drop for Service {
 
 /// Issues a key with the CLI, as an operator does; returns its token.
 pub fn issue_key(db: &str, role: &str, name: &str) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_aftersales"))
-        .args(["--db", db, "keys", "create", "--role", role, "--name", name])
-        .output()
-        .expect("run aftersales keys create");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .last()
-        .expect("the token")
-        .trim()
-        .to_owned()
+    aftersales_tests::issue_key(env!("CARGO_BIN_EXE_aftersales"), db, role, name)
 }
 
 /// Runs the CLI on `db`, whatever its outcome.
