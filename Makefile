@@ -6,10 +6,11 @@ LISTEN ?= 127.0.0.1:8080
 
 .PHONY: run test bench bench-http bench-grpc crash-long reliability fuzz soak schemathesis-long lint fmt
 
-## Build and start the service on the embedded SQLite store (./data/); a new
-## store is first filled with a small demo history.
+## Build and start the service on the embedded SQLite store (./data/) with
+## the example configuration and the SOPs' policy; a new store is first
+## filled with a small demo history.
 run:
-	cargo run --release --locked -p aftersales-cli -- --db $(DB) serve --listen $(LISTEN) --demo-cases 300
+	cargo run --release --locked -p aftersales-cli -- --config config/aftersales.toml --db $(DB) serve --listen $(LISTEN) --demo-cases 300
 
 ## The whole test suite, on SQLite and on a throw-away PostgreSQL cluster.
 test:

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
+mod policy;
 mod security;
 mod visibility;
 
@@ -10,12 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aftersales_api::{router, AccessDb, AppState, Limits, Naming};
-use aftersales_commands::SystemClock;
+use aftersales_commands::{Policies, SystemClock};
 use aftersales_domain::case::LogCall;
 use aftersales_domain::model::{
     CallDirection, CallOutcome, Category, FollowUpStatus, PlatformState, Priority, WarrantyStatus,
 };
-use aftersales_domain::{Policy, Role};
+use aftersales_domain::{Actor, Policy, Role};
 use aftersales_projections::ReadDb;
 use aftersales_store::EventStore;
 use aftersales_tests::desk::registration;
@@ -58,11 +59,16 @@ impl Service {
         aftersales_projections::admin::ensure(&read_db)
             .await
             .unwrap();
+        // As `serve` does: the policy goes in force through the log first.
+        let operator = Actor::new("configuration", Role::Admin);
+        aftersales_commands::policy::apply(store.as_ref(), Policy::default(), &operator)
+            .await
+            .unwrap();
         let state = AppState::new(
             store.clone(),
             read_db.clone(),
             AccessDb::connect(&db.url, false).await.unwrap(),
-            Arc::new(Policy::default()),
+            Policies::load(store.as_ref()).await.unwrap(),
             Arc::new(SystemClock),
             limits,
         );

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use aftersales_commands::{Envelope, Handler, HandlerError};
+use aftersales_commands::{Envelope, Handler, HandlerError, Policies};
 use aftersales_domain::case::*;
 use aftersales_domain::model::*;
 use aftersales_domain::{DomainError, Policy};
@@ -97,7 +97,7 @@ async fn a_concurrent_write_makes_the_handler_decide_again(db: TestDb) {
     // A second service process with its own cache.
     let other = Handler::<Case>::new(
         store.clone(),
-        Arc::new(Policy::default()),
+        Policies::fixed(Policy::default()),
         desk.clock.clone(),
     );
     other
@@ -137,7 +137,7 @@ async fn a_concurrent_write_makes_the_handler_decide_again(db: TestDb) {
     for n in 0..8 {
         let handler = Arc::new(Handler::<Case>::new(
             store.clone(),
-            Arc::new(Policy::default()),
+            Policies::fixed(Policy::default()),
             desk.clock.clone(),
         ));
         tasks.push(tokio::spawn(async move {
@@ -213,7 +213,11 @@ async fn the_cache_survives_only_as_long_as_the_stream_agrees(db: TestDb) {
         )
         .await;
     // Someone closes the case behind the handler's back.
-    let other = Handler::<Case>::new(store, Arc::new(Policy::default()), desk.clock.clone());
+    let other = Handler::<Case>::new(
+        store,
+        Policies::fixed(Policy::default()),
+        desk.clock.clone(),
+    );
     other
         .execute(&Envelope::new(
             case_id,
@@ -267,7 +271,11 @@ async fn a_refusal_on_cached_state_is_checked_against_the_stream(db: TestDb) {
     )
     .await;
     // Another process reopens it; this handler's cache still says closed.
-    let other = Handler::<Case>::new(store, Arc::new(Policy::default()), desk.clock.clone());
+    let other = Handler::<Case>::new(
+        store,
+        Policies::fixed(Policy::default()),
+        desk.clock.clone(),
+    );
     other
         .execute(&Envelope::new(
             case_id,

@@ -7,6 +7,7 @@
 
 mod figures;
 mod parked;
+mod policy;
 mod random;
 mod schedule;
 

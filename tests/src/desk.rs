@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aftersales_api::{router, AccessDb, AppState, Limits, Naming, ScheduleIndex};
-use aftersales_commands::{Envelope, FixedClock, Handler, Scheduler, SchedulerError, SchedulerRun};
+use aftersales_commands::{
+    Envelope, FixedClock, Handler, Policies, Scheduler, SchedulerError, SchedulerRun,
+};
 use aftersales_domain::audit::SamplingAudit;
 use aftersales_domain::case::*;
 use aftersales_domain::grant::AccessGrant;
@@ -117,15 +119,16 @@ desk_aggregates!(
 
 impl Desk {
     pub fn new(store: Arc<dyn EventStore>) -> Self {
+        Self::with_policies(store, Policies::fixed(Policy::default()))
+    }
+
+    /// A desk whose handlers decide under `policies`, as a service's do.
+    pub fn with_policies(store: Arc<dyn EventStore>, policies: Arc<Policies>) -> Self {
         let clock = Arc::new(FixedClock::new(monday_10am()));
-        let cases = Arc::new(Handler::new(
-            store.clone(),
-            Arc::new(Policy::default()),
-            clock.clone(),
-        ));
+        let cases = Arc::new(Handler::new(store.clone(), policies.clone(), clock.clone()));
         macro_rules! handler {
             () => {
-                Handler::new(store.clone(), Arc::new(Policy::default()), clock.clone())
+                Handler::new(store.clone(), policies.clone(), clock.clone())
             };
         }
         Self {
@@ -149,7 +152,7 @@ impl Desk {
             desk.store.clone(),
             read_db,
             AccessDb::connect(&db.url, false).await.unwrap(),
-            Arc::new(Policy::default()),
+            Policies::fixed(Policy::default()),
             desk.clock.clone(),
             Limits {
                 requests_per_second: 100_000.0,
@@ -372,6 +375,7 @@ pub fn registration(priority: Priority, category: Category, state: PlatformState
             paid_at: "2026-02-25T02:00:00Z".parse().unwrap(),
             postage: Some(Money::cny(1_200)),
             platform_state: state,
+            platform: None,
         }),
         product: Product {
             name: "空气净化器 AP-300".into(),

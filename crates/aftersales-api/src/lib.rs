@@ -24,6 +24,7 @@ mod feed;
 mod json;
 mod metrics;
 mod openapi;
+mod policy;
 pub mod privacy;
 mod reads;
 mod state;
@@ -70,6 +71,7 @@ pub fn router(state: AppState) -> Router {
             visibility::consistent_reads,
         )))
         .merge(feed::routes())
+        .merge(policy::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), bounded))

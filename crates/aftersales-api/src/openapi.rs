@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 use crate::commands::{kebab, CommandAccepted, Resource};
 use crate::error::Problem;
 use crate::feed::{FeedPage, FeedQuery};
+use crate::policy::{PolicyApplied, PolicyHistory, PolicyQuery, PolicyRecord};
 use crate::reads::{
     BalanceQuery, CaseList, CaseListQuery, HistoryEntry, ReportBody, ReportEntry, ReportQuery,
 };
@@ -30,6 +31,7 @@ pub fn document() -> Value {
     commands::<RepairOrder>(&mut generator, &mut paths);
     commands::<AccessGrant>(&mut generator, &mut paths);
     reads(&mut generator, &mut paths);
+    policy(&mut generator, &mut paths);
     let mut schemas = generator.take_definitions(true);
     schemas.insert(
         "Problem".to_owned(),
@@ -51,6 +53,52 @@ pub fn document() -> Value {
         },
         "security": [{"bearer": []}],
     })
+}
+
+fn policy(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
+    let readers = "Roles: supervisor, auditor, admin.";
+    add(
+        paths,
+        "/v1/policy",
+        "get",
+        json!({
+            "operationId": "getPolicy",
+            "summary": "The shop's policy in force, now or at a past time",
+            "description": readers,
+            "tags": ["policy"],
+            "parameters": query_parameters::<PolicyQuery>(generator),
+            "responses": {"200": ok(generator.subschema_for::<PolicyRecord>().to_value()),
+                          "default": problem()},
+        }),
+    );
+    add(
+        paths,
+        "/v1/policy",
+        "put",
+        json!({
+            "operationId": "putPolicy",
+            "summary": "Put a whole policy in force (recorded in the log as PolicyChanged)",
+            "description": "Roles: admin. A policy that is already in force records nothing.",
+            "tags": ["policy"],
+            "requestBody": {"required": true, "content": {"application/json": {
+                "schema": generator.subschema_for::<aftersales_domain::Policy>().to_value()}}},
+            "responses": {"200": ok(generator.subschema_for::<PolicyApplied>().to_value()),
+                          "default": problem()},
+        }),
+    );
+    add(
+        paths,
+        "/v1/policy/history",
+        "get",
+        json!({
+            "operationId": "policyHistory",
+            "summary": "Every policy the shop put in force, oldest first",
+            "description": readers,
+            "tags": ["policy"],
+            "responses": {"200": ok(generator.subschema_for::<PolicyHistory>().to_value()),
+                          "default": problem()},
+        }),
+    );
 }
 
 /// Adds an operation to a path, beside the path's other methods.

@@ -3,13 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aftersales_commands::{Clock, Handler};
+use aftersales_commands::{Clock, Handler, Policies};
 use aftersales_domain::audit::SamplingAudit;
 use aftersales_domain::case::Case;
 use aftersales_domain::grant::AccessGrant;
 use aftersales_domain::reminder::UnpaidOrder;
 use aftersales_domain::repair::RepairOrder;
-use aftersales_domain::Policy;
 use aftersales_projections::ReadDb;
 use aftersales_store::{EventStore, Position};
 
@@ -74,6 +73,8 @@ pub(crate) struct Services {
     pub audits: Handler<SamplingAudit>,
     pub repairs: Handler<RepairOrder>,
     pub grants: Handler<AccessGrant>,
+    /// The policy the handlers decide under.
+    pub policies: Arc<Policies>,
     pub limiter: RateLimiter,
     /// Failed authentications, by client address.
     pub auth_failures: RateLimiter,
@@ -89,7 +90,7 @@ impl AppState {
         store: Arc<dyn EventStore>,
         read_db: ReadDb,
         access: AccessDb,
-        policy: Arc<Policy>,
+        policies: Arc<Policies>,
         clock: Arc<dyn Clock>,
         limits: Limits,
     ) -> Self {
@@ -97,7 +98,7 @@ impl AppState {
         let store: Arc<dyn EventStore> = Arc::new(MeteredStore::new(store, metrics.clone()));
         macro_rules! handler {
             () => {
-                Handler::new(store.clone(), policy.clone(), clock.clone())
+                Handler::new(store.clone(), policies.clone(), clock.clone())
             };
         }
         Self {
@@ -108,6 +109,7 @@ impl AppState {
                 audits: handler!(),
                 repairs: handler!(),
                 grants: handler!(),
+                policies,
                 store,
                 read_db,
                 clock,

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use aftersales_commands::{Clock, Envelope, FixedClock, Handler, HandlerError};
+use aftersales_commands::{Clock, Envelope, FixedClock, Handler, HandlerError, Policies};
 use aftersales_domain::audit::{
     AuditCallOutcome, AuditCommand, CloseAudit, DrawSample, RecordAuditCall, SamplingAudit,
 };
@@ -49,7 +49,12 @@ pub enum DemoCommand {
     },
 }
 
-pub async fn run(url: &str, options: StoreOptions, command: DemoCommand) -> anyhow::Result<()> {
+pub async fn run(
+    url: &str,
+    options: StoreOptions,
+    command: DemoCommand,
+    policy: Policy,
+) -> anyhow::Result<()> {
     let DemoCommand::Seed {
         cases,
         seed,
@@ -58,8 +63,10 @@ pub async fn run(url: &str, options: StoreOptions, command: DemoCommand) -> anyh
     let store = aftersales_store::open(url, options)
         .await
         .with_context(|| format!("opening the store at {}", aftersales_store::redact(url)))?;
+    let policies =
+        crate::policy::put_in_force(store.as_ref(), policy, &crate::policy::serve_actor()).await?;
     let started = std::time::Instant::now();
-    let summary = seed_history(store.clone(), cases, seed, workers).await?;
+    let summary = seed_history(store.clone(), policies, cases, seed, workers).await?;
     println!(
         "seeded {} cases, {} unpaid orders, {} repairs and {} sampling audits: {} events in {:.1} s (head at position {})",
         summary.cases,
@@ -92,6 +99,7 @@ fn demo_end() -> DateTime<Utc> {
 
 pub async fn seed_history(
     store: Arc<dyn EventStore>,
+    policies: Arc<Policies>,
     cases: usize,
     seed: u64,
     workers: usize,
@@ -104,8 +112,9 @@ pub async fn seed_history(
     let mut tasks = Vec::new();
     for worker in 0..workers {
         let store = store.clone();
+        let policies = policies.clone();
         tasks.push(tokio::spawn(async move {
-            let mut desk = Desk::new(store, start);
+            let mut desk = Desk::new(store, &policies, start);
             let mut summary = Summary::default();
             for index in (worker..cases).step_by(workers) {
                 let mut rng = StdRng::seed_from_u64(
@@ -138,7 +147,7 @@ pub async fn seed_history(
         total.events += events;
     }
     // One sampling audit a month, drawn from that month's customers.
-    let mut desk = Desk::new(store, start);
+    let mut desk = Desk::new(store, &policies, start);
     let mut month = NaiveDate::from_ymd_opt(start.year(), start.month(), 1).unwrap_or_default();
     while month < demo_end().date_naive() {
         let months =
@@ -165,14 +174,13 @@ struct Desk {
 }
 
 impl Desk {
-    fn new(store: Arc<dyn EventStore>, now: DateTime<Utc>) -> Self {
+    fn new(store: Arc<dyn EventStore>, policies: &Arc<Policies>, now: DateTime<Utc>) -> Self {
         let clock = Arc::new(FixedClock::new(now));
-        let policy = Arc::new(Policy::default());
         Self {
-            cases: Handler::new(store.clone(), policy.clone(), clock.clone()),
-            orders: Handler::new(store.clone(), policy.clone(), clock.clone()),
-            repairs: Handler::new(store.clone(), policy.clone(), clock.clone()),
-            audits: Handler::new(store, policy, clock.clone()),
+            cases: Handler::new(store.clone(), policies.clone(), clock.clone()),
+            orders: Handler::new(store.clone(), policies.clone(), clock.clone()),
+            repairs: Handler::new(store.clone(), policies.clone(), clock.clone()),
+            audits: Handler::new(store, policies.clone(), clock.clone()),
             clock,
             events: 0,
         }
@@ -385,6 +393,7 @@ async fn work_case(desk: &mut Desk, rng: &mut StdRng, summary: &mut Summary) -> 
                 paid_at: now - Duration::days(rng.gen_range(2..20)),
                 postage: Some(Money::cny(postage)),
                 platform_state,
+                platform: None,
             }),
             product: Product {
                 name: format!("{product} {model}"),

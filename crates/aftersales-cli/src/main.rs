@@ -3,18 +3,22 @@
 //! models and prints the reports.
 
 mod backup;
+mod config;
 mod demo;
 mod events;
 mod http;
 mod keys;
+mod policy;
 mod readmodels;
 mod serve;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use aftersales_store::{StoreError, StoreOptions, DEFAULT_DATABASE_URL};
+use aftersales_store::{StoreError, StoreOptions};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use config::{Config, LogFormat};
 
 /// glibc's allocator gives each thread that allocates an arena of its own
 /// (tokio's workers, and one thread per SQLite connection) and returns
@@ -30,15 +34,23 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "Event-sourced after-sales service backend"
 )]
 struct Cli {
-    /// The database: sqlite://PATH (embedded) or postgres://USER@HOST:PORT/DB.
-    #[arg(long, global = true, env = "AFTERSALES_DB", default_value = DEFAULT_DATABASE_URL)]
-    db: String,
+    /// The configuration file (TOML): the service's settings and the
+    /// shop's policy; `config/aftersales.toml` is an example with the SOPs'
+    /// defaults. Environment variables and flags override single keys.
+    #[arg(long, global = true, env = "AFTERSALES_CONFIG")]
+    config: Option<PathBuf>,
+
+    /// The database: sqlite://PATH (embedded) or postgres://USER@HOST:PORT/DB
+    /// [config: db; env: AFTERSALES_DB; default: sqlite://data/aftersales.db].
+    #[arg(long, global = true)]
+    db: Option<String>,
 
     /// The read models' database: sqlite://PATH or postgres://…/DB. By
     /// default beside the log: `<log>.read.db` on SQLite, the schema
     /// `read_models` of the log's database on PostgreSQL. Derived data:
-    /// deleting it is safe, the next start rebuilds it.
-    #[arg(long, global = true, env = "AFTERSALES_READ_DB")]
+    /// deleting it is safe, the next start rebuilds it
+    /// [config: read_db; env: AFTERSALES_READ_DB].
+    #[arg(long, global = true)]
     read_db: Option<String>,
 
     /// Run without the durability checks (WAL + synchronous=FULL, fsync,
@@ -47,24 +59,37 @@ struct Cli {
     unsafe_fast: bool,
 
     /// How logs are written to standard error: text (coloured only on a
-    /// terminal) or json, one object per line for log collectors.
-    #[arg(
-        long,
-        global = true,
-        env = "AFTERSALES_LOG_FORMAT",
-        value_enum,
-        default_value = "text"
-    )]
-    log_format: LogFormat,
+    /// terminal) or json, one object per line for log collectors
+    /// [config: log_format; env: AFTERSALES_LOG_FORMAT].
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
 
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
+impl Cli {
+    /// The configuration, with the flags given laid over it.
+    fn config(&self) -> Result<Config, config::ConfigError> {
+        let mut overrides: Vec<(&str, figment::value::Value)> = Vec::new();
+        if let Some(db) = &self.db {
+            overrides.push(("db", db.clone().into()));
+        }
+        if let Some(read_db) = &self.read_db {
+            overrides.push(("read_db", read_db.clone().into()));
+        }
+        if let Some(format) = self.log_format {
+            let name = match format {
+                LogFormat::Text => "text",
+                LogFormat::Json => "json",
+            };
+            overrides.push(("log_format", name.into()));
+        }
+        if let Command::Serve(args) = &self.command {
+            args.overrides(&mut overrides);
+        }
+        config::load(self.config.as_deref(), &overrides)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,6 +118,9 @@ enum Command {
     /// Generate a realistic demo history.
     #[command(subcommand)]
     Demo(demo::DemoCommand),
+    /// The shop's policy: the one in force, its history, a new one.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 impl Command {
@@ -108,13 +136,21 @@ impl Command {
                 | Command::Events(events::EventsCommand::Append { .. })
                 | Command::Events(events::EventsCommand::Import { .. })
                 | Command::Keys(keys::KeysCommand::Create { .. })
+                | Command::Policy(policy::PolicyCommand::Apply { .. })
         )
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.log_format);
+    let config = match cli.config() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_tracing(config.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -122,7 +158,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -131,35 +167,34 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     let options = StoreOptions {
         unsafe_fast: cli.unsafe_fast,
         create: cli.command.creates_store(),
         ..StoreOptions::default()
     };
     let databases = Databases {
-        log: cli.db.clone(),
-        read: cli.read_db.clone(),
+        log: config.db.clone(),
+        read: config.read_db.clone(),
     };
+    let db = config.db.as_str();
     match cli.command {
-        Command::Serve(args) => serve::run(&databases, options, args).await,
+        Command::Serve(args) => serve::run(&databases, options, args, config).await,
         Command::Migrate => {
-            aftersales_store::open(&cli.db, options).await?;
-            println!(
-                "migrations applied to {}",
-                aftersales_store::redact(&cli.db)
-            );
+            aftersales_store::open(db, options).await?;
+            println!("migrations applied to {}", aftersales_store::redact(db));
             Ok(())
         }
-        Command::Events(command) => events::run(&cli.db, options, command).await,
+        Command::Events(command) => events::run(db, options, command).await,
         Command::Projections(command) => {
             readmodels::projections(&databases, options, command).await
         }
         Command::Reports(command) => readmodels::reports(&databases, options, command).await,
         Command::Ledger(command) => readmodels::ledger(&databases, options, command).await,
-        Command::Backup(args) => backup::run(&cli.db, options, args).await,
-        Command::Demo(command) => demo::run(&cli.db, options, command).await,
-        Command::Keys(command) => keys::run(&cli.db, options, command).await,
+        Command::Backup(args) => backup::run(db, options, args).await,
+        Command::Demo(command) => demo::run(db, options, command, config.policy).await,
+        Command::Keys(command) => keys::run(db, options, command).await,
+        Command::Policy(command) => policy::run(db, options, command).await,
     }
 }
 

@@ -1,23 +1,28 @@
 //! `aftersales serve`: the HTTP service on the chosen store.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::config::{Config, ServerConfig};
 use crate::http::ConnectionLimits;
 use crate::Databases;
 use aftersales_api::{router, AccessDb, AppState, Limits, ScheduleIndex};
-use aftersales_commands::{Clock, Handler, Scheduler, SystemClock};
-use aftersales_domain::{streams, Policy, Role};
+use aftersales_commands::{Clock, Handler, Policies, Scheduler, SystemClock};
+use aftersales_domain::{streams, Role};
 use aftersales_grpc::{AuthUnavailable, Authenticate, Permissions};
 use aftersales_projections::ReadDb;
 use aftersales_store::{redact, EventStore, StoreOptions};
 use anyhow::Context;
 
+/// The flags of `serve`. Each overrides its key of the configuration
+/// (`[server]`, or its environment variable); unset, the configuration's
+/// value holds.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "AFTERSALES_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
+    /// Address to listen on [server.listen; AFTERSALES_LISTEN; 127.0.0.1:8080].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
 
     /// On an empty store, first seed a demo history of this many cases
     /// (0: none), so a new user sees filled reports at once.
@@ -25,67 +30,105 @@ pub struct ServeArgs {
     demo_cases: usize,
 
     /// Requests per second each API key may send on average; bursts of
-    /// twice as many are let through.
-    #[arg(long, env = "AFTERSALES_RATE_LIMIT", default_value_t = Limits::default().requests_per_second)]
-    rate_limit: f64,
+    /// twice as many are let through [server.rate_limit; AFTERSALES_RATE_LIMIT].
+    #[arg(long)]
+    rate_limit: Option<f64>,
 
     /// Seconds between passes of the scheduler, which issues the
     /// time-driven commands (refunds accepted on the merchant's behalf, SLA
     /// breaches, unpaid orders closed, access grants expired); 0 turns it off,
-    /// e.g. for all but one of several processes on one database.
-    #[arg(long, env = "AFTERSALES_SCHEDULER_INTERVAL", default_value_t = 5)]
-    scheduler_interval: u64,
+    /// e.g. for all but one of several processes on one database
+    /// [server.scheduler_interval; AFTERSALES_SCHEDULER_INTERVAL].
+    #[arg(long)]
+    scheduler_interval: Option<u64>,
 
     /// Also serve the KurrentDB (EventStoreDB) client protocol over gRPC on
     /// this address, so that the official clients can append, read and
-    /// subscribe. Off unless given.
-    #[arg(long, env = "AFTERSALES_GRPC_LISTEN")]
+    /// subscribe. Off unless given [server.grpc_listen; AFTERSALES_GRPC_LISTEN].
+    #[arg(long)]
     grpc_listen: Option<SocketAddr>,
 
     /// PEM certificate chain for TLS on the gRPC endpoint (with
-    /// --grpc-tls-key); without both, the endpoint speaks plain text.
-    #[arg(long, env = "AFTERSALES_GRPC_TLS_CERT", requires = "grpc_tls_key")]
-    grpc_tls_cert: Option<std::path::PathBuf>,
+    /// --grpc-tls-key); without both, the endpoint speaks plain text
+    /// [server.grpc_tls_cert; AFTERSALES_GRPC_TLS_CERT].
+    #[arg(long)]
+    grpc_tls_cert: Option<PathBuf>,
 
-    /// PEM private key for TLS on the gRPC endpoint.
-    #[arg(long, env = "AFTERSALES_GRPC_TLS_KEY", requires = "grpc_tls_cert")]
-    grpc_tls_key: Option<std::path::PathBuf>,
+    /// PEM private key for TLS on the gRPC endpoint
+    /// [server.grpc_tls_key; AFTERSALES_GRPC_TLS_KEY].
+    #[arg(long)]
+    grpc_tls_key: Option<PathBuf>,
 
     /// Serve the gRPC endpoint without TLS and without credentials, to
     /// anyone who reaches it: for a test rig on a loopback address only.
-    /// Appends into the product's own categories stay refused.
-    #[arg(
-        long,
-        env = "AFTERSALES_GRPC_INSECURE",
-        conflicts_with = "grpc_tls_cert"
-    )]
+    /// Appends into the product's own categories stay refused
+    /// [server.grpc_insecure; AFTERSALES_GRPC_INSECURE].
+    #[arg(long)]
     grpc_insecure: bool,
 
-    /// Seconds a request may take before it is answered 503.
-    #[arg(long, env = "AFTERSALES_REQUEST_TIMEOUT", default_value_t = Limits::default().timeout.as_secs())]
-    request_timeout: u64,
+    /// Seconds a request may take before it is answered 503
+    /// [server.request_timeout; AFTERSALES_REQUEST_TIMEOUT].
+    #[arg(long)]
+    request_timeout: Option<u64>,
 
     /// Connections served at once (kept below the open-file limit); more
-    /// are answered 503 and closed.
-    #[arg(long, env = "AFTERSALES_MAX_CONNECTIONS", default_value_t = 4096)]
-    max_connections: usize,
+    /// are answered 503 and closed [server.max_connections; AFTERSALES_MAX_CONNECTIONS].
+    #[arg(long)]
+    max_connections: Option<usize>,
 
     /// Seconds a client has to send a request's headers, from connecting
     /// or from its previous answer (an idle kept-alive connection closes
-    /// then too).
-    #[arg(long, env = "AFTERSALES_HEADER_TIMEOUT", default_value_t = 10)]
-    header_timeout: u64,
+    /// then too) [server.header_timeout; AFTERSALES_HEADER_TIMEOUT].
+    #[arg(long)]
+    header_timeout: Option<u64>,
 }
 
 impl ServeArgs {
+    /// The flags given, as configuration keys.
+    pub fn overrides(&self, keys: &mut Vec<(&'static str, figment::value::Value)>) {
+        let text = |v: &dyn ToString| figment::value::Value::from(v.to_string());
+        if let Some(v) = self.listen {
+            keys.push(("server.listen", text(&v)));
+        }
+        if let Some(v) = self.rate_limit {
+            keys.push(("server.rate_limit", v.into()));
+        }
+        if let Some(v) = self.scheduler_interval {
+            keys.push(("server.scheduler_interval", v.into()));
+        }
+        if let Some(v) = self.grpc_listen {
+            keys.push(("server.grpc_listen", text(&v)));
+        }
+        if let Some(v) = &self.grpc_tls_cert {
+            keys.push(("server.grpc_tls_cert", text(&v.display())));
+        }
+        if let Some(v) = &self.grpc_tls_key {
+            keys.push(("server.grpc_tls_key", text(&v.display())));
+        }
+        if self.grpc_insecure {
+            keys.push(("server.grpc_insecure", true.into()));
+        }
+        if let Some(v) = self.request_timeout {
+            keys.push(("server.request_timeout", v.into()));
+        }
+        if let Some(v) = self.max_connections {
+            keys.push(("server.max_connections", v.into()));
+        }
+        if let Some(v) = self.header_timeout {
+            keys.push(("server.header_timeout", v.into()));
+        }
+    }
+}
+
+impl ServerConfig {
     fn limits(&self) -> anyhow::Result<Limits> {
         anyhow::ensure!(
             self.rate_limit.is_finite() && self.rate_limit > 0.0,
-            "--rate-limit must be a positive number of requests per second"
+            "server.rate_limit (--rate-limit) must be a positive number of requests per second"
         );
         anyhow::ensure!(
             self.request_timeout > 0,
-            "--request-timeout must be at least 1 s"
+            "server.request_timeout (--request-timeout) must be at least 1 s"
         );
         Ok(Limits {
             requests_per_second: self.rate_limit,
@@ -98,11 +141,19 @@ impl ServeArgs {
     fn connections(&self) -> anyhow::Result<ConnectionLimits> {
         anyhow::ensure!(
             self.max_connections > 0,
-            "--max-connections must be at least 1"
+            "server.max_connections (--max-connections) must be at least 1"
         );
         anyhow::ensure!(
             self.header_timeout > 0,
-            "--header-timeout must be at least 1 s"
+            "server.header_timeout (--header-timeout) must be at least 1 s"
+        );
+        anyhow::ensure!(
+            self.grpc_tls_cert.is_some() == self.grpc_tls_key.is_some(),
+            "TLS on the gRPC endpoint needs both server.grpc_tls_cert and server.grpc_tls_key"
+        );
+        anyhow::ensure!(
+            !(self.grpc_insecure && self.grpc_tls_cert.is_some()),
+            "server.grpc_insecure and TLS on the gRPC endpoint exclude each other"
         );
         Ok(ConnectionLimits {
             max_connections: self.max_connections,
@@ -116,42 +167,54 @@ pub async fn run(
     databases: &Databases,
     options: StoreOptions,
     args: ServeArgs,
+    config: Config,
 ) -> anyhow::Result<()> {
     let db = databases.log.as_str();
-    let limits = args.limits()?;
-    let connections = args.connections()?;
+    let server = config.server;
+    let limits = server.limits()?;
+    let connections = server.connections()?;
     let unsafe_fast = options.unsafe_fast;
     let store = aftersales_store::open(db, options)
         .await
         .with_context(|| format!("opening the store at {}", redact(db)))?;
-    if args.demo_cases > 0 && store.head().await? == 0 {
-        let summary = crate::demo::seed_history(store.clone(), args.demo_cases, 2026, 16).await?;
+    let empty = store.head().await? == 0;
+    // The configured policy is put in force before anything is decided,
+    // the demo history included.
+    let policies =
+        crate::policy::put_in_force(store.as_ref(), config.policy, &crate::policy::serve_actor())
+            .await?;
+    if args.demo_cases > 0 && empty {
+        let summary =
+            crate::demo::seed_history(store.clone(), policies.clone(), args.demo_cases, 2026, 16)
+                .await?;
         tracing::info!(
             cases = summary.cases,
             events = summary.events,
             "seeded a demo history"
         );
     }
+    let follower = tokio::spawn(policies.clone().follow(store.clone()));
     // The read models follow the log for as long as the service runs.
     let read_db = databases.read_models(unsafe_fast).await?;
     aftersales_projections::admin::ensure(&read_db).await?;
     let access = AccessDb::connect(db, unsafe_fast).await?;
-    let scheduler = (args.scheduler_interval > 0).then(|| {
+    let scheduler = (server.scheduler_interval > 0).then(|| {
         tokio::spawn(schedule(
             store.clone(),
             read_db.clone(),
-            std::time::Duration::from_secs(args.scheduler_interval),
+            policies.clone(),
+            std::time::Duration::from_secs(server.scheduler_interval),
         ))
     });
-    let grpc = match args.grpc_listen {
-        Some(address) => Some(start_grpc(store.clone(), &access, address, &args).await?),
+    let grpc = match server.grpc_listen {
+        Some(address) => Some(start_grpc(store.clone(), &access, address, &server).await?),
         None => None,
     };
     let state = AppState::new(
         store.clone(),
         read_db.clone(),
         access,
-        Arc::new(Policy::default()),
+        policies,
         Arc::new(SystemClock),
         limits,
     );
@@ -161,9 +224,9 @@ pub async fn run(
         state.on_reached(),
     ));
     let app = router(state);
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let listener = tokio::net::TcpListener::bind(server.listen)
         .await
-        .with_context(|| format!("binding {}", args.listen))?;
+        .with_context(|| format!("binding {}", server.listen))?;
     tracing::info!(
         listen = %listener.local_addr()?,
         db = %redact(db),
@@ -173,6 +236,7 @@ pub async fn run(
     );
     crate::http::serve(listener, app, connections, shutdown_signal()).await;
     projections.abort();
+    follower.abort();
     if let Some(grpc) = grpc {
         grpc.abort();
     }
@@ -190,7 +254,7 @@ async fn start_grpc(
     store: Arc<dyn EventStore>,
     access: &AccessDb,
     address: SocketAddr,
-    args: &ServeArgs,
+    args: &ServerConfig,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let authenticator: Option<Arc<dyn Authenticate>> = if args.grpc_insecure {
         anyhow::ensure!(
@@ -283,13 +347,14 @@ impl Authenticate for KeyAuthenticator {
 /// Several processes may each run one: the handlers' concurrency checks and
 /// the domain's "already done" refusals keep a due command from taking
 /// effect twice.
-async fn schedule(store: Arc<dyn EventStore>, read_db: ReadDb, interval: std::time::Duration) {
+async fn schedule(
+    store: Arc<dyn EventStore>,
+    read_db: ReadDb,
+    policies: Arc<Policies>,
+    interval: std::time::Duration,
+) {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let cases = Arc::new(Handler::new(
-        store.clone(),
-        Arc::new(Policy::default()),
-        clock.clone(),
-    ));
+    let cases = Arc::new(Handler::new(store.clone(), policies, clock.clone()));
     let scheduler = Scheduler::new(store, Arc::new(ScheduleIndex(read_db)), cases, clock);
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

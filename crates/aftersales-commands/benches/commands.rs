@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aftersales_commands::{Envelope, Handler, SystemClock};
+use aftersales_commands::{Envelope, Handler, Policies, SystemClock};
 use aftersales_domain::case::*;
 use aftersales_domain::model::*;
 use aftersales_domain::{Actor, Money, Policy, Role};
@@ -69,7 +69,7 @@ async fn run_backend(
 ) -> Result<Vec<String>, Box<dyn std::error::Error>> {
     let handler = Arc::new(Handler::<Case>::new(
         store,
-        Arc::new(Policy::default()),
+        Policies::fixed(Policy::default()),
         Arc::new(SystemClock),
     ));
     let mut lines = Vec::new();
@@ -181,6 +181,7 @@ fn registration() -> RegisterCase {
             paid_at: Utc::now(),
             postage: Some(Money::cny(1_000)),
             platform_state: PlatformState::SellerShipped,
+            platform: None,
         }),
         product: Product {
             name: "智能电饭煲".into(),

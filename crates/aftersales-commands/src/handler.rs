@@ -4,7 +4,7 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 use aftersales_domain::{
-    Actor, Aggregate, Command, Context, DecodeError, DomainError, DomainEvent, Policy,
+    Actor, Aggregate, Command, Context, DecodeError, DomainError, DomainEvent,
 };
 use aftersales_store::{
     AppendResult, CurrentRevision, Direction, EventMetadata, EventStore, ExpectedRevision,
@@ -15,6 +15,10 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::clock::Clock;
+use crate::policy::Policies;
+
+/// The metadata key naming the digest of the policy an event was decided under.
+pub const POLICY_DIGEST: &str = "policy";
 
 /// Events read per page when loading a stream.
 const LOAD_PAGE: usize = 1_000;
@@ -94,7 +98,7 @@ pub enum HandlerError {
 #[derive(Debug)]
 pub struct Handler<A: Aggregate> {
     store: Arc<dyn EventStore>,
-    policy: Arc<Policy>,
+    policies: Arc<Policies>,
     clock: Arc<dyn Clock>,
     /// Recent states by stream, with the revision they were read at. A stale
     /// entry is harmless: the append's expected revision catches it.
@@ -103,20 +107,20 @@ pub struct Handler<A: Aggregate> {
 }
 
 impl<A: Aggregate> Handler<A> {
-    pub fn new(store: Arc<dyn EventStore>, policy: Arc<Policy>, clock: Arc<dyn Clock>) -> Self {
-        Self::with_cache(store, policy, clock, 10_000)
+    pub fn new(store: Arc<dyn EventStore>, policies: Arc<Policies>, clock: Arc<dyn Clock>) -> Self {
+        Self::with_cache(store, policies, clock, 10_000)
     }
 
     pub fn with_cache(
         store: Arc<dyn EventStore>,
-        policy: Arc<Policy>,
+        policies: Arc<Policies>,
         clock: Arc<dyn Clock>,
         capacity: usize,
     ) -> Self {
         let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
         Self {
             store,
-            policy,
+            policies,
             clock,
             cache: Mutex::new(LruCache::new(capacity)),
             max_attempts: 5,
@@ -127,8 +131,8 @@ impl<A: Aggregate> Handler<A> {
         Ok(StreamName::of(A::CATEGORY, id)?)
     }
 
-    pub fn policy(&self) -> &Policy {
-        &self.policy
+    pub fn policies(&self) -> &Arc<Policies> {
+        &self.policies
     }
 
     /// Decides the command on the current state and appends its events.
@@ -161,11 +165,12 @@ impl<A: Aggregate> Handler<A> {
                     });
                 }
             }
+            let in_force = self.policies.current();
             let ctx = Context {
                 aggregate_id: envelope.aggregate_id,
                 now: self.clock.now(),
                 actor: &envelope.actor,
-                policy: &self.policy,
+                policy: &in_force.policy,
             };
             let decision = state.handle(&envelope.command, &ctx);
             // A refusal or a no-op decided on cached state must not stand if
@@ -204,7 +209,7 @@ impl<A: Aggregate> Handler<A> {
                 CurrentRevision::NoStream => ExpectedRevision::NoStream,
                 CurrentRevision::Revision(r) => ExpectedRevision::Exact(r),
             };
-            let new_events = self.encode(envelope, &events)?;
+            let new_events = self.encode(envelope, &events, &in_force.digest)?;
             match self.store.append(&stream, expected, new_events).await {
                 Ok(AppendResult {
                     next_expected_revision,
@@ -376,6 +381,7 @@ impl<A: Aggregate> Handler<A> {
         &self,
         envelope: &Envelope<A::Command>,
         events: &[A::Event],
+        policy_digest: &str,
     ) -> Result<Vec<NewEvent>, HandlerError> {
         let mut metadata = EventMetadata {
             correlation_id: Some(envelope.correlation_id),
@@ -388,6 +394,9 @@ impl<A: Aggregate> Handler<A> {
         metadata
             .extra
             .insert("command".into(), envelope.command.name().into());
+        metadata
+            .extra
+            .insert(POLICY_DIGEST.into(), policy_digest.into());
         let metadata = serde_json::value::to_raw_value(&metadata)?;
         events
             .iter()

@@ -5,7 +5,9 @@
 //! and appends the events with `Exact(revision)`: if another writer got there
 //! first, the append fails, the state is read again and the command decided
 //! again, a bounded number of times. Events carry the actor, the command's
-//! correlation and causation ids and the schema version in their metadata.
+//! correlation and causation ids, the schema version and the digest of the
+//! policy they were decided under in their metadata; [`policy`] keeps the
+//! policy in force from the log.
 //!
 //! The [`Scheduler`] issues the time-driven commands (auto-accepted refunds,
 //! SLA breaches, parcels returned after 4 days unreachable, unpaid orders
@@ -14,8 +16,10 @@
 
 mod clock;
 mod handler;
+pub mod policy;
 mod scheduler;
 
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use handler::{CommandOutcome, Envelope, Handler, HandlerError};
+pub use handler::{CommandOutcome, Envelope, Handler, HandlerError, POLICY_DIGEST};
+pub use policy::{Policies, PolicyStoreError};
 pub use scheduler::{DueAggregate, DueIndex, Scheduler, SchedulerError, SchedulerRun};

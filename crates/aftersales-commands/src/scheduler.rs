@@ -92,7 +92,7 @@ impl Scheduler {
         cases: Arc<Handler<Case>>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let policy = Arc::new(cases.policy().clone());
+        let policy = cases.policies().clone();
         Self {
             index,
             unpaid: Handler::new(store.clone(), policy.clone(), clock.clone()),
@@ -135,7 +135,7 @@ impl Scheduler {
                         continue;
                     }
                 };
-                for command in state.due_commands(now, handler.policy()) {
+                for command in state.due_commands(now) {
                     let envelope = Envelope::new(id, command, Actor::system());
                     match handler.execute(&envelope).await {
                         Ok(outcome) if !outcome.events.is_empty() => run.issued += 1,

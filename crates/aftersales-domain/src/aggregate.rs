@@ -107,13 +107,15 @@ pub struct Timer<C> {
 pub trait Scheduled: Aggregate {
     /// Every command the state has waiting on the clock, each with the
     /// moment it falls due. Only a new event changes them, which is what
-    /// lets the scheduler index the next due time instead of the state.
-    fn timers(&self, policy: &Policy) -> Vec<Timer<Self::Command>>;
+    /// lets the scheduler index the next due time instead of the state. They
+    /// depend on the state alone: the decisions that started a timer
+    /// recorded the deadline the policy of their moment set.
+    fn timers(&self) -> Vec<Timer<Self::Command>>;
 
     /// The commands due at `now`. Deciding them checks the rule again, so
     /// issuing one twice appends nothing the second time.
-    fn due_commands(&self, now: DateTime<Utc>, policy: &Policy) -> Vec<Self::Command> {
-        self.timers(policy)
+    fn due_commands(&self, now: DateTime<Utc>) -> Vec<Self::Command> {
+        self.timers()
             .into_iter()
             .filter(|timer| timer.at <= now)
             .map(|timer| timer.command)
@@ -121,8 +123,8 @@ pub trait Scheduled: Aggregate {
     }
 
     /// When the next command falls due; `None` while nothing waits on the clock.
-    fn next_due(&self, policy: &Policy) -> Option<DateTime<Utc>> {
-        self.timers(policy).iter().map(|timer| timer.at).min()
+    fn next_due(&self) -> Option<DateTime<Utc>> {
+        self.timers().iter().map(|timer| timer.at).min()
     }
 }
 

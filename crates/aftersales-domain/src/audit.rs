@@ -6,13 +6,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Datelike, NaiveTime, Utc, Weekday};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{Aggregate, Context};
-use crate::calendar::BusinessCalendar;
+use crate::calendar::{in_windows, minute_of_day};
 use crate::error::DomainError;
 use crate::model::{check_optional, require_short};
+use crate::policy::Policy;
 
 /// Unanswered attempts, in different time slots, before a customer is left out.
 const ATTEMPTS_BEFORE_EXCLUSION: usize = 3;
@@ -20,6 +21,14 @@ const ATTEMPTS_BEFORE_EXCLUSION: usize = 3;
 const REFUSED_SCORE: u8 = 3;
 /// The largest population a draw takes.
 const MAX_POPULATION: usize = 100_000;
+/// The SOP's target, 4.0, for audits drawn before the log recorded each policy.
+const SOP_TARGET_TENTHS: u32 = 40;
+
+/// `sum / count` in hundredths, rounded half up: 4.125 is 4.13, as a
+/// person rounds and as the reports print it.
+pub fn hundredths_half_up(sum: u64, count: u64) -> u64 {
+    (sum * 200 + count) / (2 * count)
+}
 
 crate::domain_commands! {
     pub enum AuditCommand {
@@ -83,6 +92,18 @@ pub struct AuditSampleDrawn {
     pub population: Vec<String>,
     pub drawn: Vec<String>,
     pub at: DateTime<Utc>,
+    /// The month's satisfaction target in tenths, by the policy in force
+    /// when the sample was drawn. Absent in events recorded before policies
+    /// were: those ran under the SOP's 4.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_tenths: Option<u32>,
+}
+
+impl AuditSampleDrawn {
+    /// The month's target in tenths.
+    pub fn target(&self) -> u32 {
+        self.target_tenths.unwrap_or(SOP_TARGET_TENTHS)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -116,7 +137,8 @@ pub struct AuditClosed {
     pub excluded: usize,
     pub refused: usize,
     pub score_sum: u32,
-    /// Satisfaction = sum / scored, in hundredths (412 = 4.12).
+    /// Satisfaction = sum / scored, in hundredths rounded half up (412 = 4.12),
+    /// as the reports show it.
     pub satisfaction_hundredths: Option<u32>,
     pub target_met: bool,
     pub at: DateTime<Utc>,
@@ -129,6 +151,8 @@ pub struct SamplingAudit {
     pub scores: BTreeMap<String, (u8, bool)>,
     pub excluded: BTreeSet<String>,
     pub unanswered_slots: BTreeMap<String, BTreeSet<String>>,
+    /// The month's target in tenths, set when the sample was drawn.
+    pub target_tenths: u32,
     pub closed: bool,
 }
 
@@ -151,7 +175,7 @@ impl Aggregate for SamplingAudit {
                     return Err(DomainError::SampleAlreadyDrawn);
                 }
                 check_month(&c.month)?;
-                let min = ctx.policy.audit_min_sample;
+                let min = ctx.policy.audit.min_sample;
                 if c.size < min {
                     return Err(DomainError::SampleTooSmall { size: c.size, min });
                 }
@@ -185,6 +209,7 @@ impl Aggregate for SamplingAudit {
                     population,
                     drawn,
                     at: ctx.now,
+                    target_tenths: Some(ctx.policy.audit.target_tenths),
                 }
                 .into()])
             }
@@ -198,9 +223,8 @@ impl Aggregate for SamplingAudit {
                 if self.scores.contains_key(&c.customer) || self.excluded.contains(&c.customer) {
                     return Err(DomainError::AlreadyScored);
                 }
-                let calendar = &ctx.policy.calendar;
                 let slot =
-                    call_slot(calendar, c.called_at).ok_or(DomainError::OutsideCallWindow)?;
+                    call_slot(ctx.policy, c.called_at).ok_or(DomainError::OutsideCallWindow)?;
                 let mut events = vec![AuditEvent::from(AuditCallRecorded {
                     customer: c.customer.clone(),
                     called_at: c.called_at,
@@ -264,7 +288,10 @@ impl Aggregate for SamplingAudit {
                 }
                 let scored = self.scores.len();
                 let score_sum: u32 = self.scores.values().map(|(s, _)| u32::from(*s)).sum();
-                let satisfaction_hundredths = (scored > 0).then(|| score_sum * 100 / scored as u32);
+                let satisfaction_hundredths = (scored > 0).then(|| {
+                    // At most 5 × 100,000 × 100: well inside a u32.
+                    hundredths_half_up(u64::from(score_sum), scored as u64) as u32
+                });
                 Ok(vec![AuditClosed {
                     sampled: self.drawn.len(),
                     scored,
@@ -273,7 +300,7 @@ impl Aggregate for SamplingAudit {
                     score_sum,
                     satisfaction_hundredths,
                     target_met: satisfaction_hundredths
-                        .is_some_and(|s| s >= ctx.policy.audit_target_tenths * 10),
+                        .is_some_and(|s| s >= self.target_tenths * 10),
                     at: ctx.now,
                 }
                 .into()])
@@ -283,7 +310,10 @@ impl Aggregate for SamplingAudit {
 
     fn evolve(&mut self, event: &AuditEvent) {
         match event {
-            AuditEvent::AuditSampleDrawn(e) => self.drawn = e.drawn.iter().cloned().collect(),
+            AuditEvent::AuditSampleDrawn(e) => {
+                self.drawn = e.drawn.iter().cloned().collect();
+                self.target_tenths = e.target();
+            }
             AuditEvent::AuditCallRecorded(e) => {
                 if e.outcome == AuditCallOutcome::NoAnswer {
                     self.unanswered_slots
@@ -335,25 +365,26 @@ pub fn draw(population: &[String], seed: u64, size: usize) -> Vec<String> {
     keys
 }
 
-/// The time slot of an audit call, or `None` outside the allowed windows:
-/// weekdays 09:00-12:00 and 13:00-20:00, holidays (weekends and the
-/// calendar's closed days) 10:00-12:00 and 13:00-20:00, local time.
-pub fn call_slot(calendar: &BusinessCalendar, at: DateTime<Utc>) -> Option<String> {
-    let local = at.with_timezone(&calendar.offset());
+/// The time slot of an audit call, or `None` outside the windows the
+/// policy allows (by default weekdays 09:00-12:00 and 13:00-20:00, days of
+/// rest 10:00-12:00 and 13:00-20:00, local time). Slots are the morning,
+/// the afternoon (from 12:00) and the evening (from 17:00) of a local day.
+pub fn call_slot(policy: &Policy, at: DateTime<Utc>) -> Option<String> {
+    let calendar = &policy.calendar;
+    let local = at.with_timezone(&calendar.time_zone);
     let day = local.date_naive();
-    let holiday =
-        matches!(day.weekday(), Weekday::Sat | Weekday::Sun) || calendar.closed_days.contains(&day);
-    let time = local.time();
-    let hm = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap_or_default();
-    let morning_start = if holiday { hm(10, 0) } else { hm(9, 0) };
-    let slot = if time >= morning_start && time < hm(12, 0) {
-        "morning"
-    } else if time >= hm(13, 0) && time < hm(17, 0) {
-        "afternoon"
-    } else if time >= hm(17, 0) && time < hm(20, 0) {
-        "evening"
+    let windows = if calendar.is_rest_day(day) {
+        &policy.audit.rest_day_windows
     } else {
+        &policy.audit.working_day_windows
+    };
+    if !in_windows(windows, &local) {
         return None;
+    }
+    let slot = match minute_of_day(&local) {
+        ..720 => "morning",
+        720..1020 => "afternoon",
+        _ => "evening",
     };
     Some(format!("{day} {slot}"))
 }
@@ -422,6 +453,14 @@ mod tests {
         assert_eq!(first, again);
         assert_eq!(first.iter().collect::<BTreeSet<_>>().len(), 50);
         assert_ne!(first, draw(&population(120), 43, 50));
+    }
+
+    #[test]
+    fn satisfaction_is_rounded_half_up_as_a_person_rounds() {
+        assert_eq!(hundredths_half_up(33, 8), 413); // 4.125
+        assert_eq!(hundredths_half_up(2, 3), 67); // 0.666…
+        assert_eq!(hundredths_half_up(13, 3), 433); // 4.333…
+        assert_eq!(hundredths_half_up(4, 1), 400);
     }
 
     #[test]

@@ -103,6 +103,8 @@ pub enum DomainError {
         "a refund for goods not received covers the whole order: {order_remaining} (minor units)"
     )]
     NotReceivedRefundIsWholeOrder { order_remaining: i64 },
+    #[error("the order's platform has no refund timers in the shop's policy")]
+    UnknownPlatform,
     #[error("in \"buyer paid\" a refund may be requested from {allowed_from}")]
     RefundTooEarly { allowed_from: DateTime<Utc> },
     #[error("a direct transfer is for orders whose trade succeeded")]
@@ -225,6 +227,7 @@ impl DomainError {
             Self::NoOrder => "no-order",
             Self::RefundExceedsPaid { .. } => "refund-exceeds-paid",
             Self::NotReceivedRefundIsWholeOrder { .. } => "not-received-refund-is-whole-order",
+            Self::UnknownPlatform => "unknown-platform",
             Self::RefundTooEarly { .. } => "refund-too-early",
             Self::DirectTransferNeedsTradeSucceeded => "direct-transfer-needs-trade-succeeded",
             Self::RefundNotPending => "refund-not-pending",

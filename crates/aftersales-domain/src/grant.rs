@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::aggregate::{Aggregate, Context, Scheduled, Timer};
 use crate::error::DomainError;
 use crate::model::{require_short, require_text};
-use crate::policy::{hours, Policy};
+use crate::policy::hours;
 
 crate::domain_commands! {
     pub enum GrantCommand {
@@ -121,7 +121,7 @@ impl AccessGrant {
 }
 
 impl Scheduled for AccessGrant {
-    fn timers(&self, _policy: &Policy) -> Vec<Timer<GrantCommand>> {
+    fn timers(&self) -> Vec<Timer<GrantCommand>> {
         match self.expires_at {
             Some(at) if self.stage == GrantStage::Active => vec![Timer {
                 at,
@@ -275,12 +275,7 @@ mod tests {
             when::<AccessGrant>(&history, ExpireAccess {}, system, now),
             Err(DomainError::NotDueYet { .. })
         ));
-        assert_eq!(
-            grant
-                .due_commands(t("2026-03-03T02:00:00Z"), &Policy::default())
-                .len(),
-            1
-        );
+        assert_eq!(grant.due_commands(t("2026-03-03T02:00:00Z")).len(), 1);
         apply::<AccessGrant>(
             &mut history,
             ExpireAccess {},

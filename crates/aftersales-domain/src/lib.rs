@@ -28,4 +28,4 @@ pub use actor::{Actor, Role};
 pub use aggregate::{Aggregate, Command, Context, DecodeError, DomainEvent, Scheduled, Timer};
 pub use error::DomainError;
 pub use money::{Currency, Money};
-pub use policy::Policy;
+pub use policy::{Policy, PolicyError};

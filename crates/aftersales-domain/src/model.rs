@@ -138,6 +138,11 @@ pub struct Order {
     #[serde(default)]
     pub postage: Option<Money>,
     pub platform_state: PlatformState,
+    /// The platform the order was placed on, as the shop's policy names it
+    /// (`taobao`, `jd` …); its refund timers apply. None: the policy's
+    /// default platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
 }
 
 impl Order {

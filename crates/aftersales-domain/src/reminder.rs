@@ -8,7 +8,7 @@ use crate::aggregate::{Aggregate, Context, Scheduled, Timer};
 use crate::error::DomainError;
 use crate::model::{check_optional, require_short, require_text};
 use crate::money::Money;
-use crate::policy::{hours, Policy};
+use crate::policy::hours;
 
 crate::domain_commands! {
     pub enum ReminderCommand {
@@ -135,7 +135,7 @@ pub struct UnpaidOrder {
 
 impl Scheduled for UnpaidOrder {
     /// The platform's auto-close.
-    fn timers(&self, _policy: &Policy) -> Vec<Timer<ReminderCommand>> {
+    fn timers(&self) -> Vec<Timer<ReminderCommand>> {
         match self.auto_close_at {
             Some(at) if self.registered && !self.settled => vec![Timer {
                 at,
@@ -326,12 +326,7 @@ mod tests {
             Err(DomainError::NotDueYet { .. })
         ));
         let state = UnpaidOrder::replay(&history);
-        assert_eq!(
-            state
-                .due_commands(t("2026-03-04T12:00:00Z"), &Policy::default())
-                .len(),
-            1
-        );
+        assert_eq!(state.due_commands(t("2026-03-04T12:00:00Z")).len(), 1);
         assert!(when::<UnpaidOrder>(&history, close, SYSTEM, t("2026-03-04T12:00:00Z")).is_ok());
     }
 
@@ -357,7 +352,7 @@ mod tests {
             Err(DomainError::OrderSettled)
         );
         assert!(UnpaidOrder::replay(&history)
-            .due_commands(t("2026-03-09T00:00:00Z"), &Policy::default())
+            .due_commands(t("2026-03-09T00:00:00Z"))
             .is_empty());
     }
 

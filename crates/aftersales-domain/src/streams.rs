@@ -18,6 +18,7 @@ use crate::aggregate::{Aggregate, DecodeError, DomainEvent};
 use crate::audit::{AuditEvent, SamplingAudit};
 use crate::case::{Case, CaseEvent};
 use crate::grant::{AccessGrant, GrantEvent};
+use crate::policy::Policy;
 use crate::reminder::{ReminderEvent, UnpaidOrder};
 use crate::repair::{RepairEvent, RepairOrder};
 
@@ -29,6 +30,11 @@ pub const PERSONAL_DATA_VIEWS: &str = "pdview";
 /// event skipped for good.
 pub const READ_MODEL_RECORDS: &str = "readmodel";
 
+/// `policy-shop`: each policy the shop put in force, in order.
+pub const POLICY: &str = "policy";
+/// The shop's one policy stream.
+pub const POLICY_STREAM: &str = "policy-shop";
+
 /// Every category the product owns, named once.
 pub const OWNED_CATEGORIES: &[&str] = &[
     Case::CATEGORY,
@@ -38,6 +44,7 @@ pub const OWNED_CATEGORIES: &[&str] = &[
     AccessGrant::CATEGORY,
     PERSONAL_DATA_VIEWS,
     READ_MODEL_RECORDS,
+    POLICY,
 ];
 
 /// Whether streams of `category` are written only through the product.
@@ -93,6 +100,27 @@ pub struct ParkedEventSkipped {
     pub at: DateTime<Utc>,
 }
 
+crate::domain_events! {
+    /// The shop's policy, as it changed.
+    pub enum PolicyEvent {
+        PolicyChanged = "PolicyChanged",
+    }
+}
+
+/// A policy put in force: from this event's position on, decisions are
+/// taken under it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyChanged {
+    /// The whole policy, not a difference: one event says what was in force.
+    pub policy: Policy,
+    /// [`Policy::digest`], which the events decided under it name.
+    pub digest: String,
+    /// The digest of the policy it replaced, if any.
+    pub previous: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
 /// Why an event cannot stand in an owned stream.
 #[derive(Debug, thiserror::Error)]
 pub enum StoredEventError {
@@ -100,6 +128,8 @@ pub enum StoredEventError {
     StreamId(String),
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    #[error("its policy cannot be put in force: {0}")]
+    Policy(String),
     #[error("its metadata names no actor (actor_id)")]
     NoActor,
     #[error("its metadata names no known role (actor_role): {0:?}")]
@@ -122,18 +152,23 @@ pub fn check_stored(
         return Ok(());
     }
     let id = stream.split_once('-').map_or("", |(_, id)| id);
-    if category != READ_MODEL_RECORDS && Uuid::parse_str(id).is_err() {
+    let named = category == READ_MODEL_RECORDS || stream == POLICY_STREAM;
+    if !named && Uuid::parse_str(id).is_err() {
         return Err(StoredEventError::StreamId(stream.to_owned()));
     }
     match category {
-        "case" => CaseEvent::decode(event_type, data).map(drop),
-        "unpaid" => ReminderEvent::decode(event_type, data).map(drop),
-        "audit" => AuditEvent::decode(event_type, data).map(drop),
-        "repair" => RepairEvent::decode(event_type, data).map(drop),
-        "grant" => GrantEvent::decode(event_type, data).map(drop),
-        PERSONAL_DATA_VIEWS => PrivacyEvent::decode(event_type, data).map(drop),
-        _ => ReadModelEvent::decode(event_type, data).map(drop),
-    }?;
+        "case" => CaseEvent::decode(event_type, data).map(drop)?,
+        "unpaid" => ReminderEvent::decode(event_type, data).map(drop)?,
+        "audit" => AuditEvent::decode(event_type, data).map(drop)?,
+        "repair" => RepairEvent::decode(event_type, data).map(drop)?,
+        "grant" => GrantEvent::decode(event_type, data).map(drop)?,
+        PERSONAL_DATA_VIEWS => PrivacyEvent::decode(event_type, data).map(drop)?,
+        POLICY => {
+            let PolicyEvent::PolicyChanged(changed) = PolicyEvent::decode(event_type, data)?;
+            check_policy(&changed).map_err(StoredEventError::Policy)?;
+        }
+        _ => ReadModelEvent::decode(event_type, data).map(drop)?,
+    }
     if actor_id.is_none_or(|id| id.trim().is_empty()) {
         return Err(StoredEventError::NoActor);
     }
@@ -141,6 +176,16 @@ pub fn check_stored(
         Some(Ok(_)) => Ok(()),
         _ => Err(StoredEventError::NoRole(actor_role.map(str::to_owned))),
     }
+}
+
+/// A recorded policy must be one the product would have put in force: valid,
+/// and named by its own digest.
+fn check_policy(changed: &PolicyChanged) -> Result<(), String> {
+    changed.policy.validate().map_err(|e| e.to_string())?;
+    if changed.policy.digest() != changed.digest {
+        return Err("its digest is not the policy's".to_owned());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use aftersales_domain::case::{CaseCommand, CaseEvent};
 use aftersales_domain::grant::{GrantCommand, GrantEvent};
 use aftersales_domain::reminder::{ReminderCommand, ReminderEvent};
 use aftersales_domain::repair::{RepairCommand, RepairEvent};
-use aftersales_domain::streams::{PrivacyEvent, ReadModelEvent};
+use aftersales_domain::streams::{PolicyEvent, PrivacyEvent, ReadModelEvent};
 use aftersales_domain::Role;
 
 const DOC: &str = include_str!("../../../docs/domain.md");
@@ -51,7 +51,8 @@ fn every_event_type_is_documented() {
         .chain(RepairEvent::TYPES)
         .chain(GrantEvent::TYPES)
         .chain(PrivacyEvent::TYPES)
-        .chain(ReadModelEvent::TYPES);
+        .chain(ReadModelEvent::TYPES)
+        .chain(PolicyEvent::TYPES);
     for event in all {
         assert!(
             DOC.contains(&format!("`{event}`")),

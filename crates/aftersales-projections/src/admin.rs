@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aftersales_domain::streams::{ParkedEventSkipped, ReadModelEvent};
-use aftersales_domain::{Actor, DomainEvent, Policy};
+use aftersales_domain::{Actor, DomainEvent};
 use aftersales_store::{
     AllFrom, AllQuery, Direction, EventMetadata, EventStore, ExpectedRevision, NewEvent, Position,
     RecordedEvent,
@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::case_views::CaseViews;
 use crate::db::{ParkedEvent, ReadDb};
-use crate::envelope::Envelope;
+use crate::envelope::{Envelope, Zones};
 use crate::error::ProjectionError;
 use crate::ledger::Ledger;
 use crate::projection::Projection;
@@ -59,7 +59,7 @@ pub const READ_MODELS: &[ReadModel] = &[
     ReadModel {
         name: schedule::NAME,
         version: schedule::VERSION,
-        runtime: |store, target| Box::new(Schedule::new(store.clone(), Policy::default(), target)),
+        runtime: |store, target| Box::new(Schedule::new(store.clone(), target)),
     },
 ];
 
@@ -454,10 +454,11 @@ pub async fn retry(
             position,
         });
     }
+    let zones = Zones::load(store).await?;
     let mut outcomes = Vec::new();
     for mut event in parked {
         let recorded = event_at(store, event.position).await?;
-        let result = match Envelope::decode(&recorded) {
+        let result = match Envelope::decode(&recorded, &zones) {
             Ok(Some(envelope)) => projector.retry(db, &envelope).await,
             // A category the read models no longer follow: nothing to apply.
             Ok(None) => db.forget_parked(&status, event.position).await.map(drop),

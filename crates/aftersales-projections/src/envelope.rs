@@ -5,9 +5,14 @@ use aftersales_domain::case::{Case, CaseEvent};
 use aftersales_domain::grant::{AccessGrant, GrantEvent};
 use aftersales_domain::reminder::{ReminderEvent, UnpaidOrder};
 use aftersales_domain::repair::{RepairEvent, RepairOrder};
+use aftersales_domain::streams::{PolicyEvent, POLICY, POLICY_STREAM};
 use aftersales_domain::{Aggregate, DomainEvent};
-use aftersales_store::{EventMetadata, Position, RecordedEvent, Revision};
-use chrono::{DateTime, Utc};
+use aftersales_store::{
+    Direction, EventMetadata, EventStore, Position, RecordedEvent, Revision, StreamFrom,
+    StreamName, MAX_READ_LIMIT,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
 use uuid::Uuid;
 
 use crate::error::ProjectionError;
@@ -62,13 +67,19 @@ pub struct Envelope {
     pub occurred_at: DateTime<Utc>,
     pub actor_id: Option<String>,
     pub actor_role: Option<String>,
+    /// The shop's time zone by the policy in force at this event: the one
+    /// its business days are counted in.
+    pub time_zone: Tz,
     pub event: AnyEvent,
 }
 
 impl Envelope {
     /// Decodes an event of a followed category; `None` for streams the read
     /// models do not follow (for example events appended by hand with the CLI).
-    pub fn decode(recorded: &RecordedEvent) -> Result<Option<Self>, ProjectionError> {
+    pub fn decode(
+        recorded: &RecordedEvent,
+        zones: &Zones,
+    ) -> Result<Option<Self>, ProjectionError> {
         let category = recorded.category();
         if !CATEGORIES.contains(&category) {
             return Ok(None);
@@ -114,13 +125,78 @@ impl Envelope {
             occurred_at,
             actor_id: metadata.actor_id,
             actor_role: metadata.actor_role,
+            time_zone: zones.at(recorded.position),
             event,
         }))
+    }
+
+    /// The business day a moment of this event falls on, in the shop's time zone.
+    pub fn local_day(&self, at: DateTime<Utc>) -> NaiveDate {
+        at.with_timezone(&self.time_zone).date_naive()
     }
 
     /// Who did it, as the reports name them.
     pub fn actor(&self) -> &str {
         self.actor_id.as_deref().unwrap_or("unknown")
+    }
+}
+
+/// The zone of events recorded before the log recorded the shop's policy:
+/// they were decided under the SOP's calendar, in China time.
+const SOP_TIME_ZONE: Tz = chrono_tz::Asia::Shanghai;
+
+/// The shop's time zone at each position of the log, from the policies it
+/// recorded. Before the first policy, the first one's zone applies.
+#[derive(Debug, Clone, Default)]
+pub struct Zones(Vec<(Position, Tz)>);
+
+impl Zones {
+    /// Every zone the policy stream recorded.
+    pub async fn load(store: &dyn EventStore) -> Result<Self, ProjectionError> {
+        let stream = StreamName::new(POLICY_STREAM).map_err(aftersales_store::StoreError::from)?;
+        let mut zones = Zones::default();
+        let mut from = StreamFrom::Start;
+        loop {
+            let page = store
+                .read_stream(&stream, from, Direction::Forwards, MAX_READ_LIMIT)
+                .await?;
+            for event in &page {
+                zones.observe(event)?;
+            }
+            match page.last() {
+                Some(last) if page.len() == MAX_READ_LIMIT => {
+                    from = StreamFrom::Revision(last.revision + 1);
+                }
+                _ => return Ok(zones),
+            }
+        }
+    }
+
+    /// Takes note of a policy event of the log; any other event is ignored.
+    pub fn observe(&mut self, recorded: &RecordedEvent) -> Result<(), ProjectionError> {
+        if recorded.category() != POLICY
+            || self.0.last().is_some_and(|(p, _)| *p >= recorded.position)
+        {
+            return Ok(());
+        }
+        let PolicyEvent::PolicyChanged(changed) =
+            PolicyEvent::decode(&recorded.event_type, recorded.data.get()).map_err(|e| {
+                ProjectionError::Undecodable {
+                    position: recorded.position,
+                    event_type: recorded.event_type.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
+        self.0
+            .push((recorded.position, changed.policy.calendar.time_zone));
+        Ok(())
+    }
+
+    fn at(&self, position: Position) -> Tz {
+        let index = self.0.partition_point(|(p, _)| *p <= position);
+        self.0
+            .get(index.saturating_sub(1))
+            .map_or(SOP_TIME_ZONE, |(_, zone)| *zone)
     }
 }
 

@@ -15,7 +15,6 @@ use crate::docs::Docs;
 use crate::envelope::{AnyEvent, Envelope};
 use crate::error::ProjectionError;
 use crate::projection::{DocKey, Projection};
-use crate::reports::business_day;
 
 const CONTEXT: &str = "case";
 pub const TRANSACTION: &str = "tx";
@@ -275,7 +274,7 @@ fn post(
         event_id: event.event_id,
         case_id: event.aggregate_id,
         at,
-        day: business_day(at),
+        day: event.local_day(at),
         event_type: match &event.event {
             AnyEvent::Case(e) => aftersales_domain::DomainEvent::event_type(e).to_owned(),
             _ => String::new(),

@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aftersales_domain::streams::{ReadModelEvent, READ_MODEL_RECORDS};
+use aftersales_domain::streams::{ReadModelEvent, POLICY, READ_MODEL_RECORDS};
 use aftersales_domain::DomainEvent;
 use aftersales_store::{
     subscribe, AllFilter, Direction, EventStore, Position, RecordedEvent, StreamFrom, StreamName,
@@ -32,7 +32,7 @@ use chrono::Utc;
 pub use crate::db::{status_name, table_name, ParkedEvent, Target};
 use crate::db::{Move, ReadDb, RowWrite};
 use crate::docs::Docs;
-use crate::envelope::{Envelope, CATEGORIES};
+use crate::envelope::{Envelope, Zones, CATEGORIES};
 use crate::error::ProjectionError;
 use crate::projection::{DocKey, Projection};
 
@@ -455,8 +455,14 @@ pub async fn run(
         if stop_at.is_some_and(|stop| start >= stop) {
             return Ok(parked);
         }
+        // The policy stream too: its time zone counts the business days.
+        let mut zones = Zones::load(store.as_ref()).await?;
         let filter = AllFilter {
-            categories: CATEGORIES.iter().map(|c| (*c).to_owned()).collect(),
+            categories: CATEGORIES
+                .iter()
+                .chain([&POLICY])
+                .map(|c| (*c).to_owned())
+                .collect(),
             event_types: Vec::new(),
         };
         let mut subscription = subscribe(store.clone(), SubscribeFrom::After(start), filter);
@@ -494,7 +500,10 @@ pub async fn run(
                             to = Some(to.map_or(stop, |to: Position| to.max(stop)));
                             break;
                         }
-                        match Envelope::decode(&recorded) {
+                        let decoded = zones
+                            .observe(&recorded)
+                            .and_then(|()| Envelope::decode(&recorded, &zones));
+                        match decoded {
                             Ok(Some(envelope)) => batch.push(envelope),
                             Ok(None) => {}
                             Err(error) => {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use aftersales_domain::case::Case;
 use aftersales_domain::grant::AccessGrant;
 use aftersales_domain::reminder::UnpaidOrder;
-use aftersales_domain::{Aggregate, DomainEvent, Policy, Scheduled};
+use aftersales_domain::{Aggregate, DomainEvent, Scheduled};
 use aftersales_store::{
     Direction, EventStore, Position, RecordedEvent, Revision, StoreError, StreamFrom, StreamName,
     MAX_READ_LIMIT,
@@ -162,11 +162,11 @@ impl Folded {
         Ok(())
     }
 
-    fn next_due(&self, policy: &Policy) -> Option<DateTime<Utc>> {
+    fn next_due(&self) -> Option<DateTime<Utc>> {
         match self {
-            Folded::Case(state) => state.next_due(policy),
-            Folded::Unpaid(state) => state.next_due(policy),
-            Folded::Grant(state) => state.next_due(policy),
+            Folded::Case(state) => state.next_due(),
+            Folded::Unpaid(state) => state.next_due(),
+            Folded::Grant(state) => state.next_due(),
         }
     }
 }
@@ -174,7 +174,6 @@ impl Folded {
 /// The schedule's runtime.
 pub struct Schedule {
     store: Arc<dyn EventStore>,
-    policy: Policy,
     checkpoint: Checkpoint,
     /// By category and id: ids are unique within a category only.
     states: LruCache<(&'static str, Uuid), (Revision, Folded)>,
@@ -190,11 +189,9 @@ impl std::fmt::Debug for Schedule {
 }
 
 impl Schedule {
-    /// The policy must be the one the scheduler's handlers decide with.
-    pub fn new(store: Arc<dyn EventStore>, policy: Policy, target: Target) -> Self {
+    pub fn new(store: Arc<dyn EventStore>, target: Target) -> Self {
         Self {
             store,
-            policy,
             checkpoint: Checkpoint::new(NAME, VERSION, target),
             states: LruCache::new(NonZeroUsize::new(CACHED_STATES).expect("non-zero")),
         }
@@ -211,12 +208,12 @@ impl Schedule {
         match self.states.get_mut(&key) {
             // Folded already: the stream was read through this event.
             Some((revision, state)) if *revision >= event.revision => {
-                return Ok(state.next_due(&self.policy));
+                return Ok(state.next_due());
             }
             Some((revision, state)) if *revision + 1 == event.revision => {
                 state.evolve(event)?;
                 *revision = event.revision;
-                return Ok(state.next_due(&self.policy));
+                return Ok(state.next_due());
             }
             _ => {}
         }
@@ -235,7 +232,7 @@ impl Schedule {
         let Some(state) = state else {
             return Ok(None);
         };
-        let due = state.next_due(&self.policy);
+        let due = state.next_due();
         self.states.put(key, (event.revision, state));
         Ok(due)
     }
@@ -319,7 +316,7 @@ impl Projector for Schedule {
             .map_err(|e| e.at_event(event.position))?;
         let rows: Vec<RowWrite> = state
             .map(|state| {
-                let due = state.next_due(&self.policy);
+                let due = state.next_due();
                 row(state.category(), event.aggregate_id, due)
             })
             .into_iter()

@@ -139,6 +139,8 @@ impl Case {
                     class: c.class,
                     note: c.note.clone(),
                     at: now,
+                    unreachable_return_hours: (c.class == ParcelClass::DifficultByCustomer)
+                        .then_some(ctx.policy.unreachable_return_hours),
                 }
                 .into()])
             }
@@ -601,7 +603,10 @@ impl Case {
                         what: "this compensation was offered",
                     });
                 }
-                let limit = self.order.as_ref().and_then(|o| o.postage);
+                let limit = ctx.policy.approvals.compensation_limit.for_order(
+                    self.order.as_ref().and_then(|o| o.postage),
+                    c.amount.currency,
+                );
                 let within_limit = limit
                     .is_some_and(|l| l.currency == c.amount.currency && c.amount.minor <= l.minor);
                 if within_limit {
@@ -667,13 +672,23 @@ impl Case {
                     });
                 }
                 self.check_refundable(c.amount)?;
+                if c.amount.minor <= ctx.policy.approvals.price_difference_limit_fen {
+                    return Ok(vec![PriceDifferenceRefundRequested {
+                        price_refund_id: c.price_refund_id,
+                        amount: c.amount,
+                        reason: c.reason.clone(),
+                        approval_id: None,
+                        at: now,
+                    }
+                    .into()]);
+                }
                 self.check_new_approval(c.approval_id)?;
                 Ok(vec![
                     PriceDifferenceRefundRequested {
                         price_refund_id: c.price_refund_id,
                         amount: c.amount,
                         reason: c.reason.clone(),
-                        approval_id: c.approval_id,
+                        approval_id: Some(c.approval_id),
                         at: now,
                     }
                     .into(),
@@ -929,6 +944,16 @@ impl Case {
             if order.paid_at > ctx.now + Duration::minutes(CLOCK_SKEW_MINUTES) {
                 return Err(DomainError::invalid("order.paid_at", "lies in the future"));
             }
+            if ctx
+                .policy
+                .refund_timers(order.platform.as_deref())
+                .is_none()
+            {
+                return Err(DomainError::invalid(
+                    "order.platform",
+                    "is not a platform of the shop's policy",
+                ));
+            }
         }
         let targets = ctx.policy.sla(c.priority);
         let calendar = ctx.policy.sla_calendar(c.priority);
@@ -1094,8 +1119,15 @@ impl Case {
     }
 
     /// The 4-day rule: a customer-caused difficult parcel goes back when the
-    /// customer could not be reached, by phone or IM, for 4 days.
-    pub fn unreachable_since(&self) -> Option<DateTime<Utc>> {
+    /// customer could not be reached, by phone or IM, for 4 days (the
+    /// window the policy set when the parcel was reported).
+    pub fn unreachable_return_due(&self) -> Option<DateTime<Utc>> {
+        let hours_allowed = self.parcel.as_ref()?.unreachable_return_hours;
+        self.unreachable_since()
+            .map(|since| since + hours(hours_allowed))
+    }
+
+    fn unreachable_since(&self) -> Option<DateTime<Utc>> {
         let parcel = self.parcel.as_ref()?;
         if parcel.class != ParcelClass::DifficultByCustomer || parcel.is_settled() {
             return None;
@@ -1115,8 +1147,7 @@ impl Case {
     fn return_to_sender(&self, c: &ReturnParcelToSender, ctx: &Context<'_>) -> Decision {
         self.open_parcel()?;
         if c.reason == ReturnToSenderReason::CustomerUnreachable {
-            let window = hours(ctx.policy.unreachable_return_hours);
-            let due = self.unreachable_since().map(|since| since + window);
+            let due = self.unreachable_return_due();
             if due.is_none_or(|due| ctx.now < due) {
                 return Err(DomainError::NotDueYet { due });
             }
@@ -1191,17 +1222,20 @@ impl Case {
                 }
             }
         }
-        let policy = ctx.policy;
+        let timers = ctx
+            .policy
+            .refund_timers(order.platform.as_deref())
+            .ok_or(DomainError::UnknownPlatform)?;
         let auto_accept_at = match order.platform_state {
             PlatformState::BuyerPaid => {
-                let allowed_from = order.paid_at + hours(policy.refund_request_delay_hours);
+                let allowed_from = order.paid_at + hours(timers.request_delay_hours);
                 if ctx.now < allowed_from {
                     return Err(DomainError::RefundTooEarly { allowed_from });
                 }
-                Some(ctx.now + hours(policy.auto_accept_buyer_paid_hours))
+                Some(ctx.now + hours(timers.auto_accept_buyer_paid_hours))
             }
             PlatformState::SellerShipped => {
-                Some(ctx.now + hours(policy.auto_accept_seller_shipped_hours))
+                Some(ctx.now + hours(timers.auto_accept_seller_shipped_hours))
             }
             PlatformState::TradeSucceeded => None,
         };

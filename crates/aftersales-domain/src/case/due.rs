@@ -8,10 +8,9 @@ use super::commands::*;
 use super::events::{ReturnToSenderReason, SlaClock};
 use super::state::{Case, RefundStage, Status};
 use crate::aggregate::{Scheduled, Timer};
-use crate::policy::{hours, Policy};
 
 impl Scheduled for Case {
-    fn timers(&self, policy: &Policy) -> Vec<Timer<CaseCommand>> {
+    fn timers(&self) -> Vec<Timer<CaseCommand>> {
         let mut timers = Vec::new();
         if self.status == Status::Open && self.sla.paused_since.is_none() {
             let mut breach = |clock: SlaClock, deadline: Option<DateTime<Utc>>| {
@@ -44,9 +43,9 @@ impl Scheduled for Case {
             }
         }
         if self.status == Status::Open {
-            if let Some(since) = self.unreachable_since() {
+            if let Some(at) = self.unreachable_return_due() {
                 timers.push(Timer {
-                    at: since + hours(policy.unreachable_return_hours),
+                    at,
                     command: ReturnParcelToSender {
                         reason: ReturnToSenderReason::CustomerUnreachable,
                     }

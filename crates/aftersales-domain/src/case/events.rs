@@ -211,6 +211,12 @@ pub struct ParcelProblemReported {
     pub class: ParcelClass,
     pub note: Option<String>,
     pub at: DateTime<Utc>,
+    /// How long a customer-caused difficult parcel waits for an unreachable
+    /// customer before it goes back, by the policy in force when it was
+    /// reported. Absent in events recorded before policies were: those ran
+    /// under the SOP's 96 hours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreachable_return_hours: Option<u32>,
 }
 
 /// Photo evidence (references to stored images).
@@ -480,13 +486,14 @@ pub struct CompensationPaid {
     pub at: DateTime<Utc>,
 }
 
-/// 退差价: always waits for a supervisor.
+/// 退差价: waits for a supervisor's approval (`approval_id`), unless the
+/// amount is within what the policy lets an agent grant alone (`None`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PriceDifferenceRefundRequested {
     pub price_refund_id: Uuid,
     pub amount: Money,
     pub reason: String,
-    pub approval_id: Uuid,
+    pub approval_id: Option<Uuid>,
     pub at: DateTime<Utc>,
 }
 

@@ -30,11 +30,17 @@ pub struct Sla {
     pub escalated: bool,
 }
 
+/// The 4-day rule as the SOP set it, for parcels reported before the log
+/// recorded each policy.
+const SOP_UNREACHABLE_RETURN_HOURS: u32 = 96;
+
 #[derive(Debug, Clone)]
 pub struct Parcel {
     pub class: ParcelClass,
     pub carrier: String,
     pub reported_at: DateTime<Utc>,
+    /// Hours an unreachable customer has before the parcel goes back.
+    pub unreachable_return_hours: u32,
     pub photos: usize,
     pub loss_confirmed: bool,
     pub reshipped: bool,
@@ -269,6 +275,9 @@ impl Case {
                     class: e.class,
                     carrier: e.carrier.clone(),
                     reported_at: e.at,
+                    unreachable_return_hours: e
+                        .unreachable_return_hours
+                        .unwrap_or(SOP_UNREACHABLE_RETURN_HOURS),
                     photos: previous.as_ref().map_or(0, |p| p.photos),
                     loss_confirmed: previous.as_ref().is_some_and(|p| p.loss_confirmed),
                     reshipped: false,
@@ -413,7 +422,11 @@ impl Case {
                     e.price_refund_id,
                     Payout {
                         amount: e.amount,
-                        stage: GrantStage::Proposed,
+                        stage: if e.approval_id.is_some() {
+                            GrantStage::Proposed
+                        } else {
+                            GrantStage::Granted
+                        },
                         why: e.reason.clone(),
                     },
                 );

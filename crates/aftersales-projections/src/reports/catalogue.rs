@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use aftersales_domain::audit::hundredths_half_up;
 use aftersales_domain::case::SlaClock;
 use aftersales_domain::model::{Category, Priority};
 use serde_json::{json, Value};
@@ -15,9 +16,6 @@ use crate::db::ReadDb;
 use crate::error::ProjectionError;
 use crate::runner::{table_name, Target};
 use crate::table::Table;
-
-/// Satisfaction target of the SOP: the average score of a month.
-const SATISFACTION_TARGET: f64 = 4.0;
 
 /// Every report: its name on the command line and its title.
 pub const REPORTS: &[(&str, &str)] = &[
@@ -143,7 +141,8 @@ fn average(sum: u64, count: u64) -> Value {
     if count == 0 {
         Value::Null
     } else {
-        json!(((sum as f64) * 100.0 / (count as f64)).round() / 100.0)
+        // Rounded half up to the hundredth, as the audit records it.
+        json!(hundredths_half_up(sum, count) as f64 / 100.0)
     }
 }
 
@@ -328,7 +327,7 @@ fn reminders(mut rows: Vec<ReminderRow>, orders: Vec<UnpaidRow>) -> Table {
             Some(vec![
                 json!(r.day),
                 json!(order.order_no),
-                json!(super::business_day(order.ordered_at)),
+                json!(order.ordered_day),
                 json!(order.buyer_id),
                 json!(unpaid_by_buyer
                     .get(order.buyer_id.as_str())
@@ -486,7 +485,8 @@ fn sampling_audit(mut rows: Vec<AuditRow>) -> Table {
         ],
         rows.into_iter().map(|r| {
             let avg = average(u64::from(r.score_sum), u64::from(r.scored));
-            let met = avg.as_f64().map(|a| a >= SATISFACTION_TARGET);
+            let target = f64::from(r.target_tenths) / 10.0;
+            let met = avg.as_f64().map(|a| a >= target);
             vec![
                 json!(r.month),
                 json!(r.sampled),
@@ -495,7 +495,7 @@ fn sampling_audit(mut rows: Vec<AuditRow>) -> Table {
                 json!(r.refused),
                 json!(r.excluded),
                 avg,
-                json!(SATISFACTION_TARGET),
+                json!(target),
                 json!(met),
                 json!(r.closed),
             ]

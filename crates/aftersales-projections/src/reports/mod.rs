@@ -9,7 +9,6 @@ pub mod catalogue;
 use std::collections::BTreeMap;
 
 use aftersales_domain::audit::AuditEvent;
-use aftersales_domain::calendar::BusinessCalendar;
 use aftersales_domain::case::{CaseEvent, ExchangeParcelReceived, ReturnParcelReceived, SlaClock};
 use aftersales_domain::model::{Category, ParcelClass, Priority, RevisitOutcome};
 use aftersales_domain::reminder::ReminderEvent;
@@ -33,11 +32,6 @@ pub(crate) const REMINDER: &str = "reminder";
 pub(crate) const REVISIT: &str = "revisit";
 pub(crate) const AUDIT: &str = "audit";
 pub(crate) const REPAIR: &str = "repair";
-
-/// The business day of a moment, on the team's calendar.
-pub fn business_day(at: DateTime<Utc>) -> NaiveDate {
-    BusinessCalendar::default().local_date(at)
-}
 
 /// The report facts read model.
 #[derive(Debug, Clone, Copy, Default)]
@@ -164,6 +158,8 @@ pub struct UnpaidRow {
     pub order_no: String,
     pub buyer_id: String,
     pub ordered_at: DateTime<Utc>,
+    /// The business day it was ordered on, in the shop's time zone then.
+    pub ordered_day: NaiveDate,
     pub amount: i64,
     pub currency: String,
     pub paid_at: Option<DateTime<Utc>>,
@@ -210,6 +206,8 @@ pub struct AuditRow {
     pub refused: u32,
     pub excluded: u32,
     pub score_sum: u32,
+    /// The month's satisfaction target in tenths, as the audit recorded it.
+    pub target_tenths: u32,
     pub closed: bool,
 }
 
@@ -241,7 +239,7 @@ macro_rules! doc_mut {
 impl Projection for Reports {
     type Doc = ReportDoc;
     const NAME: &'static str = "reports";
-    const VERSION: u32 = 2;
+    const VERSION: u32 = 3;
 
     fn reads(&self, event: &Envelope, keys: &mut Vec<DocKey>) {
         let id = event.aggregate_id.to_string();
@@ -299,7 +297,11 @@ impl Projection for Reports {
 }
 
 fn work_log_key(event: &Envelope) -> String {
-    format!("{}|{}", business_day(event.occurred_at), event.aggregate_id)
+    format!(
+        "{}|{}",
+        event.local_day(event.occurred_at),
+        event.aggregate_id
+    )
 }
 
 fn apply_case(
@@ -309,7 +311,7 @@ fn apply_case(
 ) -> Result<(), ProjectionError> {
     use aftersales_domain::DomainEvent as _;
     let key = event.aggregate_id.to_string();
-    let day = business_day(event.occurred_at);
+    let day = event.local_day(event.occurred_at);
     if let CaseEvent::CaseRegistered(e) = case_event {
         docs.put(
             CASE,
@@ -601,6 +603,7 @@ fn apply_reminder(event: &Envelope, reminder: &ReminderEvent, docs: &mut Docs<Re
                 order_no: e.order_no.clone(),
                 buyer_id: e.buyer_id.clone(),
                 ordered_at: e.ordered_at,
+                ordered_day: event.local_day(e.ordered_at),
                 amount: e.amount.minor,
                 currency: e.amount.currency.as_str().to_owned(),
                 paid_at: None,
@@ -613,7 +616,7 @@ fn apply_reminder(event: &Envelope, reminder: &ReminderEvent, docs: &mut Docs<Re
                 REMINDER,
                 format!("{key}|{:010}", event.revision),
                 ReportDoc::Reminder(ReminderRow {
-                    day: business_day(e.at),
+                    day: event.local_day(e.at),
                     order_id: event.aggregate_id,
                     handler: e.handler.clone(),
                     channel: serde_plain(&e.channel),
@@ -651,6 +654,7 @@ fn apply_audit(event: &Envelope, audit: &AuditEvent, docs: &mut Docs<ReportDoc>)
                 refused: 0,
                 excluded: 0,
                 score_sum: 0,
+                target_tenths: e.target(),
                 closed: false,
             }),
         );
