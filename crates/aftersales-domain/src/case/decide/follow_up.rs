@@ -1,0 +1,226 @@
+//! Following a case through: handoffs to departments (对接), telling the
+//! customer, progress notes, revisits (回访), closing and reopening.
+
+use chrono::Duration;
+
+use super::Decision;
+use crate::aggregate::Context;
+use crate::case::commands::*;
+use crate::case::events::*;
+use crate::case::state::*;
+use crate::error::DomainError;
+use crate::model::{check_optional, require_text, RevisitOutcome};
+use crate::policy::hours;
+
+impl Case {
+    pub(super) fn record_revisit(&self, c: &RecordRevisit, ctx: &Context<'_>) -> Decision {
+        let revisit = self
+            .revisits
+            .get(&c.revisit_id)
+            .ok_or(DomainError::Unknown { what: "revisit" })?;
+        if revisit.recorded {
+            return Err(DomainError::AlreadyDone {
+                what: "the revisit was recorded",
+            });
+        }
+        check_optional("complaint", &c.complaint)?;
+        let low_score = match &c.outcome {
+            RevisitOutcome::Scored {
+                score,
+                attitude,
+                skill,
+                comment,
+            } => {
+                let ratings = [Some(*score), *attitude, *skill];
+                if let Some(out) = ratings.into_iter().flatten().find(|s| !(1..=5).contains(s)) {
+                    return Err(DomainError::ScoreOutOfRange { score: out });
+                }
+                check_optional("outcome.comment", comment)?;
+                // A low mark on either part is as much a reason to follow up
+                // as a low overall score.
+                let lowest = ratings.into_iter().flatten().min().unwrap_or(*score);
+                (lowest <= ctx.policy.low_revisit_score)
+                    .then(|| format!("satisfaction score {lowest}"))
+            }
+            RevisitOutcome::Refused | RevisitOutcome::Unreachable => None,
+        };
+        let complaint = c
+            .complaint
+            .as_ref()
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| format!("complaint: {t}"));
+        let mut events = vec![CaseEvent::from(RevisitRecorded {
+            revisit_id: c.revisit_id,
+            outcome: c.outcome.clone(),
+            complaint: c.complaint.clone(),
+            at: ctx.now,
+        })];
+        if let Some(reason) = complaint.or(low_score) {
+            events.push(
+                FollowUpOpened {
+                    revisit_id: c.revisit_id,
+                    reason,
+                    at: ctx.now,
+                }
+                .into(),
+            );
+        }
+        Ok(events)
+    }
+
+    pub(super) fn hand_off_case(&self, c: &HandOffCase, ctx: &Context<'_>) -> Decision {
+        let now = ctx.now;
+        require_text("question", &c.question)?;
+        if !(1..=720).contains(&c.respond_within_hours) {
+            return Err(DomainError::invalid(
+                "respond_within_hours",
+                "must be 1 to 720",
+            ));
+        }
+        if self.handoffs.contains_key(&c.handoff_id) {
+            return Err(DomainError::AlreadyDone {
+                what: "this handoff was made",
+            });
+        }
+        let due_at = ctx
+            .policy
+            .calendar
+            .add_business_time(now, hours(c.respond_within_hours))
+            .unwrap_or(now + hours(c.respond_within_hours));
+        Ok(vec![CaseHandedOff {
+            handoff_id: c.handoff_id,
+            department: c.department,
+            question: c.question.clone(),
+            due_at,
+            at: now,
+        }
+        .into()])
+    }
+
+    pub(super) fn record_department_response(
+        &self,
+        c: &RecordDepartmentResponse,
+        ctx: &Context<'_>,
+    ) -> Decision {
+        let now = ctx.now;
+        require_text("response", &c.response)?;
+        let handoff = self
+            .handoffs
+            .get(&c.handoff_id)
+            .ok_or(DomainError::Unknown { what: "handoff" })?;
+        if handoff.answered {
+            return Err(DomainError::AlreadyDone {
+                what: "the department answered",
+            });
+        }
+        Ok(vec![DepartmentResponded {
+            handoff_id: c.handoff_id,
+            response: c.response.clone(),
+            on_time: now <= handoff.due_at,
+            at: now,
+        }
+        .into()])
+    }
+
+    pub(super) fn inform_customer(&self, c: &InformCustomer, ctx: &Context<'_>) -> Decision {
+        let now = ctx.now;
+        require_text("summary", &c.summary)?;
+        let mut events = vec![CaseEvent::from(CustomerInformed {
+            channel: c.channel,
+            summary: c.summary.clone(),
+            at: now,
+        })];
+        events.extend(self.first_response(now));
+        Ok(events)
+    }
+
+    pub(super) fn add_case_note(&self, c: &AddCaseNote, ctx: &Context<'_>) -> Decision {
+        let now = ctx.now;
+        require_text("note", &c.note)?;
+        Ok(vec![CaseNoteAdded {
+            note: c.note.clone(),
+            at: now,
+        }
+        .into()])
+    }
+
+    pub(super) fn schedule_revisit(&self, c: &ScheduleRevisit, ctx: &Context<'_>) -> Decision {
+        let now = ctx.now;
+        if self.revisits.contains_key(&c.revisit_id) {
+            return Err(DomainError::AlreadyDone {
+                what: "this revisit was scheduled",
+            });
+        }
+        if c.due_at < now - Duration::days(1) {
+            return Err(DomainError::invalid("due_at", "lies in the past"));
+        }
+        Ok(vec![RevisitScheduled {
+            revisit_id: c.revisit_id,
+            kind: c.kind,
+            due_at: c.due_at,
+            at: now,
+        }
+        .into()])
+    }
+
+    pub(super) fn close_case(&self, c: &CloseCase, ctx: &Context<'_>) -> Decision {
+        let now = ctx.now;
+        require_text("solution", &c.solution)?;
+        if self.pending_approvals() > 0 {
+            return Err(DomainError::OpenItems {
+                what: "approvals are pending",
+            });
+        }
+        if self.pending_refunds() > 0 {
+            return Err(DomainError::OpenItems {
+                what: "refunds await an answer",
+            });
+        }
+        let due = self.sla.resolution_due;
+        Ok(vec![CaseClosed {
+            solution: c.solution.clone(),
+            resolution: c.resolution,
+            resolver: ctx.actor.id.clone(),
+            resolution_due: due,
+            on_time: due.map(|d| now <= d),
+            at: now,
+        }
+        .into()])
+    }
+
+    pub(super) fn record_customer_feedback(
+        &self,
+        c: &RecordCustomerFeedback,
+        ctx: &Context<'_>,
+    ) -> Decision {
+        let now = ctx.now;
+        if self.status != Status::Closed {
+            return Err(DomainError::CaseNotClosed);
+        }
+        check_optional("feedback", &c.feedback)?;
+        Ok(vec![CustomerFeedbackRecorded {
+            confirmed: c.confirmed,
+            feedback: c.feedback.clone(),
+            at: now,
+        }
+        .into()])
+    }
+
+    pub(super) fn reopen_case(&self, c: &ReopenCase, ctx: &Context<'_>) -> Decision {
+        let now = ctx.now;
+        if self.status != Status::Closed {
+            return Err(DomainError::CaseNotClosed);
+        }
+        require_text("reason", &c.reason)?;
+        let resolution_due = self.priority.and_then(|p| {
+            let h = ctx.policy.sla(p).resolution_hours?;
+            ctx.policy.sla_calendar(p).add_business_time(now, hours(h))
+        });
+        Ok(vec![CaseReopened {
+            reason: c.reason.clone(),
+            resolution_due,
+            at: now,
+        }
+        .into()])
+    }
+}

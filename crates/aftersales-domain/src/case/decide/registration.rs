@@ -1,0 +1,216 @@
+//! Registration, assignment and the SLA clocks (售后服务登记, 分派).
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{Decision, CLOCK_SKEW_MINUTES};
+use crate::actor::Role;
+use crate::aggregate::Context;
+use crate::case::commands::*;
+use crate::case::events::*;
+use crate::case::state::*;
+use crate::error::DomainError;
+use crate::model::{require_short, require_text, Priority};
+use crate::policy::hours;
+
+impl Case {
+    pub(super) fn register(&self, c: &RegisterCase, ctx: &Context<'_>) -> Decision {
+        if self.status != Status::New {
+            return Err(DomainError::CaseAlreadyRegistered);
+        }
+        c.customer.validate()?;
+        c.product.validate()?;
+        c.problem.validate()?;
+        if let Some(order) = &c.order {
+            order.validate()?;
+            if order.paid_at > ctx.now + Duration::minutes(CLOCK_SKEW_MINUTES) {
+                return Err(DomainError::invalid("order.paid_at", "lies in the future"));
+            }
+            if ctx
+                .policy
+                .refund_timers(order.platform.as_deref())
+                .is_none()
+            {
+                return Err(DomainError::invalid(
+                    "order.platform",
+                    "is not a platform of the shop's policy",
+                ));
+            }
+        }
+        let targets = ctx.policy.sla(c.priority);
+        let calendar = ctx.policy.sla_calendar(c.priority);
+        Ok(vec![CaseRegistered {
+            case_id: ctx.aggregate_id,
+            customer: c.customer.clone(),
+            order: c.order.clone(),
+            product: c.product.clone(),
+            problem: c.problem.clone(),
+            channel: c.channel,
+            category: c.category,
+            priority: c.priority,
+            registered_at: ctx.now,
+            first_response_due: calendar
+                .add_business_time(ctx.now, hours(targets.first_response_hours)),
+            resolution_due: targets
+                .resolution_hours
+                .and_then(|h| calendar.add_business_time(ctx.now, hours(h))),
+            split_from: c.split_from,
+        }
+        .into()])
+    }
+
+    pub(super) fn resume(&self, ctx: &Context<'_>) -> Decision {
+        let Some(paused_at) = self.sla.paused_since else {
+            return Err(DomainError::SlaNotPaused);
+        };
+        let calendar = match self.priority {
+            Some(priority) => ctx.policy.sla_calendar(priority),
+            None => std::borrow::Cow::Borrowed(&ctx.policy.calendar),
+        };
+        // What was left of each clock when it stopped now runs from here.
+        let shift = |due: Option<DateTime<Utc>>| {
+            due.map(|due| {
+                let left = calendar.business_time_between(paused_at, due);
+                calendar.add_business_time(ctx.now, left).unwrap_or(due)
+            })
+        };
+        let first_response_due = if self.sla.first_response_at.is_some() {
+            self.sla.first_response_due
+        } else {
+            shift(self.sla.first_response_due)
+        };
+        Ok(vec![SlaResumed {
+            at: ctx.now,
+            first_response_due,
+            resolution_due: shift(self.sla.resolution_due),
+        }
+        .into()])
+    }
+
+    /// The scheduler's breach: only once per clock, only when overdue and
+    /// running. A late P1 is escalated to the department manager.
+    pub(super) fn breach(&self, clock: SlaClock, ctx: &Context<'_>) -> Decision {
+        if self.sla.breached.contains(&clock) {
+            return Err(DomainError::AlreadyDone {
+                what: "the breach was recorded",
+            });
+        }
+        if self.sla.paused_since.is_some() {
+            return Err(DomainError::SlaPaused);
+        }
+        let due = match clock {
+            SlaClock::FirstResponse if self.sla.first_response_at.is_none() => {
+                self.sla.first_response_due
+            }
+            SlaClock::FirstResponse => None,
+            SlaClock::Resolution => self.sla.resolution_due,
+        };
+        let Some(due) = due.filter(|due| ctx.now > *due) else {
+            return Err(DomainError::NotDueYet { due });
+        };
+        let mut events = vec![CaseEvent::from(SlaBreached {
+            clock,
+            due,
+            at: ctx.now,
+        })];
+        if self.priority == Some(Priority::P1) && !self.sla.escalated {
+            events.push(
+                CaseEscalated {
+                    to: "department_manager".to_owned(),
+                    reason: format!(
+                        "P1 {} deadline missed",
+                        match clock {
+                            SlaClock::FirstResponse => "first-response",
+                            SlaClock::Resolution => "resolution",
+                        }
+                    ),
+                    at: ctx.now,
+                }
+                .into(),
+            );
+        }
+        Ok(events)
+    }
+
+    /// `FirstResponseRecorded` if this is the first time the customer hears back.
+    pub(super) fn first_response(&self, at: DateTime<Utc>) -> Option<CaseEvent> {
+        if self.sla.first_response_at.is_some() {
+            return None;
+        }
+        let due = self.sla.first_response_due;
+        Some(
+            FirstResponseRecorded {
+                at,
+                due,
+                on_time: due.is_none_or(|d| at <= d),
+            }
+            .into(),
+        )
+    }
+
+    pub(super) fn assign_case(&self, c: &AssignCase, ctx: &Context<'_>) -> Decision {
+        let now = ctx.now;
+        require_short("agent_id", &c.agent_id)?;
+        if self.assignee.as_deref() == Some(c.agent_id.as_str()) {
+            return Err(DomainError::AlreadyAssigned);
+        }
+        // Taking over a colleague's case brings the customer's
+        // personal data with it: a supervisor decides that.
+        if let Some(assignee) = &self.assignee {
+            if ctx.actor.role == Role::Agent && c.agent_id == ctx.actor.id {
+                return Err(DomainError::TakeoverNeedsSupervisor {
+                    assignee: assignee.clone(),
+                });
+            }
+        }
+        Ok(vec![CaseAssigned {
+            agent_id: c.agent_id.clone(),
+            previous_agent_id: self.assignee.clone(),
+            at: now,
+        }
+        .into()])
+    }
+
+    pub(super) fn pause_sla(&self, c: &PauseSla, ctx: &Context<'_>) -> Decision {
+        let now = ctx.now;
+        if self.sla.paused_since.is_some() {
+            return Err(DomainError::SlaAlreadyPaused);
+        }
+        Ok(vec![SlaPaused {
+            reason: c.reason,
+            at: now,
+        }
+        .into()])
+    }
+
+    pub(super) fn merge_case(&self, c: &MergeCase, ctx: &Context<'_>) -> Decision {
+        let now = ctx.now;
+        if c.survivor == ctx.aggregate_id {
+            return Err(DomainError::invalid(
+                "survivor",
+                "a case cannot be merged into itself",
+            ));
+        }
+        Ok(vec![CaseMergedInto {
+            survivor: c.survivor,
+            at: now,
+        }
+        .into()])
+    }
+
+    pub(super) fn split_case(&self, c: &SplitCase, ctx: &Context<'_>) -> Decision {
+        let now = ctx.now;
+        require_text("reason", &c.reason)?;
+        if c.new_case_id == ctx.aggregate_id || self.split_into.contains(&c.new_case_id) {
+            return Err(DomainError::invalid(
+                "new_case_id",
+                "names this case or one already split off",
+            ));
+        }
+        Ok(vec![CaseSplit {
+            new_case_id: c.new_case_id,
+            reason: c.reason.clone(),
+            at: now,
+        }
+        .into()])
+    }
+}

@@ -1,0 +1,411 @@
+//! Handoffs, telling the customer, revisits, closing.
+
+use super::*;
+
+#[test]
+fn a_handoff_has_a_deadline_and_the_answer_says_whether_it_was_met() {
+    let case = open_case(Priority::P2, PlatformState::TradeSucceeded).then_apply(HandOffCase {
+        handoff_id: id(100),
+        department: Department::Warehouse,
+        question: "请核实是否少发".into(),
+        respond_within_hours: 4,
+    });
+    let answer = RecordDepartmentResponse {
+        handoff_id: id(100),
+        response: "已核实，确认少发".into(),
+    };
+    let late = only(
+        case.at(monday_10am() + Duration::hours(5))
+            .by("wh-1", Role::Warehouse)
+            .when(answer.clone()),
+        |e| match e {
+            CaseEvent::DepartmentResponded(r) => Some(r.clone()),
+            _ => None,
+        },
+    );
+    assert!(!late.on_time);
+    let unknown = RecordDepartmentResponse {
+        handoff_id: id(101),
+        ..answer
+    };
+    assert!(matches!(
+        case.when(unknown),
+        Err(DomainError::Unknown { what: "handoff" })
+    ));
+}
+
+#[test]
+fn a_low_revisit_score_or_a_complaint_opens_a_follow_up() {
+    let case = open_case(Priority::P2, PlatformState::TradeSucceeded).then_apply(ScheduleRevisit {
+        revisit_id: id(110),
+        kind: RevisitKind::AfterResolution,
+        due_at: monday_10am() + Duration::days(1),
+    });
+    let record = |score, complaint: Option<&str>| RecordRevisit {
+        revisit_id: id(110),
+        outcome: RevisitOutcome::Scored {
+            score,
+            attitude: None,
+            skill: None,
+            comment: None,
+        },
+        complaint: complaint.map(Into::into),
+    };
+    assert_eq!(case.when(record(5, None)).unwrap().len(), 1);
+    assert!(matches!(
+        case.when(record(2, None)).unwrap()[1],
+        CaseEvent::FollowUpOpened(_)
+    ));
+    assert!(matches!(
+        case.when(record(5, Some("快递员态度差"))).unwrap()[1],
+        CaseEvent::FollowUpOpened(_)
+    ));
+    assert_eq!(
+        case.when(record(6, None)),
+        Err(DomainError::ScoreOutOfRange { score: 6 })
+    );
+}
+
+#[test]
+fn a_case_closes_without_open_items_and_can_be_reopened() {
+    let request = refund(RefundKind::ReceivedNoReturn, 1_000);
+    let refund_id = request.refund_id;
+    let close = CloseCase {
+        solution: "已退款".into(),
+        resolution: Resolution::Resolved,
+    };
+    let case = open_case(Priority::P2, PlatformState::SellerShipped).then_apply(request);
+    assert!(matches!(
+        case.when(close.clone()),
+        Err(DomainError::OpenItems { .. })
+    ));
+    let case = case.then_apply(ApproveRefund { refund_id });
+    assert_eq!(
+        case.when(RecordCustomerFeedback {
+            confirmed: true,
+            feedback: None
+        }),
+        Err(DomainError::CaseNotClosed)
+    );
+    let closed = case.then_apply(close.clone());
+    assert_eq!(closed.when(close), Err(DomainError::CaseClosed));
+    assert!(closed
+        .when(RecordCustomerFeedback {
+            confirmed: true,
+            feedback: Some("满意".into())
+        })
+        .is_ok());
+    // Finance still pays what was approved before the case closed.
+    let finance = Scenario {
+        history: closed.history.clone(),
+        ..given(vec![]).by("fin-1", Role::Finance)
+    };
+    assert!(finance
+        .when(ExecuteRefund {
+            refund_id,
+            channel: PayoutChannel::Platform,
+            reference: "R1".into()
+        })
+        .is_ok());
+    let reopened = closed.then_apply(ReopenCase {
+        reason: "客户反馈问题复发".into(),
+    });
+    assert!(reopened
+        .when(AssignCase {
+            agent_id: "agent-9".into()
+        })
+        .is_ok());
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Refund(i64, bool),
+        PriceDifference(i64),
+        Approve(u8, u8),
+        Reject(u8),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (1i64..25_000, any::<bool>()).prop_map(|(a, nr)| Step::Refund(a, nr)),
+            (1i64..25_000).prop_map(Step::PriceDifference),
+            (0u8..8, 0u8..3).prop_map(|(i, who)| Step::Approve(i, who)),
+            (0u8..8).prop_map(Step::Reject),
+        ]
+    }
+
+    proptest! {
+        /// No sequence of accepted commands refunds more than was paid, and
+        /// no approval is ever granted by its requester.
+        #[test]
+        fn refunds_never_exceed_the_paid_amount_and_approvers_are_never_requesters(steps in proptest::collection::vec(step(), 1..40)) {
+            let mut scenario = open_case(Priority::P2, PlatformState::TradeSucceeded);
+            let mut approvals: Vec<Uuid> = Vec::new();
+            let supervisors = ["sup-1", "sup-2", "sup-3"];
+            for (n, step) in steps.into_iter().enumerate() {
+                let (actor, role, command): (&str, Role, CaseCommand) = match step {
+                    Step::Refund(minor, not_received) => {
+                        let kind = if not_received { RefundKind::NotReceived } else { RefundKind::ReceivedNoReturn };
+                        ("agent-1", Role::Agent, refund(kind, minor).into())
+                    }
+                    Step::PriceDifference(minor) => {
+                        let approval = Uuid::from_u128(1_000 + n as u128);
+                        approvals.push(approval);
+                        ("sup-1", Role::Supervisor, RequestPriceDifferenceRefund {
+                            price_refund_id: Uuid::from_u128(2_000 + n as u128),
+                            approval_id: approval,
+                            amount: Money::cny(minor),
+                            reason: "降价".into(),
+                        }.into())
+                    }
+                    Step::Approve(i, who) => {
+                        let Some(approval) = approvals.get(i as usize) else { continue };
+                        (supervisors[who as usize], Role::Supervisor, ApproveRequest { approval_id: *approval, note: None }.into())
+                    }
+                    Step::Reject(i) => {
+                        let Some(approval) = approvals.get(i as usize) else { continue };
+                        ("sup-2", Role::Supervisor, RejectRequest { approval_id: *approval, reason: "不符合规定".into() }.into())
+                    }
+                };
+                scenario = scenario.by(actor, role);
+                if let Ok(events) = scenario.when(command) {
+                    for event in &events {
+                        if let CaseEvent::ApprovalGranted(granted) = event {
+                            let requested_by = scenario.history.iter().find_map(|e| match e {
+                                CaseEvent::ApprovalRequested(r) if r.approval_id == granted.approval_id => Some(r.requested_by.clone()),
+                                _ => None,
+                            });
+                            prop_assert_ne!(requested_by, Some(granted.approved_by.clone()));
+                        }
+                    }
+                    scenario.history.extend(events);
+                }
+                let case = Case::replay(&scenario.history);
+                let committed = case.refund_commitments().unwrap();
+                prop_assert!(committed.minor <= 20_000, "committed {committed}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_split_names_a_new_case_once() {
+    let case = open_case(Priority::P2, PlatformState::SellerShipped);
+    let split = |new_case_id| SplitCase {
+        new_case_id,
+        reason: "同一订单两个问题".into(),
+    };
+    assert!(matches!(
+        case.when(split(id(1))),
+        Err(DomainError::Invalid {
+            field: "new_case_id",
+            ..
+        })
+    ));
+    let case = case.then_apply(split(id(3)));
+    assert!(matches!(
+        case.when(split(id(3))),
+        Err(DomainError::Invalid {
+            field: "new_case_id",
+            ..
+        })
+    ));
+    assert!(case.when(split(id(4))).is_ok());
+}
+
+#[test]
+fn the_receipt_time_is_extended_only_before_the_trade_completes() {
+    let shipped = open_case(Priority::P2, PlatformState::SellerShipped)
+        .then_apply(parcel(ParcelClass::DifficultByCourier));
+    assert!(shipped.when(ExtendReceipt { days: 3 }).is_ok());
+    assert!(matches!(
+        shipped.when(ExtendReceipt { days: 0 }),
+        Err(DomainError::Invalid { field: "days", .. })
+    ));
+    let completed = open_case(Priority::P2, PlatformState::TradeSucceeded)
+        .then_apply(parcel(ParcelClass::DifficultByCourier));
+    assert_eq!(
+        completed.when(ExtendReceipt { days: 3 }),
+        Err(DomainError::TradeAlreadyCompleted)
+    );
+}
+
+#[test]
+fn a_settled_parcel_is_not_chased_transferred_or_picked_up() {
+    let case = open_case(Priority::P2, PlatformState::SellerShipped)
+        .then_apply(parcel(ParcelClass::OutOfArea));
+    assert!(case
+        .when(TransferToCarrier {
+            carrier: "EMS".into(),
+            tracking_no: "EMS001".into()
+        })
+        .is_ok());
+    assert!(case
+        .when(ArrangeSelfPickup {
+            location: "菜鸟驿站 文三路店".into()
+        })
+        .is_ok());
+    assert!(case.when(RecallParcel {}).is_ok());
+    let settled = case.then_apply(reship());
+    assert_eq!(
+        settled.when(ChaseParcel {
+            note: "催件".into()
+        }),
+        Err(DomainError::ParcelSettled)
+    );
+    assert_eq!(
+        settled.when(TransferToCarrier {
+            carrier: "EMS".into(),
+            tracking_no: "EMS001".into()
+        }),
+        Err(DomainError::ParcelSettled)
+    );
+    assert_eq!(
+        settled.when(ArrangeSelfPickup {
+            location: "驿站".into()
+        }),
+        Err(DomainError::ParcelSettled)
+    );
+    let no_parcel = open_case(Priority::P2, PlatformState::SellerShipped);
+    assert_eq!(
+        no_parcel.when(RecallParcel {}),
+        Err(DomainError::NoParcelProblem)
+    );
+}
+
+#[test]
+fn a_courier_claim_is_settled_once_and_not_above_the_claim() {
+    let claim_id = id(61);
+    let case = open_case(Priority::P2, PlatformState::SellerShipped)
+        .then_apply(parcel(ParcelClass::Lost))
+        .then_apply(FileCourierClaim {
+            claim_id,
+            amount: Money::cny(10_000),
+        })
+        .by("fin-1", Role::Finance);
+    assert!(matches!(
+        case.when(SettleCourierClaim {
+            claim_id,
+            amount: Money::cny(10_001)
+        }),
+        Err(DomainError::Invalid { .. })
+    ));
+    let settled = case.then_apply(SettleCourierClaim {
+        claim_id,
+        amount: Money::cny(10_000),
+    });
+    assert!(matches!(
+        settled.when(SettleCourierClaim {
+            claim_id,
+            amount: Money::cny(1)
+        }),
+        Err(DomainError::AlreadyDone { .. })
+    ));
+}
+
+/// What the scheduler issues when a case's next due time comes is what the
+/// rules accept then, and nothing is due a moment before.
+#[test]
+fn the_next_due_time_is_when_the_rules_first_accept_a_timed_command() {
+    use crate::aggregate::Scheduled;
+    let case = open_case(Priority::P1, PlatformState::SellerShipped).by("scheduler", Role::System);
+    let state = Case::replay(&case.history);
+    let due = state.next_due().expect("a first-response deadline");
+    assert_eq!(
+        Some(due),
+        state
+            .sla
+            .first_response_due
+            .map(|d| d + Duration::nanoseconds(1))
+    );
+    assert!(state
+        .due_commands(due - Duration::nanoseconds(1))
+        .is_empty());
+    let commands = state.due_commands(due);
+    assert_eq!(commands.len(), 1);
+    let late = case.at(due).then_apply(commands[0].clone());
+
+    // The breach moves the next due time on to the resolution deadline.
+    let state = Case::replay(&late.history);
+    let next = state.next_due().expect("a resolution deadline");
+    assert_eq!(
+        Some(next),
+        state
+            .sla
+            .resolution_due
+            .map(|d| d + Duration::nanoseconds(1))
+    );
+    assert!(late
+        .at(next)
+        .when(state.due_commands(next)[0].clone())
+        .is_ok());
+
+    // A paused clock has nothing due.
+    let paused = late.by("agent-1", Role::Agent).then_apply(PauseSla {
+        reason: PauseReason::WaitingOnThirdParty,
+    });
+    assert_eq!(Case::replay(&paused.history).next_due(), None);
+}
+
+#[test]
+fn a_progress_note_needs_words_and_may_come_at_any_time() {
+    let case = open_case(Priority::P2, PlatformState::SellerShipped);
+    let note = |text: &str| AddCaseNote { note: text.into() };
+    assert!(matches!(
+        case.when(note(" ")),
+        Err(DomainError::Invalid { field: "note", .. })
+    ));
+    assert!(case.when(note("已联系仓库")).is_ok());
+    let closed = case.clone().then_apply(CloseCase {
+        solution: "已补发".into(),
+        resolution: Resolution::Resolved,
+    });
+    assert!(closed.when(note("客户来电确认收到")).is_ok());
+    for role in [Role::Warehouse, Role::Finance, Role::Technician] {
+        assert!(
+            case.clone()
+                .by("staff-1", role)
+                .when(note("已处理"))
+                .is_ok(),
+            "{role:?}"
+        );
+    }
+    assert!(matches!(
+        case.clone().by("it-1", Role::Integration).when(note("x")),
+        Err(DomainError::RoleNotAllowed { .. })
+    ));
+}
+
+#[test]
+fn a_revisit_rates_attitude_and_skill_apart_and_a_low_mark_on_either_follows_up() {
+    let case = open_case(Priority::P2, PlatformState::SellerShipped).then_apply(ScheduleRevisit {
+        revisit_id: id(120),
+        kind: RevisitKind::AfterResolution,
+        due_at: monday_10am() + Duration::days(1),
+    });
+    let record = |attitude, skill| RecordRevisit {
+        revisit_id: id(120),
+        outcome: RevisitOutcome::Scored {
+            score: 4,
+            attitude,
+            skill,
+            comment: None,
+        },
+        complaint: None,
+    };
+    assert_eq!(case.when(record(Some(5), Some(4))).unwrap().len(), 1);
+    let followed = case.when(record(Some(5), Some(2))).unwrap();
+    assert!(
+        matches!(&followed[1], CaseEvent::FollowUpOpened(f) if f.reason.contains('2')),
+        "{followed:?}"
+    );
+    assert_eq!(
+        case.when(record(Some(6), None)),
+        Err(DomainError::ScoreOutOfRange { score: 6 })
+    );
+}
