@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::{assert_consistent, open};
 
 on_both_backends!(
+    the_repairs_report_sets_quotes_against_caps,
     report_figures_of_a_fixed_scenario,
     a_report_as_of_a_position_equals_the_live_one_then,
     the_return_register_lists_what_returns_and_exchanges_sent_back
@@ -412,4 +413,86 @@ async fn the_return_register_lists_what_returns_and_exchanges_sent_back(db: Test
         );
         assert_eq!(cell(&register, "tracking_no", key, "cause"), &json!(cause));
     }
+}
+
+/// 返修: a paid repair quoted within its cap, a cap raised by the customer
+/// and a second quote under it; the report sets quotes against caps.
+async fn the_repairs_report_sets_quotes_against_caps(db: TestDb) {
+    use aftersales_domain::repair::*;
+    use aftersales_domain::{Actor, Role};
+    let (store, read) = open(&db).await;
+    let desk = Desk::new(store.clone());
+    let tech = Actor::new("tech-1", Role::Technician);
+    let (repair, _) = desk
+        .create::<RepairOrder>(
+            &tech,
+            ReceiveDevice {
+                case_id: None,
+                serial_outside: "IMEI-9".into(),
+                tier: 2,
+                accessories: vec![],
+            },
+        )
+        .await;
+    let run = |command: RepairCommand| {
+        let desk = &desk;
+        let tech = &tech;
+        async move {
+            desk.execute::<RepairOrder>(Some(repair), tech, command)
+                .await
+                .map(|(_, events)| events)
+        }
+    };
+    run(RecordIntakeCheck {
+        serial_inside: "IMEI-9".into(),
+        seal_intact: false,
+        liquid_damage: false,
+        missing_parts: vec![],
+        unauthorised_repair: false,
+    }
+    .into())
+    .await
+    .unwrap();
+    run(DecideWarranty {
+        in_warranty: true,
+        product_fault: true,
+        cost_cap: Some(Money::cny(20_000)),
+        customer_signed: true,
+    }
+    .into())
+    .await
+    .unwrap();
+    run(QuoteRepair {
+        cost: Money::cny(15_000),
+    }
+    .into())
+    .await
+    .unwrap();
+    assert!(run(QuoteRepair {
+        cost: Money::cny(26_000)
+    }
+    .into())
+    .await
+    .is_err());
+    run(AgreeCostCap {
+        cost_cap: Money::cny(30_000),
+        agreed_by: "王芳 by phone".into(),
+        agreed_at: desk.clock.now(),
+    }
+    .into())
+    .await
+    .unwrap();
+    run(QuoteRepair {
+        cost: Money::cny(26_000),
+    }
+    .into())
+    .await
+    .unwrap();
+    assert_consistent(&store, &read).await;
+    let table = report(&read, "repairs").await;
+    let row = |column| cell(&table, "tier", json!(2), column).clone();
+    assert_eq!(row("quoted"), json!(1));
+    assert_eq!(row("quotes_minor"), json!(26_000));
+    assert_eq!(row("caps_minor"), json!(30_000));
+    assert_eq!(row("caps_raised"), json!(1));
 }

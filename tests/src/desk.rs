@@ -394,5 +394,6 @@ pub fn registration(priority: Priority, category: Category, state: PlatformState
         category,
         priority,
         split_from: None,
+        contacted_at: None,
     }
 }

@@ -419,6 +419,7 @@ async fn work_case(desk: &mut Desk, rng: &mut StdRng, summary: &mut Summary) -> 
             category,
             priority,
             split_from: None,
+            contacted_at: None,
         },
     )
     .await?;

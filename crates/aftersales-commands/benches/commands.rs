@@ -200,6 +200,7 @@ fn registration() -> RegisterCase {
         category: Category::Logistics,
         priority: Priority::P2,
         split_from: None,
+        contacted_at: None,
     }
 }
 

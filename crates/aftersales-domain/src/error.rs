@@ -171,6 +171,10 @@ pub enum DomainError {
     DisclaimerNotAcknowledged,
     #[error("the device failed its post-repair test")]
     RepairTestFailed,
+    #[error("the quote of {quote} is above the cap of {cap} the customer agreed to (minor units): agree a new cap with the customer first")]
+    QuoteAboveCap { quote: i64, cap: i64 },
+    #[error("a free repair has no quote or cost cap")]
+    FreeRepair,
 
     // Personal-data access (客户信息借阅).
     #[error("the access grant is not pending")]
@@ -256,6 +260,8 @@ impl DomainError {
             Self::PaidRepairNeedsConsent => "paid-repair-needs-consent",
             Self::DisclaimerNotAcknowledged => "disclaimer-not-acknowledged",
             Self::RepairTestFailed => "repair-test-failed",
+            Self::QuoteAboveCap { .. } => "quote-above-cap",
+            Self::FreeRepair => "free-repair",
             Self::GrantNotPending => "grant-not-pending",
             Self::GrantNotActive => "grant-not-active",
         }
@@ -270,6 +276,7 @@ impl DomainError {
             | Self::NotReceivedRefundIsWholeOrder { .. }
             | Self::ReimbursementExceedsAdvanced { .. } => Some("amount"),
             Self::ScoreOutOfRange { .. } => Some("outcome.score"),
+            Self::QuoteAboveCap { .. } => Some("cost"),
             _ => None,
         }
     }

@@ -142,6 +142,9 @@ pub struct Policy {
     pub unreachable_return_hours: u32,
     /// A revisit score at or below this opens a follow-up.
     pub low_revisit_score: u8,
+    /// How long before its registration a case may say the customer
+    /// reached out (a weekend's messages registered on Monday).
+    pub contact_backdating_hours: u32,
     pub audit: AuditPolicy,
     /// Repair turnaround targets by tier (1, 2, 3), in days.
     pub repair_turnaround_days: [u32; 3],
@@ -187,6 +190,7 @@ impl Default for Policy {
             unpaid_auto_close_hours: 72,
             unreachable_return_hours: 96,
             low_revisit_score: 3,
+            contact_backdating_hours: 72,
             audit: AuditPolicy {
                 min_sample: 50,
                 target_tenths: 40,
@@ -309,6 +313,7 @@ impl Policy {
         for (key, hours) in [
             ("unpaid_auto_close_hours", self.unpaid_auto_close_hours),
             ("unreachable_return_hours", self.unreachable_return_hours),
+            ("contact_backdating_hours", self.contact_backdating_hours),
         ] {
             if !(1..=MAX_HOURS).contains(&hours) {
                 return Err(PolicyError::new(key, HOURS_RANGE));

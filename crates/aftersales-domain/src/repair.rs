@@ -15,6 +15,8 @@ crate::domain_commands! {
         ReceiveDevice => [Technician, Warehouse],
         RecordIntakeCheck => [Technician],
         DecideWarranty => [Technician, Supervisor],
+        QuoteRepair => [Technician],
+        AgreeCostCap => [Technician, Agent, Supervisor],
         AcknowledgeDataLossDisclaimer => [Technician, Agent],
         SendToVendor => [Technician],
         ReceiveFromVendor => [Technician, Warehouse],
@@ -28,6 +30,8 @@ crate::domain_events! {
         DeviceReceivedForRepair = "DeviceReceivedForRepair",
         IntakeChecked = "IntakeChecked",
         WarrantyDecided = "WarrantyDecided",
+        RepairQuoted = "RepairQuoted",
+        CostCapAgreed = "CostCapAgreed",
         DataLossDisclaimerAcknowledged = "DataLossDisclaimerAcknowledged",
         DeviceSentToVendor = "DeviceSentToVendor",
         DeviceReturnedFromVendor = "DeviceReturnedFromVendor",
@@ -71,6 +75,25 @@ pub struct DecideWarranty {
     pub cost_cap: Option<Money>,
     #[serde(default)]
     pub customer_signed: bool,
+}
+
+/// The technician's quote for a paid repair (维修报价): at most the cost cap
+/// the customer agreed to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteRepair {
+    pub cost: Money,
+}
+
+/// The customer agrees to a new cost cap, e.g. when the repair costs more
+/// than first thought: who agreed, and when, as the customer said it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgreeCostCap {
+    pub cost_cap: Money,
+    /// Who agreed and how, e.g. "张三 by phone".
+    pub agreed_by: String,
+    pub agreed_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -130,6 +153,23 @@ pub struct WarrantyDecided {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RepairQuoted {
+    pub cost: Money,
+    /// The cap in force when it was quoted.
+    pub cost_cap: Money,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CostCapAgreed {
+    pub cost_cap: Money,
+    pub previous: Money,
+    pub agreed_by: String,
+    pub agreed_at: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DataLossDisclaimerAcknowledged {
     pub at: DateTime<Utc>,
 }
@@ -184,6 +224,8 @@ pub struct RepairOrder {
     /// Customer-caused signs found at intake: no free repair.
     pub customer_caused: bool,
     pub disclaimer: bool,
+    /// A paid repair's cap, as the customer last agreed it.
+    pub cost_cap: Option<Money>,
 }
 
 impl RepairOrder {
@@ -195,6 +237,19 @@ impl RepairOrder {
             return Err(DomainError::RepairStep { expected });
         }
         Ok(())
+    }
+
+    /// The cap of a paid repair that has been decided and is not returned.
+    fn paid_cap(&self) -> Result<Money, DomainError> {
+        if matches!(self.step, Step::New | Step::Received | Step::Checked) {
+            return Err(DomainError::RepairStep {
+                expected: "decided: paid or free",
+            });
+        }
+        if self.step == Step::Returned {
+            return Err(DomainError::RepairNotOpen);
+        }
+        self.cost_cap.ok_or(DomainError::FreeRepair)
     }
 }
 
@@ -261,6 +316,52 @@ impl Aggregate for RepairOrder {
                 Ok(vec![WarrantyDecided {
                     free,
                     cost_cap: if free { None } else { c.cost_cap },
+                    at: now,
+                }
+                .into()])
+            }
+            RepairCommand::QuoteRepair(c) => {
+                let cap = self.paid_cap()?;
+                c.cost.check_positive("cost")?;
+                if c.cost.currency != cap.currency {
+                    return Err(DomainError::invalid("cost", "is not in the cap's currency"));
+                }
+                if c.cost.minor > cap.minor {
+                    return Err(DomainError::QuoteAboveCap {
+                        quote: c.cost.minor,
+                        cap: cap.minor,
+                    });
+                }
+                Ok(vec![RepairQuoted {
+                    cost: c.cost,
+                    cost_cap: cap,
+                    at: now,
+                }
+                .into()])
+            }
+            RepairCommand::AgreeCostCap(c) => {
+                let previous = self.paid_cap()?;
+                c.cost_cap.check_positive("cost_cap")?;
+                if c.cost_cap.currency != previous.currency {
+                    return Err(DomainError::invalid(
+                        "cost_cap",
+                        "is not in the first cap's currency",
+                    ));
+                }
+                if c.cost_cap == previous {
+                    return Err(DomainError::AlreadyDone {
+                        what: "the customer agreed to this cap",
+                    });
+                }
+                require_short("agreed_by", &c.agreed_by)?;
+                if c.agreed_at > now + Duration::minutes(5) {
+                    return Err(DomainError::invalid("agreed_at", "lies in the future"));
+                }
+                Ok(vec![CostCapAgreed {
+                    cost_cap: c.cost_cap,
+                    previous,
+                    agreed_by: c.agreed_by.clone(),
+                    agreed_at: c.agreed_at,
                     at: now,
                 }
                 .into()])
@@ -338,7 +439,12 @@ impl Aggregate for RepairOrder {
                 self.customer_caused =
                     !e.serial_matches || !e.seal_intact || e.liquid_damage || e.unauthorised_repair;
             }
-            RepairEvent::WarrantyDecided(_) => self.step = Step::Decided,
+            RepairEvent::WarrantyDecided(e) => {
+                self.step = Step::Decided;
+                self.cost_cap = e.cost_cap;
+            }
+            RepairEvent::RepairQuoted(_) => {}
+            RepairEvent::CostCapAgreed(e) => self.cost_cap = Some(e.cost_cap),
             RepairEvent::DataLossDisclaimerAcknowledged(_) => self.disclaimer = true,
             RepairEvent::DeviceSentToVendor(_) => self.step = Step::AtVendor,
             RepairEvent::DeviceReturnedFromVendor(_) => self.step = Step::BackFromVendor,
@@ -445,6 +551,89 @@ mod tests {
             .unwrap();
             assert!(matches!(&events[0], RepairEvent::WarrantyDecided(w) if !w.free));
         }
+    }
+
+    #[test]
+    fn a_quote_above_the_agreed_cap_waits_for_the_customer_to_agree_a_new_one() {
+        let now = t("2026-03-03T02:00:00Z");
+        let quote = |minor| QuoteRepair {
+            cost: Money::cny(minor),
+        };
+        // No quote before the warranty decision.
+        assert!(matches!(
+            when::<RepairOrder>(&checked("IMEI-1", true), quote(100), TECH, now),
+            Err(DomainError::RepairStep { .. })
+        ));
+        let mut history = checked("IMEI-1", true);
+        apply::<RepairOrder>(
+            &mut history,
+            DecideWarranty {
+                in_warranty: true,
+                product_fault: true,
+                cost_cap: Some(Money::cny(30_000)),
+                customer_signed: true,
+            },
+            TECH,
+            now,
+        );
+        assert!(when::<RepairOrder>(&history, quote(30_000), TECH, now).is_ok());
+        assert_eq!(
+            when::<RepairOrder>(&history, quote(45_000), TECH, now),
+            Err(DomainError::QuoteAboveCap {
+                quote: 45_000,
+                cap: 30_000
+            })
+        );
+        let agree = |at| AgreeCostCap {
+            cost_cap: Money::cny(50_000),
+            agreed_by: "张三 by phone".into(),
+            agreed_at: t(at),
+        };
+        assert!(matches!(
+            when::<RepairOrder>(&history, agree("2026-03-04T02:00:00Z"), TECH, now),
+            Err(DomainError::Invalid {
+                field: "agreed_at",
+                ..
+            })
+        ));
+        let events = apply::<RepairOrder>(&mut history, agree("2026-03-03T01:30:00Z"), TECH, now);
+        assert!(matches!(
+            &events[0],
+            RepairEvent::CostCapAgreed(e) if e.previous == Money::cny(30_000) && e.agreed_by == "张三 by phone"
+        ));
+        let events = apply::<RepairOrder>(&mut history, quote(45_000), TECH, now);
+        assert!(matches!(
+            &events[0],
+            RepairEvent::RepairQuoted(e) if e.cost_cap == Money::cny(50_000)
+        ));
+    }
+
+    #[test]
+    fn a_free_repair_takes_no_quote() {
+        let now = t("2026-03-03T02:00:00Z");
+        let mut history = checked("IMEI-1", false);
+        apply::<RepairOrder>(
+            &mut history,
+            DecideWarranty {
+                in_warranty: true,
+                product_fault: true,
+                cost_cap: None,
+                customer_signed: false,
+            },
+            TECH,
+            now,
+        );
+        assert_eq!(
+            when::<RepairOrder>(
+                &history,
+                QuoteRepair {
+                    cost: Money::cny(100)
+                },
+                TECH,
+                now
+            ),
+            Err(DomainError::FreeRepair)
+        );
     }
 
     #[test]

@@ -90,6 +90,10 @@ pub struct RegisterCase {
     /// Set when this case is split from another (see [`SplitCase`]).
     #[serde(default)]
     pub split_from: Option<Uuid>,
+    /// When the customer reached out (the call's or the message's time),
+    /// if earlier than the registration: the SLA clocks start then.
+    #[serde(default)]
+    pub contacted_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

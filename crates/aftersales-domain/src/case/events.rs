@@ -93,6 +93,10 @@ pub struct CaseRegistered {
     /// The case this one was split from.
     #[serde(default)]
     pub split_from: Option<Uuid>,
+    /// When the customer reached out, if before `registered_at`: the SLA
+    /// deadlines count from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contacted_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

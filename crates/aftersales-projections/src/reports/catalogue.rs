@@ -600,12 +600,26 @@ fn repairs(rows: Vec<RepairRow>) -> Table {
         tested: u64,
         first_pass: u64,
         free: u64,
+        quoted: u64,
+        quotes: i64,
+        caps: i64,
+        caps_raised: u64,
     }
-    let mut groups: BTreeMap<u8, Group> = BTreeMap::new();
+    // A tier's target in days is the one its repairs were received under:
+    // a tier whose target the policy changed shows one line per target.
+    let mut groups: BTreeMap<(u8, i64), Group> = BTreeMap::new();
     for r in rows {
-        let g = groups.entry(r.tier).or_default();
+        let target = (r.due_at - r.received_at).num_days();
+        let g = groups.entry((r.tier, target)).or_default();
         g.received += 1;
         g.free += u64::from(r.free == Some(true));
+        // Quote against cap, over the paid repairs that have a quote.
+        if let (Some(quote), Some(cap)) = (r.quote, r.cost_cap) {
+            g.quoted += 1;
+            g.quotes += quote;
+            g.caps += cap;
+        }
+        g.caps_raised += u64::from(r.caps_agreed);
         if let Some(passed) = r.first_test_passed {
             g.tested += 1;
             g.first_pass += u64::from(passed);
@@ -618,6 +632,7 @@ fn repairs(rows: Vec<RepairRow>) -> Table {
     }
     Table::new(
         &[
+            "tier",
             "tier_days",
             "received",
             "free",
@@ -626,10 +641,15 @@ fn repairs(rows: Vec<RepairRow>) -> Table {
             "on_time_pct",
             "tested",
             "quality_pass_pct",
+            "quoted",
+            "quotes_minor",
+            "caps_minor",
+            "caps_raised",
         ],
-        groups.into_iter().map(|(tier, g)| {
+        groups.into_iter().map(|((tier, days), g)| {
             vec![
                 json!(tier),
+                json!(days),
                 json!(g.received),
                 json!(g.free),
                 json!(g.returned),
@@ -637,6 +657,10 @@ fn repairs(rows: Vec<RepairRow>) -> Table {
                 percent(g.on_time, g.returned),
                 json!(g.tested),
                 percent(g.first_pass, g.tested),
+                json!(g.quoted),
+                json!(g.quotes),
+                json!(g.caps),
+                json!(g.caps_raised),
             ]
         }),
     )

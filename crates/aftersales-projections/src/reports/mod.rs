@@ -225,6 +225,15 @@ pub struct RepairRow {
     pub returned_at: Option<DateTime<Utc>>,
     pub turnaround_days: Option<i64>,
     pub on_time: Option<bool>,
+    /// A paid repair's cap as the customer last agreed it, in minor units.
+    #[serde(default)]
+    pub cost_cap: Option<i64>,
+    /// The technician's last quote, in minor units.
+    #[serde(default)]
+    pub quote: Option<i64>,
+    /// How many times the customer agreed to a new cap.
+    #[serde(default)]
+    pub caps_agreed: u32,
 }
 
 macro_rules! doc_mut {
@@ -239,7 +248,7 @@ macro_rules! doc_mut {
 impl Projection for Reports {
     type Doc = ReportDoc;
     const NAME: &'static str = "reports";
-    const VERSION: u32 = 3;
+    const VERSION: u32 = 4;
 
     fn reads(&self, event: &Envelope, keys: &mut Vec<DocKey>) {
         let id = event.aggregate_id.to_string();
@@ -695,6 +704,9 @@ fn apply_repair(event: &Envelope, repair: &RepairEvent, docs: &mut Docs<ReportDo
                 returned_at: None,
                 turnaround_days: None,
                 on_time: None,
+                cost_cap: None,
+                quote: None,
+                caps_agreed: 0,
             }),
         );
     }
@@ -702,7 +714,15 @@ fn apply_repair(event: &Envelope, repair: &RepairEvent, docs: &mut Docs<ReportDo
         return;
     };
     match repair {
-        RepairEvent::WarrantyDecided(e) => row.free = Some(e.free),
+        RepairEvent::WarrantyDecided(e) => {
+            row.free = Some(e.free);
+            row.cost_cap = e.cost_cap.map(|cap| cap.minor);
+        }
+        RepairEvent::RepairQuoted(e) => row.quote = Some(e.cost.minor),
+        RepairEvent::CostCapAgreed(e) => {
+            row.cost_cap = Some(e.cost_cap.minor);
+            row.caps_agreed += 1;
+        }
         RepairEvent::RepairTested(e) => {
             row.tests += 1;
             row.tests_passed += u32::from(e.passed);

@@ -36,6 +36,25 @@ impl Case {
                 ));
             }
         }
+        if let Some(contacted) = c.contacted_at {
+            if contacted > ctx.now + Duration::minutes(CLOCK_SKEW_MINUTES) {
+                return Err(DomainError::invalid("contacted_at", "lies in the future"));
+            }
+            let bound = ctx.now - hours(ctx.policy.contact_backdating_hours);
+            if contacted < bound {
+                return Err(DomainError::invalid(
+                    "contacted_at",
+                    format!(
+                        "lies more than {} hours before the registration, as far back as the shop's policy allows",
+                        ctx.policy.contact_backdating_hours
+                    ),
+                ));
+            }
+        }
+        // The clocks start when the customer reached out, not when the
+        // case was typed in.
+        let contacted_at = c.contacted_at.filter(|at| *at < ctx.now);
+        let start = contacted_at.unwrap_or(ctx.now);
         let targets = ctx.policy.sla(c.priority);
         let calendar = ctx.policy.sla_calendar(c.priority);
         Ok(vec![CaseRegistered {
@@ -49,11 +68,12 @@ impl Case {
             priority: c.priority,
             registered_at: ctx.now,
             first_response_due: calendar
-                .add_business_time(ctx.now, hours(targets.first_response_hours)),
+                .add_business_time(start, hours(targets.first_response_hours)),
             resolution_due: targets
                 .resolution_hours
-                .and_then(|h| calendar.add_business_time(ctx.now, hours(h))),
+                .and_then(|h| calendar.add_business_time(start, hours(h))),
             split_from: c.split_from,
+            contacted_at,
         }
         .into()])
     }

@@ -135,6 +135,7 @@ fn register(priority: Priority, category: Category, state: Option<PlatformState>
         category,
         priority,
         split_from: None,
+        contacted_at: None,
     }
 }
 

@@ -138,3 +138,31 @@ fn approval_limits_are_the_policys() {
     let events = case.when(price(501)).unwrap();
     assert_eq!(events.len(), 2, "{events:?}");
 }
+
+/// A case registered from a message of the weekend starts its clocks when
+/// the customer wrote, within the policy's bound.
+#[test]
+fn the_clocks_start_when_the_customer_reached_out() {
+    let mut command = register(Priority::P1, Category::Logistics, None);
+    // Saturday 22:00 UTC; P1 runs round the clock: due two hours later.
+    command.contacted_at = Some(t("2026-02-28T22:00:00Z"));
+    let events = given(vec![]).when(command.clone()).unwrap();
+    let registered = registered(&events);
+    assert_eq!(registered.registered_at, monday_10am());
+    assert_eq!(registered.contacted_at, command.contacted_at);
+    assert_eq!(
+        registered.first_response_due,
+        Some(t("2026-03-01T00:00:00Z"))
+    );
+    for (at, why) in [
+        ("2026-02-26T01:59:00Z", "more than 72 hours before"),
+        ("2026-03-02T03:00:00Z", "future"),
+    ] {
+        command.contacted_at = Some(t(at));
+        let refused = given(vec![]).when(command.clone());
+        assert!(
+            matches!(&refused, Err(DomainError::Invalid { field: "contacted_at", message }) if message.contains(why)),
+            "{at}: {refused:?}"
+        );
+    }
+}
