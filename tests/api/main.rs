@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 mod policy;
+mod sandbox;
 mod security;
 mod visibility;
 
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aftersales_api::{router, AccessDb, AppState, Limits, Naming};
-use aftersales_commands::{Policies, SystemClock};
+use aftersales_commands::{Clock, Policies, SandboxClock, SystemClock};
 use aftersales_domain::case::LogCall;
 use aftersales_domain::model::{
     CallDirection, CallOutcome, Category, FollowUpStatus, PlatformState, Priority, WarrantyStatus,
@@ -31,6 +32,9 @@ struct Service {
     http: Client,
     store: Arc<dyn EventStore>,
     access: AccessDb,
+    read_db: ReadDb,
+    /// A sandbox store's clock, which the service decides by.
+    sandbox: Option<Arc<SandboxClock>>,
     agent: String,
     other_agent: String,
     supervisor: String,
@@ -45,22 +49,37 @@ impl Service {
     }
 
     async fn start_with(db: TestDb, limits: Limits) -> Self {
-        Self::launch(db, limits, true).await
+        Self::launch(db, limits, true, false).await
     }
 
     /// A service whose read models stand still: nothing follows the log.
     async fn start_without_read_models(db: TestDb) -> Self {
-        Self::launch(db, Limits::default(), false).await
+        Self::launch(db, Limits::default(), false, false).await
     }
 
-    async fn launch(db: TestDb, limits: Limits, read_models: bool) -> Self {
+    /// A service on a new sandbox store, deciding by the sandbox's clock.
+    async fn start_sandbox(db: TestDb) -> Self {
+        Self::launch(db, Limits::default(), true, true).await
+    }
+
+    async fn launch(db: TestDb, limits: Limits, read_models: bool, sandbox: bool) -> Self {
         let store = db.open().await;
+        let operator = Actor::new("configuration", Role::Admin);
+        if sandbox {
+            aftersales_commands::sandbox::open(store.as_ref(), &operator)
+                .await
+                .unwrap();
+        }
+        let sandbox = SandboxClock::load(store.as_ref()).await.unwrap();
+        let clock: Arc<dyn Clock> = match &sandbox {
+            Some(sandbox) => sandbox.clone(),
+            None => Arc::new(SystemClock),
+        };
         let read_db = ReadDb::open(&db.url, None, false).await.unwrap();
         aftersales_projections::admin::ensure(&read_db)
             .await
             .unwrap();
         // As `serve` does: the policy goes in force through the log first.
-        let operator = Actor::new("configuration", Role::Admin);
         aftersales_commands::policy::apply(store.as_ref(), Policy::default(), &operator)
             .await
             .unwrap();
@@ -69,13 +88,13 @@ impl Service {
             read_db.clone(),
             AccessDb::connect(&db.url, false).await.unwrap(),
             Policies::load(store.as_ref()).await.unwrap(),
-            Arc::new(SystemClock),
+            clock,
             limits,
         );
         if read_models {
             tokio::spawn(aftersales_projections::admin::run_live(
                 store.clone(),
-                read_db,
+                read_db.clone(),
                 state.on_reached(),
             ));
         }
@@ -108,6 +127,8 @@ impl Service {
             http: Client::new(),
             store,
             access,
+            read_db,
+            sandbox,
             _db: db,
         }
     }

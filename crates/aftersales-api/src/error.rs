@@ -39,6 +39,9 @@ pub enum ApiError {
     StaleRevision { expected: String, actual: String },
     #[error("{0}")]
     Conflict(String),
+    /// The store's clock is the real one: only a sandbox's is set.
+    #[error("{0}")]
+    NotSandbox(String),
     #[error("this Idempotency-Key was used before with a different request")]
     IdempotencyKeyReused,
     #[error("a request with this Idempotency-Key is still being handled")]
@@ -83,7 +86,9 @@ impl ApiError {
             Self::Rule(DomainError::RoleNotAllowed { .. }) => StatusCode::FORBIDDEN,
             Self::Rule(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::StaleRevision { .. } => StatusCode::PRECONDITION_FAILED,
-            Self::Conflict(_) | Self::IdempotencyKeyInFlight => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::NotSandbox(_) | Self::IdempotencyKeyInFlight => {
+                StatusCode::CONFLICT
+            }
             Self::RateLimited { .. } | Self::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) | Self::Behind { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
@@ -104,6 +109,7 @@ impl ApiError {
             Self::Rule(rule) => rule.code(),
             Self::StaleRevision { .. } => "stale-revision",
             Self::Conflict(_) => "conflict",
+            Self::NotSandbox(_) => "not-a-sandbox",
             Self::IdempotencyKeyReused => "idempotency-key-reused",
             Self::IdempotencyKeyInFlight => "idempotency-key-in-flight",
             Self::RateLimited { .. } => "rate-limited",

@@ -17,6 +17,7 @@
 mod access;
 mod auth;
 mod budget;
+mod clock;
 mod commands;
 mod due;
 mod error;
@@ -72,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         )))
         .merge(feed::routes())
         .merge(policy::routes())
+        .merge(clock::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), bounded))

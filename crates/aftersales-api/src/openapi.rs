@@ -11,6 +11,7 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
+use crate::clock::{ClockMoved, ClockReading, SetClock};
 use crate::commands::{kebab, CommandAccepted, Resource};
 use crate::error::Problem;
 use crate::feed::{FeedPage, FeedQuery};
@@ -32,6 +33,7 @@ pub fn document() -> Value {
     commands::<AccessGrant>(&mut generator, &mut paths);
     reads(&mut generator, &mut paths);
     policy(&mut generator, &mut paths);
+    clock(&mut generator, &mut paths);
     let mut schemas = generator.take_definitions(true);
     schemas.insert(
         "Problem".to_owned(),
@@ -96,6 +98,36 @@ fn policy(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
             "description": readers,
             "tags": ["policy"],
             "responses": {"200": ok(generator.subschema_for::<PolicyHistory>().to_value()),
+                          "default": problem()},
+        }),
+    );
+}
+
+fn clock(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
+    add(
+        paths,
+        "/v1/clock",
+        "get",
+        json!({
+            "operationId": "getClock",
+            "summary": "What the service's clock reads, and whether the store is a sandbox",
+            "tags": ["clock"],
+            "responses": {"200": ok(generator.subschema_for::<ClockReading>().to_value()),
+                          "default": problem()},
+        }),
+    );
+    add(
+        paths,
+        "/v1/clock",
+        "post",
+        json!({
+            "operationId": "setClock",
+            "summary": "Set or advance a sandbox store's clock (forward only)",
+            "description": "Roles: admin. A store that is not a sandbox answers 409 not-a-sandbox.",
+            "tags": ["clock"],
+            "requestBody": {"required": true, "content": {"application/json": {
+                "schema": generator.subschema_for::<SetClock>().to_value()}}},
+            "responses": {"200": ok(generator.subschema_for::<ClockMoved>().to_value()),
                           "default": problem()},
         }),
     );

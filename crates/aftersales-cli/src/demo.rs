@@ -63,6 +63,10 @@ pub async fn run(
     let store = aftersales_store::open(url, options)
         .await
         .with_context(|| format!("opening the store at {}", aftersales_store::redact(url)))?;
+    // A demo store is a sandbox: its clock may be set to rehearse the rules.
+    if store.head().await? == 0 {
+        aftersales_commands::sandbox::open(store.as_ref(), &crate::policy::serve_actor()).await?;
+    }
     let policies =
         crate::policy::put_in_force(store.as_ref(), policy, &crate::policy::serve_actor()).await?;
     let started = std::time::Instant::now();

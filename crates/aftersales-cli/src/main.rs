@@ -3,6 +3,7 @@
 //! models and prints the reports.
 
 mod backup;
+mod clock;
 mod config;
 mod demo;
 mod events;
@@ -97,7 +98,7 @@ enum Command {
     /// Start the HTTP service.
     Serve(serve::ServeArgs),
     /// Apply pending schema migrations and exit.
-    Migrate,
+    Migrate(MigrateArgs),
     /// Append to, read and follow the event log.
     #[command(subcommand)]
     Events(events::EventsCommand),
@@ -121,6 +122,18 @@ enum Command {
     /// The shop's policy: the one in force, its history, a new one.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// A sandbox store's clock: show, set, advance.
+    #[command(subcommand)]
+    Clock(clock::ClockCommand),
+}
+
+#[derive(Debug, clap::Args)]
+struct MigrateArgs {
+    /// Make the new store a sandbox, whose clock an administrator sets and
+    /// advances to rehearse the rules (`aftersales clock`). Only a new,
+    /// empty store can be made one.
+    #[arg(long)]
+    sandbox: bool,
 }
 
 impl Command {
@@ -131,7 +144,7 @@ impl Command {
         matches!(
             self,
             Command::Serve(_)
-                | Command::Migrate
+                | Command::Migrate(_)
                 | Command::Demo(_)
                 | Command::Events(events::EventsCommand::Append { .. })
                 | Command::Events(events::EventsCommand::Import { .. })
@@ -180,9 +193,13 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     let db = config.db.as_str();
     match cli.command {
         Command::Serve(args) => serve::run(&databases, options, args, config).await,
-        Command::Migrate => {
-            aftersales_store::open(db, options).await?;
+        Command::Migrate(args) => {
+            let store = aftersales_store::open(db, options).await?;
             println!("migrations applied to {}", aftersales_store::redact(db));
+            if args.sandbox && !aftersales_commands::sandbox::is_sandbox(store.as_ref()).await? {
+                aftersales_commands::sandbox::open(store.as_ref(), &policy::serve_actor()).await?;
+                println!("the store is a sandbox: set its clock with `aftersales clock`");
+            }
             Ok(())
         }
         Command::Events(command) => events::run(db, options, command).await,
@@ -195,6 +212,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Demo(command) => demo::run(db, options, command, config.policy).await,
         Command::Keys(command) => keys::run(db, options, command).await,
         Command::Policy(command) => policy::run(db, options, command).await,
+        Command::Clock(command) => clock::run(db, options, command).await,
     }
 }
 

@@ -8,7 +8,7 @@ use crate::config::{Config, ServerConfig};
 use crate::http::ConnectionLimits;
 use crate::Databases;
 use aftersales_api::{router, AccessDb, AppState, Limits, ScheduleIndex};
-use aftersales_commands::{Clock, Handler, Policies, Scheduler, SystemClock};
+use aftersales_commands::{Clock, Handler, Policies, SandboxClock, Scheduler, SystemClock};
 use aftersales_domain::{streams, Role};
 use aftersales_grpc::{AuthUnavailable, Authenticate, Permissions};
 use aftersales_projections::ReadDb;
@@ -178,6 +178,18 @@ pub async fn run(
         .await
         .with_context(|| format!("opening the store at {}", redact(db)))?;
     let empty = store.head().await? == 0;
+    // A demo store is a sandbox: its clock may be set to rehearse the rules.
+    if args.demo_cases > 0 && empty {
+        aftersales_commands::sandbox::open(store.as_ref(), &crate::policy::serve_actor()).await?;
+    }
+    let clock: Arc<dyn Clock> = match SandboxClock::load(store.as_ref()).await? {
+        Some(sandbox) => {
+            tracing::info!(now = %sandbox.now(), "a sandbox store: its clock is set with `aftersales clock` or POST /v1/clock");
+            tokio::spawn(sandbox.clone().follow(store.clone()));
+            sandbox
+        }
+        None => Arc::new(SystemClock),
+    };
     // The configured policy is put in force before anything is decided,
     // the demo history included.
     let policies =
@@ -203,6 +215,7 @@ pub async fn run(
             store.clone(),
             read_db.clone(),
             policies.clone(),
+            clock.clone(),
             std::time::Duration::from_secs(server.scheduler_interval),
         ))
     });
@@ -215,7 +228,7 @@ pub async fn run(
         read_db.clone(),
         access,
         policies,
-        Arc::new(SystemClock),
+        clock,
         limits,
     );
     let projections = tokio::spawn(aftersales_projections::admin::run_live(
@@ -351,9 +364,9 @@ async fn schedule(
     store: Arc<dyn EventStore>,
     read_db: ReadDb,
     policies: Arc<Policies>,
+    clock: Arc<dyn Clock>,
     interval: std::time::Duration,
 ) {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let cases = Arc::new(Handler::new(store.clone(), policies, clock.clone()));
     let scheduler = Scheduler::new(store, Arc::new(ScheduleIndex(read_db)), cases, clock);
     let mut ticks = tokio::time::interval(interval);

@@ -36,7 +36,7 @@ on_both_backends!(
 );
 
 /// The categories the product writes only through its commands.
-const OWNED: [&str; 8] = [
+const OWNED: [&str; 9] = [
     "case",
     "unpaid",
     "audit",
@@ -45,6 +45,7 @@ const OWNED: [&str; 8] = [
     "pdview",
     "readmodel",
     "policy",
+    "clock",
 ];
 
 async fn appends_into_the_product_s_own_categories_are_refused_and_write_nothing(db: TestDb) {

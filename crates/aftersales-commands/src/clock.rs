@@ -6,6 +6,18 @@ use chrono::{DateTime, Utc};
 
 pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now(&self) -> DateTime<Utc>;
+
+    /// Whether an administrator set this clock (a sandbox's): the events
+    /// decided under it say so.
+    fn set_by_hand(&self) -> bool {
+        false
+    }
+
+    /// The sandbox clock behind this one, if it is one: the only kind an
+    /// administrator may set.
+    fn sandbox(&self) -> Option<&crate::SandboxClock> {
+        None
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]

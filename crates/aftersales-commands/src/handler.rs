@@ -20,6 +20,9 @@ use crate::policy::Policies;
 /// The metadata key naming the digest of the policy an event was decided under.
 pub const POLICY_DIGEST: &str = "policy";
 
+/// The metadata key saying an event was decided under a sandbox's set clock.
+pub const SANDBOX_CLOCK: &str = "sandbox_clock";
+
 /// Events read per page when loading a stream.
 const LOAD_PAGE: usize = 1_000;
 
@@ -397,6 +400,9 @@ impl<A: Aggregate> Handler<A> {
         metadata
             .extra
             .insert(POLICY_DIGEST.into(), policy_digest.into());
+        if self.clock.set_by_hand() {
+            metadata.extra.insert(SANDBOX_CLOCK.into(), true.into());
+        }
         let metadata = serde_json::value::to_raw_value(&metadata)?;
         events
             .iter()

@@ -15,11 +15,14 @@
 //! through a [`DueIndex`]; running it twice appends nothing new.
 
 mod clock;
+mod follow;
 mod handler;
 pub mod policy;
+pub mod sandbox;
 mod scheduler;
 
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use handler::{CommandOutcome, Envelope, Handler, HandlerError, POLICY_DIGEST};
+pub use handler::{CommandOutcome, Envelope, Handler, HandlerError, POLICY_DIGEST, SANDBOX_CLOCK};
 pub use policy::{Policies, PolicyStoreError};
+pub use sandbox::{SandboxClock, SandboxError};
 pub use scheduler::{DueAggregate, DueIndex, Scheduler, SchedulerError, SchedulerRun};

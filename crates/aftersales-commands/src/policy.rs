@@ -102,20 +102,15 @@ impl Policies {
 
     /// Follows the policy stream for as long as the service runs.
     pub async fn follow(self: Arc<Self>, store: Arc<dyn EventStore>) {
-        let mut head = store.head_watch();
-        let mut seen = *head.borrow();
-        loop {
-            // A notification may be missed; look again now and then anyway.
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), head.changed()).await;
-            let now = *head.borrow();
-            if now == seen {
-                continue;
+        crate::follow::on_new_events(store, |store| {
+            let policies = self.clone();
+            async move {
+                if let Err(error) = policies.refresh(store.as_ref()).await {
+                    tracing::warn!(%error, "reading the policy stream failed; trying again");
+                }
             }
-            seen = now;
-            if let Err(error) = self.refresh(store.as_ref()).await {
-                tracing::warn!(%error, "reading the policy stream failed; trying again");
-            }
-        }
+        })
+        .await;
     }
 }
 

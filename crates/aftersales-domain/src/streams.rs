@@ -35,6 +35,13 @@ pub const POLICY: &str = "policy";
 /// The shop's one policy stream.
 pub const POLICY_STREAM: &str = "policy-shop";
 
+/// `clock-shop`: a sandbox store's clock. A store is a sandbox when the
+/// first event of its log is `SandboxOpened`, so that the mark can only be
+/// set on a new store, never added to one with a history.
+pub const CLOCK: &str = "clock";
+/// The sandbox's one clock stream.
+pub const CLOCK_STREAM: &str = "clock-shop";
+
 /// Every category the product owns, named once.
 pub const OWNED_CATEGORIES: &[&str] = &[
     Case::CATEGORY,
@@ -45,6 +52,7 @@ pub const OWNED_CATEGORIES: &[&str] = &[
     PERSONAL_DATA_VIEWS,
     READ_MODEL_RECORDS,
     POLICY,
+    CLOCK,
 ];
 
 /// Whether streams of `category` are written only through the product.
@@ -121,6 +129,32 @@ pub struct PolicyChanged {
     pub at: DateTime<Utc>,
 }
 
+crate::domain_events! {
+    /// A sandbox store's clock, as an administrator set it.
+    pub enum ClockEvent {
+        SandboxOpened = "SandboxOpened",
+        ClockSet = "ClockSet",
+    }
+}
+
+/// The store was made a sandbox: its clock may be set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxOpened {
+    pub at: DateTime<Utc>,
+}
+
+/// The sandbox's clock reads `to` from the moment `at` (wall-clock time),
+/// and runs on from there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSet {
+    pub to: DateTime<Utc>,
+    /// What it read just before: never later than `to`.
+    pub previous: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+}
+
 /// Why an event cannot stand in an owned stream.
 #[derive(Debug, thiserror::Error)]
 pub enum StoredEventError {
@@ -152,7 +186,7 @@ pub fn check_stored(
         return Ok(());
     }
     let id = stream.split_once('-').map_or("", |(_, id)| id);
-    let named = category == READ_MODEL_RECORDS || stream == POLICY_STREAM;
+    let named = category == READ_MODEL_RECORDS || stream == POLICY_STREAM || stream == CLOCK_STREAM;
     if !named && Uuid::parse_str(id).is_err() {
         return Err(StoredEventError::StreamId(stream.to_owned()));
     }
@@ -163,6 +197,7 @@ pub fn check_stored(
         "repair" => RepairEvent::decode(event_type, data).map(drop)?,
         "grant" => GrantEvent::decode(event_type, data).map(drop)?,
         PERSONAL_DATA_VIEWS => PrivacyEvent::decode(event_type, data).map(drop)?,
+        CLOCK => ClockEvent::decode(event_type, data).map(drop)?,
         POLICY => {
             let PolicyEvent::PolicyChanged(changed) = PolicyEvent::decode(event_type, data)?;
             check_policy(&changed).map_err(StoredEventError::Policy)?;
