@@ -146,6 +146,8 @@ pub fn load(
 /// the prefix (the configuration file's own, the tests') are not keys.
 fn environment() -> Env {
     Env::prefixed(ENV_PREFIX).filter_map(|key| {
+        // Keys come as written (`LISTEN`); the configuration's are lower case.
+        let key = key.as_str().to_ascii_lowercase();
         let key = key.as_str();
         if TOP_KEYS.contains(&key) {
             Some(key.to_owned().into())

@@ -12,7 +12,10 @@ use std::process::Command;
 use aftersales_tests::{on_both_backends, TestDb};
 use common::{aftersales, ok, stderr, stdout};
 
-on_both_backends!(a_policy_is_applied_shown_compared_and_kept_in_its_history);
+on_both_backends!(
+    a_policy_is_applied_shown_compared_and_kept_in_its_history,
+    an_environment_variable_overrides_one_key_of_the_file,
+);
 
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/aftersales.toml")
@@ -93,6 +96,31 @@ async fn a_policy_is_applied_shown_compared_and_kept_in_its_history(db: TestDb) 
         &["policy", "apply", saved.to_str().unwrap()],
     ));
     assert!(same.contains("already in force"), "{same}");
+}
+
+async fn an_environment_variable_overrides_one_key_of_the_file(db: TestDb) {
+    let output = Command::new(env!("CARGO_BIN_EXE_aftersales"))
+        .args(["--db", &db.url, "policy", "apply"])
+        .arg(example())
+        .env("AFTERSALES_POLICY__SLA__P2__FIRST_RESPONSE_HOURS", "3")
+        .output()
+        .unwrap();
+    ok(output);
+    let shown = ok(aftersales(&db, &["policy", "show"]));
+    let p2 = shown.split("[policy.sla.p2]").nth(1).unwrap();
+    assert!(
+        p2.trim_start().starts_with("first_response_hours = 3"),
+        "{shown}"
+    );
+    // The rest of the file stands.
+    assert!(shown.contains("resolution_hours = 48"), "{shown}");
+    // A top-level key too: the database.
+    let history = Command::new(env!("CARGO_BIN_EXE_aftersales"))
+        .args(["policy", "history"])
+        .env("AFTERSALES_DB", &db.url)
+        .output()
+        .unwrap();
+    assert_eq!(ok(history).lines().count(), 1);
 }
 
 /// A configuration with a mistake stops `serve` before it opens the store,
