@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::{assert_consistent, open};
 
 on_both_backends!(
+    a_complaint_and_a_changed_priority_show_in_the_view_and_the_reports,
     the_repairs_report_sets_quotes_against_caps,
     report_figures_of_a_fixed_scenario,
     a_report_as_of_a_position_equals_the_live_one_then,
@@ -495,4 +496,63 @@ async fn the_repairs_report_sets_quotes_against_caps(db: TestDb) {
     assert_eq!(row("quotes_minor"), json!(26_000));
     assert_eq!(row("caps_minor"), json!(30_000));
     assert_eq!(row("caps_raised"), json!(1));
+}
+
+/// 投诉: a logistics case flagged a complaint, and one whose priority rose,
+/// as the case views, the complaints report and the SLA report show them.
+async fn a_complaint_and_a_changed_priority_show_in_the_view_and_the_reports(db: TestDb) {
+    let (store, read) = open(&db).await;
+    let desk = Desk::new(store.clone());
+    let complained = desk
+        .register(
+            Priority::P3,
+            Category::Logistics,
+            PlatformState::SellerShipped,
+        )
+        .await;
+    let raised = desk
+        .register(
+            Priority::P3,
+            Category::Logistics,
+            PlatformState::SellerShipped,
+        )
+        .await;
+    desk.clock.set(monday_10am() + Duration::minutes(30));
+    desk.run(
+        complained,
+        &agent(),
+        FlagComplaint {
+            reason: "客服态度差".into(),
+        },
+    )
+    .await;
+    desk.run(
+        raised,
+        &supervisor(1),
+        ChangePriority {
+            priority: Priority::P1,
+            reason: "设备冒烟".into(),
+        },
+    )
+    .await;
+    assert_consistent(&store, &read).await;
+    let view = aftersales_projections::case_views::get(&read, complained)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(view.complaint.as_deref(), Some("客服态度差"));
+    assert_eq!(
+        view.sla.resolution_due,
+        Some(monday_10am() + Duration::minutes(30) + Duration::hours(24))
+    );
+    let view = aftersales_projections::case_views::get(&read, raised)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(view.priority, Priority::P1);
+    let complaints = report(&read, "complaints").await;
+    assert_eq!(complaints.rows.len(), 1, "{:?}", complaints.rows);
+    assert!(cell(&complaints, "case", json!(complained.to_string()), "status").is_string());
+    let sla = report(&read, "sla").await;
+    assert_eq!(cell(&sla, "priority", json!("P1"), "cases"), &json!(1));
 }

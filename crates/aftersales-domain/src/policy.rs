@@ -47,13 +47,15 @@ pub struct SlaTargets {
     pub round_the_clock: bool,
 }
 
-/// The SLA targets of each priority.
+/// The SLA targets of each priority, and of a complaint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlaPolicy {
     pub p1: SlaTargets,
     pub p2: SlaTargets,
     pub p3: SlaTargets,
+    /// From the moment a case is flagged a complaint (000: 2小时响应、24小时内处理).
+    pub complaint: SlaTargets,
 }
 
 /// A platform's refund timers (淘宝, 京东, 拼多多 … each has its own).
@@ -173,6 +175,11 @@ impl Default for Policy {
                     resolution_hours: None,
                     round_the_clock: false,
                 },
+                complaint: SlaTargets {
+                    first_response_hours: 2,
+                    resolution_hours: Some(24),
+                    round_the_clock: true,
+                },
             },
             approvals: Approvals {
                 compensation_limit: CompensationLimit::OrderPostage(Postage::Postage),
@@ -213,11 +220,31 @@ impl Policy {
 
     /// The calendar a priority's SLA clocks run on.
     pub fn sla_calendar(&self, priority: Priority) -> Cow<'_, BusinessCalendar> {
-        if self.sla(priority).round_the_clock {
+        self.calendar_for(self.sla(priority))
+    }
+
+    /// The calendar SLA targets count on: the service's, or round the clock.
+    pub fn calendar_for(&self, targets: SlaTargets) -> Cow<'_, BusinessCalendar> {
+        if targets.round_the_clock {
             Cow::Owned(BusinessCalendar::always_open())
         } else {
             Cow::Borrowed(&self.calendar)
         }
+    }
+
+    /// The first-response and resolution deadlines of `targets` counted from `from`.
+    pub fn deadlines(
+        &self,
+        targets: SlaTargets,
+        from: DateTime<Utc>,
+    ) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        let calendar = self.calendar_for(targets);
+        (
+            calendar.add_business_time(from, hours(targets.first_response_hours)),
+            targets
+                .resolution_hours
+                .and_then(|h| calendar.add_business_time(from, hours(h))),
+        )
     }
 
     /// The refund timers of an order's platform; `None` names a platform
@@ -245,6 +272,7 @@ impl Policy {
             ("p1", self.sla.p1),
             ("p2", self.sla.p2),
             ("p3", self.sla.p3),
+            ("complaint", self.sla.complaint),
         ] {
             let key = |field: &str| format!("sla.{name}.{field}");
             if !(1..=MAX_HOURS).contains(&targets.first_response_hours) {

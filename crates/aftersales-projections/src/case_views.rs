@@ -29,6 +29,9 @@ pub struct CaseView {
     pub status: String,
     pub priority: Priority,
     pub category: String,
+    /// Why the case is a complaint (投诉), once it is flagged one.
+    #[serde(default)]
+    pub complaint: Option<String>,
     pub channel: String,
     pub customer: Customer,
     pub order_no: Option<String>,
@@ -175,7 +178,7 @@ impl CaseView {
 impl Projection for CaseViews {
     type Doc = CaseView;
     const NAME: &'static str = "case_views";
-    const VERSION: u32 = 3;
+    const VERSION: u32 = 4;
 
     fn reads(&self, event: &Envelope, keys: &mut Vec<DocKey>) {
         if let AnyEvent::Case(_) = event.event {
@@ -194,6 +197,7 @@ impl Projection for CaseViews {
                 status: String::new(),
                 priority: registered.priority,
                 category: registered.category.as_str().to_owned(),
+                complaint: None,
                 channel: serde_plain(&registered.channel),
                 customer: registered.customer.clone(),
                 order_no: registered
@@ -303,6 +307,17 @@ fn evolve(view: &mut CaseView, event: &CaseEvent) {
         CaseEvent::CaseAssigned(e) => {
             view.assignee = Some(e.agent_id.clone());
             view.assigned_at = Some(e.at);
+        }
+        CaseEvent::PriorityChanged(e) => {
+            view.priority = e.priority;
+            view.sla.first_response_due = e.first_response_due;
+            view.sla.resolution_due = e.resolution_due;
+        }
+        CaseEvent::CategoryChanged(e) => view.category = e.category.as_str().to_owned(),
+        CaseEvent::ComplaintFlagged(e) => {
+            view.complaint = Some(e.reason.clone());
+            view.sla.first_response_due = e.first_response_due;
+            view.sla.resolution_due = e.resolution_due;
         }
         CaseEvent::FirstResponseRecorded(e) => {
             view.sla.first_response_at = Some(e.at);

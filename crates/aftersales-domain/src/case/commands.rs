@@ -21,6 +21,9 @@ crate::domain_commands! {
     pub enum CaseCommand {
         RegisterCase => [Agent, Supervisor, Integration, Admin],
         AssignCase => [Agent, Supervisor, Admin],
+        ChangePriority => [Agent, Supervisor],
+        ChangeCategory => [Agent, Supervisor],
+        FlagComplaint => [Agent, Supervisor, Integration],
         PauseSla => [Agent, Supervisor],
         ResumeSla => [Agent, Supervisor],
         RecordSlaBreach => [System, Supervisor],
@@ -100,6 +103,29 @@ pub struct RegisterCase {
 #[serde(deny_unknown_fields)]
 pub struct AssignCase {
     pub agent_id: String,
+}
+
+/// The case turned out more (or less) urgent than registered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePriority {
+    pub priority: Priority,
+    pub reason: String,
+}
+
+/// The case is about something else than registered (问题分类).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeCategory {
+    pub category: Category,
+    pub reason: String,
+}
+
+/// The customer complains (投诉), at any time of a case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlagComplaint {
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -17,6 +17,9 @@ crate::domain_events! {
     pub enum CaseEvent {
         CaseRegistered = "CaseRegistered",
         CaseAssigned = "CaseAssigned",
+        PriorityChanged = "PriorityChanged",
+        CategoryChanged = "CategoryChanged",
+        ComplaintFlagged = "ComplaintFlagged",
         FirstResponseRecorded = "FirstResponseRecorded",
         SlaPaused = "SlaPaused",
         SlaResumed = "SlaResumed",
@@ -103,6 +106,37 @@ pub struct CaseRegistered {
 pub struct CaseAssigned {
     pub agent_id: String,
     pub previous_agent_id: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// The SLA deadlines are counted again, from the change, on the new
+/// priority's targets; a first response already given stays given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PriorityChanged {
+    pub priority: Priority,
+    pub previous: Priority,
+    pub reason: String,
+    pub first_response_due: Option<DateTime<Utc>>,
+    pub resolution_due: Option<DateTime<Utc>>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CategoryChanged {
+    pub category: Category,
+    pub previous: Category,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A complaint takes the complaint targets from the moment it is made
+/// (000: 2 h to respond, 24 h to handle), where they are sooner than the
+/// case's own deadlines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ComplaintFlagged {
+    pub reason: String,
+    pub first_response_due: Option<DateTime<Utc>>,
+    pub resolution_due: Option<DateTime<Utc>>,
     pub at: DateTime<Utc>,
 }
 

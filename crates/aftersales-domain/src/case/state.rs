@@ -164,6 +164,8 @@ pub struct Case {
     pub status: Status,
     pub category: Option<Category>,
     pub priority: Option<Priority>,
+    /// Flagged a complaint (投诉).
+    pub complaint: bool,
     pub registered_at: Option<DateTime<Utc>>,
     pub assignee: Option<String>,
     pub order: Option<Order>,
@@ -249,6 +251,17 @@ impl Case {
                 self.sla.resolution_due = e.resolution_due;
             }
             CaseEvent::CaseAssigned(e) => self.assignee = Some(e.agent_id.clone()),
+            CaseEvent::PriorityChanged(e) => {
+                self.priority = Some(e.priority);
+                self.sla.first_response_due = e.first_response_due;
+                self.sla.resolution_due = e.resolution_due;
+            }
+            CaseEvent::CategoryChanged(e) => self.category = Some(e.category),
+            CaseEvent::ComplaintFlagged(e) => {
+                self.complaint = true;
+                self.sla.first_response_due = e.first_response_due;
+                self.sla.resolution_due = e.resolution_due;
+            }
             CaseEvent::FirstResponseRecorded(e) => self.sla.first_response_at = Some(e.at),
             CaseEvent::SlaPaused(e) => self.sla.paused_since = Some(e.at),
             CaseEvent::SlaResumed(e) => {

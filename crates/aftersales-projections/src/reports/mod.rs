@@ -248,7 +248,7 @@ macro_rules! doc_mut {
 impl Projection for Reports {
     type Doc = ReportDoc;
     const NAME: &'static str = "reports";
-    const VERSION: u32 = 4;
+    const VERSION: u32 = 5;
 
     fn reads(&self, event: &Envelope, keys: &mut Vec<DocKey>) {
         let id = event.aggregate_id.to_string();
@@ -362,6 +362,18 @@ fn apply_case(
     let mut revisit_agent = false;
     match case_event {
         CaseEvent::CaseAssigned(e) => case.assignee = Some(e.agent_id.clone()),
+        CaseEvent::PriorityChanged(e) => {
+            case.priority = e.priority;
+            case.resolution_due = e.resolution_due;
+        }
+        CaseEvent::CategoryChanged(e) => {
+            case.category = e.category;
+            case.complaint |= e.category == Category::ServiceComplaint;
+        }
+        CaseEvent::ComplaintFlagged(e) => {
+            case.complaint = true;
+            case.resolution_due = e.resolution_due;
+        }
         CaseEvent::FirstResponseRecorded(e) => case.first_response_on_time = Some(e.on_time),
         CaseEvent::SlaResumed(e) => case.resolution_due = e.resolution_due,
         CaseEvent::SlaBreached(e) => {

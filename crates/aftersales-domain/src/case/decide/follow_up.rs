@@ -55,6 +55,10 @@ impl Case {
             complaint: c.complaint.clone(),
             at: ctx.now,
         })];
+        // A complaint made on a revisit call makes the case a complaint.
+        if let Some(text) = &complaint {
+            events.extend(self.complaint_flagged(text, ctx));
+        }
         if let Some(reason) = complaint.or(low_score) {
             events.push(
                 FollowUpOpened {

@@ -58,6 +58,9 @@ impl Case {
         match command {
             CaseCommand::RegisterCase(_) => Err(DomainError::CaseAlreadyRegistered),
             CaseCommand::AssignCase(c) => self.assign_case(c, ctx),
+            CaseCommand::ChangePriority(c) => self.change_priority(c, ctx),
+            CaseCommand::ChangeCategory(c) => self.change_category(c, ctx),
+            CaseCommand::FlagComplaint(c) => self.flag_complaint(c, ctx),
             CaseCommand::PauseSla(c) => self.pause_sla(c, ctx),
             CaseCommand::ResumeSla(_) => self.resume(ctx),
             CaseCommand::RecordSlaBreach(c) => self.breach(c.clock, ctx),

@@ -55,8 +55,8 @@ impl Case {
         // case was typed in.
         let contacted_at = c.contacted_at.filter(|at| *at < ctx.now);
         let start = contacted_at.unwrap_or(ctx.now);
-        let targets = ctx.policy.sla(c.priority);
-        let calendar = ctx.policy.sla_calendar(c.priority);
+        let (first_response_due, resolution_due) =
+            ctx.policy.deadlines(ctx.policy.sla(c.priority), start);
         Ok(vec![CaseRegistered {
             case_id: ctx.aggregate_id,
             customer: c.customer.clone(),
@@ -67,11 +67,8 @@ impl Case {
             category: c.category,
             priority: c.priority,
             registered_at: ctx.now,
-            first_response_due: calendar
-                .add_business_time(start, hours(targets.first_response_hours)),
-            resolution_due: targets
-                .resolution_hours
-                .and_then(|h| calendar.add_business_time(start, hours(h))),
+            first_response_due,
+            resolution_due,
             split_from: c.split_from,
             contacted_at,
         }
@@ -188,6 +185,85 @@ impl Case {
             at: now,
         }
         .into()])
+    }
+
+    pub(super) fn change_priority(&self, c: &ChangePriority, ctx: &Context<'_>) -> Decision {
+        require_text("reason", &c.reason)?;
+        let previous = self.priority.ok_or(DomainError::CaseNotRegistered)?;
+        if previous == c.priority {
+            return Err(DomainError::AlreadyDone {
+                what: "the case has this priority",
+            });
+        }
+        let (first_response_due, resolution_due) =
+            ctx.policy.deadlines(ctx.policy.sla(c.priority), ctx.now);
+        Ok(vec![PriorityChanged {
+            priority: c.priority,
+            previous,
+            reason: c.reason.clone(),
+            // A first response already given is not owed again.
+            first_response_due: if self.sla.first_response_at.is_some() {
+                self.sla.first_response_due
+            } else {
+                first_response_due
+            },
+            resolution_due,
+            at: ctx.now,
+        }
+        .into()])
+    }
+
+    pub(super) fn change_category(&self, c: &ChangeCategory, ctx: &Context<'_>) -> Decision {
+        require_text("reason", &c.reason)?;
+        let previous = self.category.ok_or(DomainError::CaseNotRegistered)?;
+        if previous == c.category {
+            return Err(DomainError::AlreadyDone {
+                what: "the case has this category",
+            });
+        }
+        Ok(vec![CategoryChanged {
+            category: c.category,
+            previous,
+            reason: c.reason.clone(),
+            at: ctx.now,
+        }
+        .into()])
+    }
+
+    pub(super) fn flag_complaint(&self, c: &FlagComplaint, ctx: &Context<'_>) -> Decision {
+        require_text("reason", &c.reason)?;
+        self.complaint_flagged(&c.reason, ctx)
+            .map(|event| vec![event])
+            .ok_or(DomainError::AlreadyDone {
+                what: "the case was flagged a complaint",
+            })
+    }
+
+    /// `ComplaintFlagged` with the complaint targets from now, where they
+    /// come sooner than the case's own; `None` if it already is a complaint.
+    pub(super) fn complaint_flagged(&self, reason: &str, ctx: &Context<'_>) -> Option<CaseEvent> {
+        if self.complaint {
+            return None;
+        }
+        let (first, resolution) = ctx.policy.deadlines(ctx.policy.sla.complaint, ctx.now);
+        let sooner =
+            |own: Option<DateTime<Utc>>, complaint: Option<DateTime<Utc>>| match (own, complaint) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        Some(
+            ComplaintFlagged {
+                reason: reason.to_owned(),
+                first_response_due: if self.sla.first_response_at.is_some() {
+                    self.sla.first_response_due
+                } else {
+                    sooner(self.sla.first_response_due, first)
+                },
+                resolution_due: sooner(self.sla.resolution_due, resolution),
+                at: ctx.now,
+            }
+            .into(),
+        )
     }
 
     pub(super) fn pause_sla(&self, c: &PauseSla, ctx: &Context<'_>) -> Decision {

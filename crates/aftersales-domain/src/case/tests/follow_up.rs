@@ -56,9 +56,14 @@ fn a_low_revisit_score_or_a_complaint_opens_a_follow_up() {
         case.when(record(2, None)).unwrap()[1],
         CaseEvent::FollowUpOpened(_)
     ));
+    // A complaint also makes the case one.
     assert!(matches!(
-        case.when(record(5, Some("快递员态度差"))).unwrap()[1],
-        CaseEvent::FollowUpOpened(_)
+        case.when(record(5, Some("快递员态度差"))).unwrap()[..],
+        [
+            CaseEvent::RevisitRecorded(_),
+            CaseEvent::ComplaintFlagged(_),
+            CaseEvent::FollowUpOpened(_)
+        ]
     ));
     assert_eq!(
         case.when(record(6, None)),
@@ -407,5 +412,27 @@ fn a_revisit_rates_attitude_and_skill_apart_and_a_low_mark_on_either_follows_up(
     assert_eq!(
         case.when(record(Some(6), None)),
         Err(DomainError::ScoreOutOfRange { score: 6 })
+    );
+}
+
+#[test]
+fn a_complaint_on_a_revisit_call_makes_the_case_a_complaint() {
+    let revisit_id = Uuid::new_v4();
+    let case = open_case(Priority::P2, PlatformState::SellerShipped).then_apply(ScheduleRevisit {
+        revisit_id,
+        kind: RevisitKind::AfterResolution,
+        due_at: monday_10am() + Duration::days(1),
+    });
+    let events = case
+        .when(RecordRevisit {
+            revisit_id,
+            outcome: RevisitOutcome::Refused,
+            complaint: Some("维修后仍然漏水".into()),
+        })
+        .unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.event_type()).collect();
+    assert_eq!(
+        kinds,
+        ["RevisitRecorded", "ComplaintFlagged", "FollowUpOpened"]
     );
 }

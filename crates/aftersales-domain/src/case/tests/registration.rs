@@ -277,3 +277,65 @@ fn a_call_with_someone_else_names_them() {
         })
     ));
 }
+
+#[test]
+fn a_changed_priority_counts_its_deadlines_again_from_the_change() {
+    let case = open_case(Priority::P3, PlatformState::SellerShipped);
+    let later = monday_10am() + Duration::minutes(30);
+    let change = |priority| ChangePriority {
+        priority,
+        reason: "客户反映设备冒烟".into(),
+    };
+    let events = case.at(later).when(change(Priority::P1)).unwrap();
+    let CaseEvent::PriorityChanged(changed) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(changed.previous, Priority::P3);
+    // P1: two hours and a day, round the clock, from the change.
+    assert_eq!(changed.first_response_due, Some(later + Duration::hours(2)));
+    assert_eq!(changed.resolution_due, Some(later + Duration::hours(24)));
+    assert!(matches!(
+        case.when(change(Priority::P3)),
+        Err(DomainError::AlreadyDone { .. })
+    ));
+    assert!(matches!(
+        case.when(ChangePriority {
+            priority: Priority::P1,
+            reason: " ".into()
+        }),
+        Err(DomainError::Invalid {
+            field: "reason",
+            ..
+        })
+    ));
+    let events = case
+        .when(ChangeCategory {
+            category: Category::ProductQuality,
+            reason: "是质量问题, 不是物流".into(),
+        })
+        .unwrap();
+    assert!(
+        matches!(&events[0], CaseEvent::CategoryChanged(e) if e.previous == Category::Logistics)
+    );
+}
+
+#[test]
+fn a_complaint_takes_the_complaint_targets_where_they_come_sooner() {
+    // P3: a reply within 24 service hours, no resolution target.
+    let case = open_case(Priority::P3, PlatformState::SellerShipped);
+    let later = monday_10am() + Duration::minutes(30);
+    let flag = FlagComplaint {
+        reason: "客服态度差".into(),
+    };
+    let events = case.at(later).when(flag.clone()).unwrap();
+    let CaseEvent::ComplaintFlagged(flagged) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(flagged.first_response_due, Some(later + Duration::hours(2)));
+    assert_eq!(flagged.resolution_due, Some(later + Duration::hours(24)));
+    let flagged_case = case.at(later).then_apply(flag.clone());
+    assert!(matches!(
+        flagged_case.when(flag),
+        Err(DomainError::AlreadyDone { .. })
+    ));
+}
