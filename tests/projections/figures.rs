@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::{assert_consistent, open};
 
 on_both_backends!(
+    overdue_handoffs_are_escalated_and_the_handoffs_report_counts_them,
     a_complaint_and_a_changed_priority_show_in_the_view_and_the_reports,
     the_repairs_report_sets_quotes_against_caps,
     report_figures_of_a_fixed_scenario,
@@ -555,4 +556,92 @@ async fn a_complaint_and_a_changed_priority_show_in_the_view_and_the_reports(db:
     assert!(cell(&complaints, "case", json!(complained.to_string()), "status").is_string());
     let sla = report(&read, "sla").await;
     assert_eq!(cell(&sla, "priority", json!("P1"), "cases"), &json!(1));
+}
+
+/// 对接: two handoffs on Monday morning; the warehouse confirms and answers
+/// in 3 hours, the supervisor never does and is escalated by the scheduler
+/// after its 4 hours. The handoffs report of the month says so.
+async fn overdue_handoffs_are_escalated_and_the_handoffs_report_counts_them(db: TestDb) {
+    let (store, read) = open(&db).await;
+    let desk = Desk::new(store.clone());
+    // P3: its first response is owed in 24 service hours, so only the
+    // handoffs fall due today.
+    let case = desk
+        .register(
+            Priority::P3,
+            Category::WarehouseError,
+            PlatformState::SellerShipped,
+        )
+        .await;
+    let (to_warehouse, to_boss) = (Uuid::new_v4(), Uuid::new_v4());
+    for (handoff_id, department) in [
+        (to_warehouse, Department::Warehouse),
+        (to_boss, Department::Supervisor),
+    ] {
+        desk.run(
+            case,
+            &agent(),
+            HandOffCase {
+                handoff_id,
+                department,
+                question: "请核实".into(),
+                respond_within_hours: None,
+                told_customer_via: None,
+            },
+        )
+        .await;
+    }
+    desk.run(
+        case,
+        &warehouse(),
+        ConfirmHandoff {
+            handoff_id: to_warehouse,
+        },
+    )
+    .await;
+    desk.clock.set(monday_10am() + Duration::hours(3));
+    desk.run(
+        case,
+        &warehouse(),
+        RecordDepartmentResponse {
+            handoff_id: to_warehouse,
+            response: "确认少发一件".into(),
+        },
+    )
+    .await;
+    let mut scheduler = desk.scheduler().await;
+    assert_eq!(scheduler.run_once().await.unwrap().issued, 0);
+    desk.clock
+        .set(monday_10am() + Duration::hours(4) + Duration::minutes(1));
+    assert_eq!(scheduler.run_once().await.unwrap().issued, 1);
+    assert_eq!(
+        scheduler.run_once().await.unwrap().issued,
+        0,
+        "escalated twice"
+    );
+    assert_consistent(&store, &read).await;
+
+    let view = aftersales_projections::case_views::get(&read, case)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        view.open_handoffs[&to_boss].escalated_to.as_deref(),
+        Some("supervisor head")
+    );
+    let table = report(&read, "handoffs").await;
+    let row = |department: &str, column: &str| {
+        table
+            .rows
+            .iter()
+            .find(|r| r[0] == json!("2026-03") && r[1] == json!(department))
+            .map(|r| r[table.columns.iter().position(|c| c == column).unwrap()].clone())
+            .unwrap_or_else(|| panic!("{department} in {:?}", table.rows))
+    };
+    assert_eq!(row("warehouse", "answered"), json!(1));
+    assert_eq!(row("warehouse", "on_time_pct"), json!(100.0));
+    assert_eq!(row("warehouse", "avg_response_hours"), json!(3.0));
+    assert_eq!(row("supervisor", "escalated"), json!(1));
+    assert_eq!(row("supervisor", "open"), json!(1));
+    assert_eq!(row("supervisor", "confirmed"), json!(0));
 }

@@ -596,7 +596,8 @@ async fn work_case(desk: &mut Desk, rng: &mut StdRng, summary: &mut Summary) -> 
                     handoff_id: handoff,
                     department: Department::Supervisor,
                     question: "客户投诉服务态度".to_owned(),
-                    respond_within_hours: 24,
+                    respond_within_hours: None,
+                    told_customer_via: Some(ContactChannel::Phone),
                 },
             )
             .await?;

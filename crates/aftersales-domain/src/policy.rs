@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::calendar::{check_windows, BusinessCalendar, Window};
-use crate::model::Priority;
+use crate::model::{Department, Priority};
 use crate::money::Money;
 
 /// A policy a shop could not have meant, with the key at fault, e.g.
@@ -144,6 +144,9 @@ pub struct Policy {
     pub unreachable_return_hours: u32,
     /// A revisit score at or below this opens a follow-up.
     pub low_revisit_score: u8,
+    /// Service hours each department has to answer a handoff (对接) when
+    /// the agent names no other deadline.
+    pub handoff_response_hours: BTreeMap<Department, u32>,
     /// How long before its registration a case may say the customer
     /// reached out (a weekend's messages registered on Monday).
     pub contact_backdating_hours: u32,
@@ -198,6 +201,14 @@ impl Default for Policy {
             unreachable_return_hours: 96,
             low_revisit_score: 3,
             contact_backdating_hours: 72,
+            handoff_response_hours: BTreeMap::from([
+                (Department::Warehouse, 24),
+                (Department::Courier, 24),
+                (Department::Finance, 24),
+                (Department::Supervisor, 4),
+                (Department::Technical, 24),
+                (Department::StoreManager, 8),
+            ]),
             audit: AuditPolicy {
                 min_sample: 50,
                 target_tenths: 40,
@@ -345,6 +356,18 @@ impl Policy {
         ] {
             if !(1..=MAX_HOURS).contains(&hours) {
                 return Err(PolicyError::new(key, HOURS_RANGE));
+            }
+        }
+        for (department, hours) in &self.handoff_response_hours {
+            if !(1..=720).contains(hours) {
+                let name = serde_json::to_value(department)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                return Err(PolicyError::new(
+                    format!("handoff_response_hours.{name}"),
+                    "must be 1 to 720 service hours",
+                ));
             }
         }
         if !(1..=4).contains(&self.low_revisit_score) {

@@ -117,6 +117,12 @@ pub struct ReturnView {
 pub struct HandoffView {
     pub department: Department,
     pub due_at: DateTime<Utc>,
+    /// Who in the department took it on, once someone did.
+    #[serde(default)]
+    pub confirmed_by: Option<String>,
+    /// To whom it went when its time was up unanswered.
+    #[serde(default)]
+    pub escalated_to: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -474,11 +480,23 @@ fn evolve(view: &mut CaseView, event: &CaseEvent) {
                 HandoffView {
                     department: e.department,
                     due_at: e.due_at,
+                    confirmed_by: None,
+                    escalated_to: None,
                 },
             );
         }
         CaseEvent::DepartmentResponded(e) => {
             view.open_handoffs.remove(&e.handoff_id);
+        }
+        CaseEvent::HandoffConfirmed(e) => {
+            if let Some(handoff) = view.open_handoffs.get_mut(&e.handoff_id) {
+                handoff.confirmed_by = Some(e.confirmed_by.clone());
+            }
+        }
+        CaseEvent::HandoffEscalated(e) => {
+            if let Some(handoff) = view.open_handoffs.get_mut(&e.handoff_id) {
+                handoff.escalated_to = Some(e.to.clone());
+            }
         }
         CaseEvent::CustomerInformed(_) | CaseEvent::CaseNoteAdded(_) => {}
         CaseEvent::RevisitScheduled(_) => {}

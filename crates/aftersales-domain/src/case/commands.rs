@@ -68,6 +68,8 @@ crate::domain_commands! {
         ApproveRequest => [Supervisor],
         RejectRequest => [Supervisor],
         HandOffCase => [Agent, Supervisor],
+        ConfirmHandoff => [Agent, Supervisor, Warehouse, Finance, Technician],
+        EscalateHandoff => [System, Supervisor],
         RecordDepartmentResponse => [Agent, Supervisor, Warehouse, Finance, Technician],
         InformCustomer => [Agent, Supervisor],
         AddCaseNote => [Agent, Supervisor, Warehouse, Finance, Technician],
@@ -479,8 +481,27 @@ pub struct HandOffCase {
     pub handoff_id: Uuid,
     pub department: Department,
     pub question: String,
-    /// Business hours the department has to answer.
-    pub respond_within_hours: u32,
+    /// Service hours the department has to answer; by default the
+    /// policy's for the department.
+    #[serde(default)]
+    pub respond_within_hours: Option<u32>,
+    /// How the customer was told the case went to the department.
+    #[serde(default)]
+    pub told_customer_via: Option<ContactChannel>,
+}
+
+/// The department has taken the handoff on (确认).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmHandoff {
+    pub handoff_id: Uuid,
+}
+
+/// A handoff past its deadline without an answer goes to the department's head.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EscalateHandoff {
+    pub handoff_id: Uuid,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

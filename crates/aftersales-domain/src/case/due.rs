@@ -26,6 +26,19 @@ impl Scheduled for Case {
             }
             breach(SlaClock::Resolution, self.sla.resolution_due);
         }
+        if self.status == Status::Open {
+            for (handoff_id, handoff) in &self.handoffs {
+                if !handoff.answered && !handoff.escalated {
+                    timers.push(Timer {
+                        at: just_after(handoff.due_at),
+                        command: EscalateHandoff {
+                            handoff_id: *handoff_id,
+                        }
+                        .into(),
+                    });
+                }
+            }
+        }
         if matches!(self.status, Status::Open | Status::Closed) {
             for (refund_id, refund) in &self.refunds {
                 if let Some(at) = refund

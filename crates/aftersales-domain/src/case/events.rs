@@ -67,6 +67,8 @@ crate::domain_events! {
         ApprovalGranted = "ApprovalGranted",
         ApprovalRejected = "ApprovalRejected",
         CaseHandedOff = "CaseHandedOff",
+        HandoffConfirmed = "HandoffConfirmed",
+        HandoffEscalated = "HandoffEscalated",
         DepartmentResponded = "DepartmentResponded",
         CustomerInformed = "CustomerInformed",
         CaseNoteAdded = "CaseNoteAdded",
@@ -592,6 +594,23 @@ pub struct CaseHandedOff {
     pub handoff_id: Uuid,
     pub department: Department,
     pub question: String,
+    pub due_at: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct HandoffConfirmed {
+    pub handoff_id: Uuid,
+    pub confirmed_by: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct HandoffEscalated {
+    pub handoff_id: Uuid,
+    pub department: Department,
+    /// Who it went to: the department's head.
+    pub to: String,
     pub due_at: DateTime<Utc>,
     pub at: DateTime<Utc>,
 }

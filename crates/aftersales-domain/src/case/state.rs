@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::events::*;
-use crate::model::{Category, Order, ParcelClass, Priority, RefundKind, ReturnCause};
+use crate::model::{Category, Department, Order, ParcelClass, Priority, RefundKind, ReturnCause};
 use crate::money::Money;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -137,8 +137,11 @@ pub struct Payout {
 
 #[derive(Debug, Clone)]
 pub struct Handoff {
+    pub department: Department,
     pub due_at: DateTime<Utc>,
+    pub confirmed: bool,
     pub answered: bool,
+    pub escalated: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -465,14 +468,27 @@ impl Case {
                 self.handoffs.insert(
                     e.handoff_id,
                     Handoff {
+                        department: e.department,
                         due_at: e.due_at,
+                        confirmed: false,
                         answered: false,
+                        escalated: false,
                     },
                 );
             }
             CaseEvent::DepartmentResponded(e) => {
                 if let Some(h) = self.handoffs.get_mut(&e.handoff_id) {
                     h.answered = true;
+                }
+            }
+            CaseEvent::HandoffConfirmed(e) => {
+                if let Some(h) = self.handoffs.get_mut(&e.handoff_id) {
+                    h.confirmed = true;
+                }
+            }
+            CaseEvent::HandoffEscalated(e) => {
+                if let Some(h) = self.handoffs.get_mut(&e.handoff_id) {
+                    h.escalated = true;
                 }
             }
             CaseEvent::RevisitScheduled(e) => {

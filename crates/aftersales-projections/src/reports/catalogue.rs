@@ -8,8 +8,9 @@ use aftersales_domain::model::{Category, Priority};
 use serde_json::{json, Value};
 
 use super::{
-    AgentFacts, AuditRow, CaseFacts, ReminderRow, RepairRow, ReportDoc, ReshipRow, RevisitRow,
-    UnpaidRow, WorkLogRow, AGENT, AUDIT, CASE, REMINDER, REPAIR, RESHIP, REVISIT, UNPAID, WORK_LOG,
+    AgentFacts, AuditRow, CaseFacts, HandoffRow, ReminderRow, RepairRow, ReportDoc, ReshipRow,
+    RevisitRow, UnpaidRow, WorkLogRow, AGENT, AUDIT, CASE, HANDOFF, REMINDER, REPAIR, RESHIP,
+    REVISIT, UNPAID, WORK_LOG,
 };
 use crate::case_views::serde_plain;
 use crate::db::ReadDb;
@@ -42,6 +43,10 @@ pub const REPORTS: &[(&str, &str)] = &[
     ("complaints", "Complaint resolution (投诉处理)"),
     ("sla", "SLA compliance by priority"),
     ("repairs", "Repair turnaround and quality by tier (返修)"),
+    (
+        "handoffs",
+        "Department handoffs by month: response times and escalations (对接)",
+    ),
     ("workload", "Agent workload"),
 ];
 
@@ -71,6 +76,7 @@ pub async fn build(db: &ReadDb, name: &str) -> Result<Table, ProjectionError> {
         "complaints" => complaints(facts.load(CASE, as_case).await?),
         "sla" => sla(facts.load(CASE, as_case).await?),
         "repairs" => repairs(facts.load(REPAIR, as_repair).await?),
+        "handoffs" => handoffs(facts.load(HANDOFF, as_handoff).await?),
         _ => workload(
             facts.load(CASE, as_case).await?,
             facts.load(AGENT, as_agent).await?,
@@ -126,6 +132,7 @@ picker!(as_reminder, Reminder, ReminderRow);
 picker!(as_revisit, Revisit, RevisitRow);
 picker!(as_audit, Audit, AuditRow);
 picker!(as_repair, Repair, RepairRow);
+picker!(as_handoff, Handoff, HandoffRow);
 
 /// A share as a percentage with one decimal, or null when nothing was counted.
 fn percent(part: u64, whole: u64) -> Value {
@@ -661,6 +668,62 @@ fn repairs(rows: Vec<RepairRow>) -> Table {
                 json!(g.quotes),
                 json!(g.caps),
                 json!(g.caps_raised),
+            ]
+        }),
+    )
+}
+
+fn handoffs(rows: Vec<HandoffRow>) -> Table {
+    #[derive(Default)]
+    struct Group {
+        handed_off: u64,
+        confirmed: u64,
+        answered: u64,
+        on_time: u64,
+        response_minutes: i64,
+        escalated: u64,
+        open: u64,
+    }
+    let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
+    for r in rows {
+        let g = groups
+            .entry((r.month.clone(), serde_plain(&r.department)))
+            .or_default();
+        g.handed_off += 1;
+        g.confirmed += u64::from(r.confirmed_at.is_some());
+        g.escalated += u64::from(r.escalated);
+        match r.answered_at {
+            Some(answered) => {
+                g.answered += 1;
+                g.on_time += u64::from(r.on_time == Some(true));
+                g.response_minutes += (answered - r.handed_off_at).num_minutes();
+            }
+            None => g.open += 1,
+        }
+    }
+    Table::new(
+        &[
+            "month",
+            "department",
+            "handed_off",
+            "confirmed",
+            "answered",
+            "on_time_pct",
+            "avg_response_hours",
+            "escalated",
+            "open",
+        ],
+        groups.into_iter().map(|((month, department), g)| {
+            vec![
+                json!(month),
+                json!(department),
+                json!(g.handed_off),
+                json!(g.confirmed),
+                json!(g.answered),
+                percent(g.on_time, g.answered),
+                average(g.response_minutes.unsigned_abs(), g.answered * 60),
+                json!(g.escalated),
+                json!(g.open),
             ]
         }),
     )

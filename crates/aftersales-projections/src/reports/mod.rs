@@ -9,8 +9,11 @@ pub mod catalogue;
 use std::collections::BTreeMap;
 
 use aftersales_domain::audit::AuditEvent;
-use aftersales_domain::case::{CaseEvent, ExchangeParcelReceived, ReturnParcelReceived, SlaClock};
-use aftersales_domain::model::{Category, ParcelClass, Priority, RevisitOutcome};
+use aftersales_domain::case::{
+    CaseEvent, DepartmentResponded, ExchangeParcelReceived, HandoffConfirmed, HandoffEscalated,
+    ReturnParcelReceived, SlaClock,
+};
+use aftersales_domain::model::{Category, Department, ParcelClass, Priority, RevisitOutcome};
 use aftersales_domain::reminder::ReminderEvent;
 use aftersales_domain::repair::RepairEvent;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -27,6 +30,7 @@ pub(crate) const CASE: &str = "case";
 pub(crate) const AGENT: &str = "agent";
 pub(crate) const WORK_LOG: &str = "work_log";
 pub(crate) const RESHIP: &str = "reship";
+pub(crate) const HANDOFF: &str = "handoff";
 pub(crate) const UNPAID: &str = "unpaid";
 pub(crate) const REMINDER: &str = "reminder";
 pub(crate) const REVISIT: &str = "revisit";
@@ -49,6 +53,22 @@ pub enum ReportDoc {
     Revisit(RevisitRow),
     Audit(AuditRow),
     Repair(RepairRow),
+    Handoff(HandoffRow),
+}
+
+/// 对接: one case handed to a department.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandoffRow {
+    pub case_id: Uuid,
+    pub department: Department,
+    /// The business month it was handed off in, `YYYY-MM`.
+    pub month: String,
+    pub handed_off_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub on_time: Option<bool>,
+    pub escalated: bool,
 }
 
 /// What the reports need to know of a case.
@@ -248,7 +268,7 @@ macro_rules! doc_mut {
 impl Projection for Reports {
     type Doc = ReportDoc;
     const NAME: &'static str = "reports";
-    const VERSION: u32 = 5;
+    const VERSION: u32 = 6;
 
     fn reads(&self, event: &Envelope, keys: &mut Vec<DocKey>) {
         let id = event.aggregate_id.to_string();
@@ -257,8 +277,16 @@ impl Projection for Reports {
                 keys.push((CASE, id.clone()));
                 keys.push((AGENT, event.actor().to_owned()));
                 keys.push((WORK_LOG, work_log_key(event)));
-                if let CaseEvent::ReshipOrderShipped(e) = case_event {
-                    keys.push((RESHIP, e.reship_order_id.to_string()));
+                match case_event {
+                    CaseEvent::ReshipOrderShipped(e) => {
+                        keys.push((RESHIP, e.reship_order_id.to_string()));
+                    }
+                    CaseEvent::DepartmentResponded(DepartmentResponded { handoff_id, .. })
+                    | CaseEvent::HandoffConfirmed(HandoffConfirmed { handoff_id, .. })
+                    | CaseEvent::HandoffEscalated(HandoffEscalated { handoff_id, .. }) => {
+                        keys.push((HANDOFF, handoff_key(event, *handoff_id)));
+                    }
+                    _ => {}
                 }
             }
             AnyEvent::Reminder(_) => {
@@ -300,8 +328,53 @@ impl Projection for Reports {
             ReportDoc::Revisit(row) => row.day.to_string(),
             ReportDoc::Audit(row) => row.month.clone(),
             ReportDoc::Repair(row) => sortable_time(row.received_at),
+            ReportDoc::Handoff(row) => sortable_time(row.handed_off_at),
             ReportDoc::Agent(_) => String::new(),
         }
+    }
+}
+
+fn handoff_key(event: &Envelope, handoff_id: Uuid) -> String {
+    format!("{}|{handoff_id}", event.aggregate_id)
+}
+
+/// What a handoff event changes on its row.
+fn apply_handoff(event: &Envelope, case_event: &CaseEvent, docs: &mut Docs<ReportDoc>) {
+    match case_event {
+        CaseEvent::CaseHandedOff(e) => docs.put(
+            HANDOFF,
+            handoff_key(event, e.handoff_id),
+            ReportDoc::Handoff(HandoffRow {
+                case_id: event.aggregate_id,
+                department: e.department,
+                month: event.local_day(e.at).format("%Y-%m").to_string(),
+                handed_off_at: e.at,
+                due_at: e.due_at,
+                confirmed_at: None,
+                answered_at: None,
+                on_time: None,
+                escalated: false,
+            }),
+        ),
+        CaseEvent::HandoffConfirmed(e) => {
+            if let Some(row) = doc_mut!(docs, HANDOFF, &handoff_key(event, e.handoff_id), Handoff) {
+                row.confirmed_at = Some(e.at);
+            }
+        }
+        CaseEvent::HandoffEscalated(e) => {
+            if let Some(row) = doc_mut!(docs, HANDOFF, &handoff_key(event, e.handoff_id), Handoff) {
+                row.escalated = true;
+            }
+        }
+        CaseEvent::DepartmentResponded(e) => {
+            if let Some(row) = doc_mut!(docs, HANDOFF, &handoff_key(event, e.handoff_id), Handoff) {
+                row.answered_at = Some(e.at);
+                row.on_time = Some(e.on_time);
+                // An answer is a confirmation too.
+                row.confirmed_at.get_or_insert(e.at);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -540,6 +613,7 @@ fn apply_case(
         _ => {}
     }
     let case = case.clone();
+    apply_handoff(event, case_event, docs);
     if let CaseEvent::ReshipOrderShipped(e) = case_event {
         if let Some(reship) = doc_mut!(docs, RESHIP, &e.reship_order_id.to_string(), Reship) {
             reship.tracking_no = Some(e.tracking_no.clone());

@@ -2,6 +2,7 @@
 //! customer, progress notes, revisits (回访), closing and reopening.
 
 use chrono::Duration;
+use uuid::Uuid;
 
 use super::Decision;
 use crate::aggregate::Context;
@@ -9,7 +10,7 @@ use crate::case::commands::*;
 use crate::case::events::*;
 use crate::case::state::*;
 use crate::error::DomainError;
-use crate::model::{check_optional, require_text, RevisitOutcome};
+use crate::model::{check_optional, require_text, Department, RevisitOutcome};
 use crate::policy::hours;
 
 impl Case {
@@ -75,7 +76,19 @@ impl Case {
     pub(super) fn hand_off_case(&self, c: &HandOffCase, ctx: &Context<'_>) -> Decision {
         let now = ctx.now;
         require_text("question", &c.question)?;
-        if !(1..=720).contains(&c.respond_within_hours) {
+        let within = match c.respond_within_hours {
+            Some(hours) => hours,
+            None => ctx
+                .policy
+                .handoff_response_hours
+                .get(&c.department)
+                .copied()
+                .ok_or(DomainError::invalid(
+                    "respond_within_hours",
+                    "the shop's policy sets no deadline for this department: name one",
+                ))?,
+        };
+        if !(1..=720).contains(&within) {
             return Err(DomainError::invalid(
                 "respond_within_hours",
                 "must be 1 to 720",
@@ -89,14 +102,76 @@ impl Case {
         let due_at = ctx
             .policy
             .calendar
-            .add_business_time(now, hours(c.respond_within_hours))
-            .unwrap_or(now + hours(c.respond_within_hours));
-        Ok(vec![CaseHandedOff {
+            .add_business_time(now, hours(within))
+            .unwrap_or(now + hours(within));
+        let mut events = vec![CaseEvent::from(CaseHandedOff {
             handoff_id: c.handoff_id,
             department: c.department,
             question: c.question.clone(),
             due_at,
             at: now,
+        })];
+        if let Some(channel) = c.told_customer_via {
+            events.push(
+                CustomerInformed {
+                    channel,
+                    summary: format!(
+                        "the case went to the {} department, which answers by {due_at}",
+                        department_name(c.department)
+                    ),
+                    at: now,
+                }
+                .into(),
+            );
+        }
+        Ok(events)
+    }
+
+    fn open_handoff(&self, id: Uuid) -> Result<&Handoff, DomainError> {
+        let handoff = self
+            .handoffs
+            .get(&id)
+            .ok_or(DomainError::Unknown { what: "handoff" })?;
+        if handoff.answered {
+            return Err(DomainError::AlreadyDone {
+                what: "the department answered",
+            });
+        }
+        Ok(handoff)
+    }
+
+    pub(super) fn confirm_handoff(&self, c: &ConfirmHandoff, ctx: &Context<'_>) -> Decision {
+        if self.open_handoff(c.handoff_id)?.confirmed {
+            return Err(DomainError::AlreadyDone {
+                what: "the department confirmed the handoff",
+            });
+        }
+        Ok(vec![HandoffConfirmed {
+            handoff_id: c.handoff_id,
+            confirmed_by: ctx.actor.id.clone(),
+            at: ctx.now,
+        }
+        .into()])
+    }
+
+    pub(super) fn escalate_handoff(&self, c: &EscalateHandoff, ctx: &Context<'_>) -> Decision {
+        let handoff = self.open_handoff(c.handoff_id)?;
+        if handoff.escalated {
+            return Err(DomainError::AlreadyDone {
+                what: "the handoff was escalated",
+            });
+        }
+        if ctx.now <= handoff.due_at {
+            return Err(DomainError::NotDueYet {
+                due: Some(handoff.due_at),
+            });
+        }
+        Ok(vec![HandoffEscalated {
+            handoff_id: c.handoff_id,
+            department: handoff.department,
+            to: format!("{} head", department_name(handoff.department)),
+            due_at: handoff.due_at,
+            at: ctx.now,
         }
         .into()])
     }
@@ -180,6 +255,11 @@ impl Case {
                 what: "refunds await an answer",
             });
         }
+        if self.handoffs.values().any(|h| !h.answered) {
+            return Err(DomainError::OpenItems {
+                what: "handoffs await the department's answer",
+            });
+        }
         let due = self.sla.resolution_due;
         Ok(vec![CaseClosed {
             solution: c.solution.clone(),
@@ -226,5 +306,17 @@ impl Case {
             at: now,
         }
         .into()])
+    }
+}
+
+/// A department as people name it.
+fn department_name(department: Department) -> &'static str {
+    match department {
+        Department::Warehouse => "warehouse",
+        Department::Courier => "courier",
+        Department::Finance => "finance",
+        Department::Supervisor => "supervisor",
+        Department::Technical => "technical",
+        Department::StoreManager => "store manager",
     }
 }

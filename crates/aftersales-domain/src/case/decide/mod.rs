@@ -109,6 +109,8 @@ impl Case {
             CaseCommand::ApproveRequest(c) => self.approve_request(c, ctx),
             CaseCommand::RejectRequest(c) => self.reject_request(c, ctx),
             CaseCommand::HandOffCase(c) => self.hand_off_case(c, ctx),
+            CaseCommand::ConfirmHandoff(c) => self.confirm_handoff(c, ctx),
+            CaseCommand::EscalateHandoff(c) => self.escalate_handoff(c, ctx),
             CaseCommand::RecordDepartmentResponse(c) => self.record_department_response(c, ctx),
             CaseCommand::InformCustomer(c) => self.inform_customer(c, ctx),
             CaseCommand::AddCaseNote(c) => self.add_case_note(c, ctx),

@@ -8,7 +8,8 @@ fn a_handoff_has_a_deadline_and_the_answer_says_whether_it_was_met() {
         handoff_id: id(100),
         department: Department::Warehouse,
         question: "请核实是否少发".into(),
-        respond_within_hours: 4,
+        respond_within_hours: Some(4),
+        told_customer_via: None,
     });
     let answer = RecordDepartmentResponse {
         handoff_id: id(100),
@@ -435,4 +436,88 @@ fn a_complaint_on_a_revisit_call_makes_the_case_a_complaint() {
         kinds,
         ["RevisitRecorded", "ComplaintFlagged", "FollowUpOpened"]
     );
+}
+
+/// 对接: the department's deadline comes from the policy, the customer is
+/// told where the case went, the department confirms and answers; past its
+/// deadline unanswered the handoff goes to the department's head, and the
+/// case does not close while it is open.
+#[test]
+fn a_handoff_is_confirmed_answered_or_escalated_and_holds_the_case_open() {
+    use crate::aggregate::Scheduled;
+    let hand_off = HandOffCase {
+        handoff_id: id(200),
+        department: Department::Supervisor,
+        question: "客户要求主管回电".into(),
+        respond_within_hours: None,
+        told_customer_via: Some(ContactChannel::Phone),
+    };
+    let events = open_case(Priority::P2, PlatformState::TradeSucceeded)
+        .when(hand_off.clone())
+        .unwrap();
+    let CaseEvent::CaseHandedOff(handed) = &events[0] else {
+        panic!("{events:?}")
+    };
+    // The supervisor has 4 service hours by default: Monday 10:00 to 14:00.
+    assert_eq!(handed.due_at, monday_10am() + Duration::hours(4));
+    assert!(
+        matches!(&events[1], CaseEvent::CustomerInformed(_)),
+        "{events:?}"
+    );
+
+    let case = open_case(Priority::P2, PlatformState::TradeSucceeded).then_apply(hand_off);
+    let confirm = ConfirmHandoff {
+        handoff_id: id(200),
+    };
+    let confirmed = case
+        .by("sup-1", Role::Supervisor)
+        .then_apply(confirm.clone());
+    assert!(matches!(
+        confirmed.when(confirm),
+        Err(DomainError::AlreadyDone { .. })
+    ));
+    let close = CloseCase {
+        solution: "已处理".into(),
+        resolution: Resolution::Resolved,
+    };
+    assert!(matches!(
+        confirmed.when(close.clone()),
+        Err(DomainError::OpenItems { .. })
+    ));
+
+    // Unanswered at 14:00: the scheduler's timer takes it to the head.
+    let state = Case::replay(&confirmed.history);
+    let due = state.next_due().unwrap();
+    assert_eq!(
+        due,
+        monday_10am() + Duration::hours(4) + Duration::nanoseconds(1)
+    );
+    let escalate = EscalateHandoff {
+        handoff_id: id(200),
+    };
+    assert!(matches!(
+        confirmed
+            .by("scheduler", Role::System)
+            .when(escalate.clone()),
+        Err(DomainError::NotDueYet { .. })
+    ));
+    let late = confirmed
+        .at(monday_10am() + Duration::hours(5))
+        .by("scheduler", Role::System);
+    let events = late.when(escalate.clone()).unwrap();
+    assert!(matches!(&events[0], CaseEvent::HandoffEscalated(e) if e.to == "supervisor head"));
+    let escalated = late.then_apply(escalate.clone());
+    assert!(matches!(
+        escalated.when(escalate),
+        Err(DomainError::AlreadyDone { .. })
+    ));
+
+    // Answered, the case closes.
+    let answered = escalated
+        .by("sup-1", Role::Supervisor)
+        .then_apply(RecordDepartmentResponse {
+            handoff_id: id(200),
+            response: "已回电".into(),
+        });
+    assert!(answered.by("agent-1", Role::Agent).when(close).is_ok());
 }
