@@ -102,9 +102,12 @@ async fn report_figures_of_a_fixed_scenario(db: TestDb) {
             PlatformState::SellerShipped,
         )
         .await;
+    // The first contact tells the customer the result at once.
     let inform = || InformCustomer {
         channel: ContactChannel::Phone,
         summary: "已联系".into(),
+        about: InformedAbout::Result,
+        proof: Vec::new(),
     };
     let close = || CloseCase {
         solution: "已解决".into(),
@@ -135,6 +138,7 @@ async fn report_figures_of_a_fixed_scenario(db: TestDb) {
             },
         )
         .await;
+        desk.run(case, &agent(), inform()).await;
         desk.run(case, &agent(), close()).await;
         let revisit_id = Uuid::new_v4();
         let due_at = desk.clock.now() + Duration::days(1);

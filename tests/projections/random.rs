@@ -36,7 +36,7 @@ fn random_command(
         }
     };
     let amount = Money::cny(rng.gen_range(1..40_000));
-    let command: CaseCommand = match rng.gen_range(0..16) {
+    let command: CaseCommand = match rng.gen_range(0..17) {
         0 => AssignCase {
             agent_id: format!("agent-{}", rng.gen_range(1..4)),
         }
@@ -119,6 +119,13 @@ fn random_command(
         .into(),
         14 => RecordAdvancedPostage {
             amount: Money::cny(rng.gen_range(1..2_000)),
+        }
+        .into(),
+        15 => InformCustomer {
+            channel: ContactChannel::Phone,
+            summary: "处理结果".into(),
+            about: InformedAbout::Result,
+            proof: Vec::new(),
         }
         .into(),
         _ => CloseCase {

@@ -496,6 +496,8 @@ async fn work_case(desk: &mut Desk, rng: &mut StdRng, summary: &mut Summary) -> 
                 InformCustomer {
                     channel: ContactChannel::Im,
                     summary: "已催促快递，预计明日送达".to_owned(),
+                    about: InformedAbout::Progress,
+                    proof: Vec::new(),
                 },
             )
             .await?;
@@ -617,6 +619,8 @@ async fn work_case(desk: &mut Desk, rng: &mut StdRng, summary: &mut Summary) -> 
                 InformCustomer {
                     channel: ContactChannel::Phone,
                     summary: "主管已处理并致歉".to_owned(),
+                    about: InformedAbout::Progress,
+                    proof: Vec::new(),
                 },
             )
             .await?;
@@ -633,12 +637,26 @@ async fn work_case(desk: &mut Desk, rng: &mut StdRng, summary: &mut Summary) -> 
                 InformCustomer {
                     channel: ContactChannel::Im,
                     summary: "已解答使用问题".to_owned(),
+                    about: InformedAbout::Progress,
+                    proof: Vec::new(),
                 },
             )
             .await?;
         }
     }
     desk.later(rng.gen_range(30..1_440));
+    // 结果告知: the customer hears the result before the case closes.
+    desk.case(
+        case,
+        &handler,
+        InformCustomer {
+            channel: ContactChannel::Phone,
+            summary: "处理结果已告知客户".to_owned(),
+            about: InformedAbout::Result,
+            proof: Vec::new(),
+        },
+    )
+    .await?;
     desk.case(
         case,
         &handler,
@@ -655,6 +673,7 @@ async fn work_case(desk: &mut Desk, rng: &mut StdRng, summary: &mut Summary) -> 
             RecordCustomerFeedback {
                 confirmed: true,
                 feedback: None,
+                then: None,
             },
         )
         .await?;

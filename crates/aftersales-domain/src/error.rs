@@ -32,6 +32,8 @@ pub enum DomainError {
     CaseClosed,
     #[error("the case is not closed")]
     CaseNotClosed,
+    #[error("the customer has not been told the result: inform them (about: result) before closing the case")]
+    ResultNotTold,
     #[error("the case is already assigned to that agent")]
     AlreadyAssigned,
     #[error("the case is {assignee}'s: a supervisor reassigns another agent's case")]
@@ -203,6 +205,7 @@ impl DomainError {
             Self::CaseMerged { .. } => "case-merged",
             Self::CaseClosed => "case-closed",
             Self::CaseNotClosed => "case-not-closed",
+            Self::ResultNotTold => "result-not-told",
             Self::AlreadyAssigned => "already-assigned",
             Self::TakeoverNeedsSupervisor { .. } => "takeover-needs-supervisor",
             Self::OpenItems { .. } => "case-has-open-items",

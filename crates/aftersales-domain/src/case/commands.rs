@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::events::{
-    ApprovalSubject, AttemptChannel, PauseReason, PayoutChannel, ReturnToSenderReason, SlaClock,
+    ApprovalSubject, AttemptChannel, InformedAbout, PauseReason, PayoutChannel,
+    ReturnToSenderReason, SlaClock,
 };
 use crate::model::{
     CallDirection, CallOutcome, Category, ContactChannel, Customer, Department, FollowUpStatus,
@@ -524,6 +525,14 @@ pub struct AddCaseNote {
 pub struct InformCustomer {
     pub channel: ContactChannel,
     pub summary: String,
+    /// progress (default), or the result of the case (结果告知), which a
+    /// case needs before it closes as resolved or declined.
+    #[serde(default)]
+    pub about: InformedAbout,
+    /// References to proof of what was told or done (a repair sheet, a
+    /// delivery screenshot), at most 20.
+    #[serde(default)]
+    pub proof: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -556,6 +565,18 @@ pub struct RecordCustomerFeedback {
     pub confirmed: bool,
     #[serde(default)]
     pub feedback: Option<String>,
+    /// What follows when the customer is not satisfied: the case reopens,
+    /// or a follow-up is opened. Required then: never silently nothing.
+    #[serde(default)]
+    pub then: Option<Unsatisfied>,
+}
+
+/// What follows a customer who is not satisfied with the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Unsatisfied {
+    Reopen,
+    FollowUp,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -636,6 +636,22 @@ pub struct CustomerInformed {
     pub channel: ContactChannel,
     pub summary: String,
     pub at: DateTime<Utc>,
+    #[serde(default)]
+    pub about: InformedAbout,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proof: Vec<String>,
+}
+
+/// What the customer was told.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum InformedAbout {
+    #[default]
+    Progress,
+    /// The result of the case (结果告知).
+    Result,
 }
 
 /// 回访
@@ -658,7 +674,9 @@ pub struct RevisitRecorded {
 /// A low score or a complaint in a revisit becomes a follow-up.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FollowUpOpened {
-    pub revisit_id: Uuid,
+    /// The revisit that opened it; none when the customer's feedback on the
+    /// result did.
+    pub revisit_id: Option<Uuid>,
     pub reason: String,
     pub at: DateTime<Utc>,
 }

@@ -169,6 +169,8 @@ pub struct Case {
     pub priority: Option<Priority>,
     /// Flagged a complaint (投诉).
     pub complaint: bool,
+    /// The customer was told the result since the case was (re)opened.
+    pub result_told: bool,
     pub registered_at: Option<DateTime<Utc>>,
     pub assignee: Option<String>,
     pub order: Option<Order>,
@@ -504,11 +506,14 @@ impl Case {
             CaseEvent::CaseReopened(e) => {
                 self.status = Status::Open;
                 self.sla.resolution_due = e.resolution_due;
+                self.result_told = false;
+            }
+            CaseEvent::CustomerInformed(e) => {
+                self.result_told |= e.about == InformedAbout::Result;
             }
             CaseEvent::ParcelChased(_)
             | CaseEvent::ReceiptExtended(_)
             | CaseEvent::SelfPickupArranged(_)
-            | CaseEvent::CustomerInformed(_)
             | CaseEvent::CaseNoteAdded(_)
             | CaseEvent::FollowUpOpened(_)
             | CaseEvent::CustomerFeedbackRecorded(_) => {}

@@ -10,7 +10,12 @@ use crate::case::commands::*;
 use crate::case::events::*;
 use crate::case::state::*;
 use crate::error::DomainError;
-use crate::model::{check_optional, require_text, Department, RevisitOutcome};
+use crate::model::{
+    check_list, check_optional, require_text, Department, Resolution, RevisitOutcome,
+};
+
+/// Most references of proof a telling of the customer carries.
+const MAX_PROOF: usize = 20;
 use crate::policy::hours;
 
 impl Case {
@@ -63,7 +68,7 @@ impl Case {
         if let Some(reason) = complaint.or(low_score) {
             events.push(
                 FollowUpOpened {
-                    revisit_id: c.revisit_id,
+                    revisit_id: Some(c.revisit_id),
                     reason,
                     at: ctx.now,
                 }
@@ -120,6 +125,8 @@ impl Case {
                         department_name(c.department)
                     ),
                     at: now,
+                    about: InformedAbout::Progress,
+                    proof: Vec::new(),
                 }
                 .into(),
             );
@@ -204,10 +211,13 @@ impl Case {
     pub(super) fn inform_customer(&self, c: &InformCustomer, ctx: &Context<'_>) -> Decision {
         let now = ctx.now;
         require_text("summary", &c.summary)?;
+        check_list("proof", &c.proof, MAX_PROOF)?;
         let mut events = vec![CaseEvent::from(CustomerInformed {
             channel: c.channel,
             summary: c.summary.clone(),
             at: now,
+            about: c.about,
+            proof: c.proof.clone(),
         })];
         events.extend(self.first_response(now));
         Ok(events)
@@ -260,6 +270,12 @@ impl Case {
                 what: "handoffs await the department's answer",
             });
         }
+        // 结果告知: a case resolved or declined is closed once the customer
+        // knows; one abandoned or a duplicate has no one to tell.
+        let tells = matches!(c.resolution, Resolution::Resolved | Resolution::Declined);
+        if tells && !self.result_told {
+            return Err(DomainError::ResultNotTold);
+        }
         let due = self.sla.resolution_due;
         Ok(vec![CaseClosed {
             solution: c.solution.clone(),
@@ -282,12 +298,56 @@ impl Case {
             return Err(DomainError::CaseNotClosed);
         }
         check_optional("feedback", &c.feedback)?;
-        Ok(vec![CustomerFeedbackRecorded {
+        let mut events = vec![CaseEvent::from(CustomerFeedbackRecorded {
             confirmed: c.confirmed,
             feedback: c.feedback.clone(),
             at: now,
+        })];
+        if c.confirmed {
+            return Ok(events);
         }
-        .into()])
+        let reason = format!(
+            "the customer is not satisfied with the result{}",
+            c.feedback
+                .as_deref()
+                .map(|f| format!(": {f}"))
+                .unwrap_or_default()
+        );
+        match c.then {
+            None => {
+                return Err(DomainError::invalid(
+                    "then",
+                    "a customer who is not satisfied reopens the case (reopen) or opens a follow-up (follow_up)",
+                ))
+            }
+            Some(Unsatisfied::Reopen) => events.push(
+                CaseReopened {
+                    reason,
+                    resolution_due: self.reopened_resolution_due(ctx),
+                    at: now,
+                }
+                .into(),
+            ),
+            Some(Unsatisfied::FollowUp) => events.push(
+                FollowUpOpened {
+                    revisit_id: None,
+                    reason,
+                    at: now,
+                }
+                .into(),
+            ),
+        }
+        Ok(events)
+    }
+
+    /// A reopened case's new resolution deadline, on its priority's clock.
+    fn reopened_resolution_due(&self, ctx: &Context<'_>) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.priority.and_then(|p| {
+            let h = ctx.policy.sla(p).resolution_hours?;
+            ctx.policy
+                .sla_calendar(p)
+                .add_business_time(ctx.now, hours(h))
+        })
     }
 
     pub(super) fn reopen_case(&self, c: &ReopenCase, ctx: &Context<'_>) -> Decision {
@@ -296,13 +356,9 @@ impl Case {
             return Err(DomainError::CaseNotClosed);
         }
         require_text("reason", &c.reason)?;
-        let resolution_due = self.priority.and_then(|p| {
-            let h = ctx.policy.sla(p).resolution_hours?;
-            ctx.policy.sla_calendar(p).add_business_time(now, hours(h))
-        });
         Ok(vec![CaseReopened {
             reason: c.reason.clone(),
-            resolution_due,
+            resolution_due: self.reopened_resolution_due(ctx),
             at: now,
         }
         .into()])

@@ -89,16 +89,21 @@ fn a_case_closes_without_open_items_and_can_be_reopened() {
     assert_eq!(
         case.when(RecordCustomerFeedback {
             confirmed: true,
-            feedback: None
+            feedback: None,
+            then: None,
         }),
         Err(DomainError::CaseNotClosed)
     );
-    let closed = case.then_apply(close.clone());
+    // 结果告知: not before the customer knows the result.
+    assert_eq!(case.when(close.clone()), Err(DomainError::ResultNotTold));
+    let told = case.then_apply(result_told());
+    let closed = told.then_apply(close.clone());
     assert_eq!(closed.when(close), Err(DomainError::CaseClosed));
     assert!(closed
         .when(RecordCustomerFeedback {
             confirmed: true,
-            feedback: Some("满意".into())
+            feedback: Some("满意".into()),
+            then: None,
         })
         .is_ok());
     // Finance still pays what was approved before the case closed.
@@ -367,10 +372,13 @@ fn a_progress_note_needs_words_and_may_come_at_any_time() {
         Err(DomainError::Invalid { field: "note", .. })
     ));
     assert!(case.when(note("已联系仓库")).is_ok());
-    let closed = case.clone().then_apply(CloseCase {
-        solution: "已补发".into(),
-        resolution: Resolution::Resolved,
-    });
+    let closed = case
+        .clone()
+        .then_apply(result_told())
+        .then_apply(CloseCase {
+            solution: "已补发".into(),
+            resolution: Resolution::Resolved,
+        });
     assert!(closed.when(note("客户来电确认收到")).is_ok());
     for role in [Role::Warehouse, Role::Finance, Role::Technician] {
         assert!(
@@ -519,5 +527,65 @@ fn a_handoff_is_confirmed_answered_or_escalated_and_holds_the_case_open() {
             handoff_id: id(200),
             response: "已回电".into(),
         });
-    assert!(answered.by("agent-1", Role::Agent).when(close).is_ok());
+    assert!(answered
+        .by("agent-1", Role::Agent)
+        .then_apply(result_told())
+        .when(close)
+        .is_ok());
+}
+
+/// Telling the customer the result, with proof.
+pub(super) fn result_told() -> InformCustomer {
+    InformCustomer {
+        channel: ContactChannel::Phone,
+        summary: "退款已原路退回".into(),
+        about: InformedAbout::Result,
+        proof: vec!["refund-receipt-001.png".into()],
+    }
+}
+
+/// A customer who is not satisfied with the result reopens the case or
+/// gets a follow-up: never silently nothing.
+#[test]
+fn an_unsatisfied_customer_reopens_the_case_or_opens_a_follow_up() {
+    let closed = open_case(Priority::P2, PlatformState::SellerShipped)
+        .then_apply(result_told())
+        .then_apply(CloseCase {
+            solution: "已补发".into(),
+            resolution: Resolution::Resolved,
+        });
+    let unhappy = |then| RecordCustomerFeedback {
+        confirmed: false,
+        feedback: Some("补发的也是坏的".into()),
+        then,
+    };
+    assert!(matches!(
+        closed.when(unhappy(None)),
+        Err(DomainError::Invalid { field: "then", .. })
+    ));
+    let kinds = |events: Vec<CaseEvent>| events.iter().map(|e| e.event_type()).collect::<Vec<_>>();
+    assert_eq!(
+        kinds(closed.when(unhappy(Some(Unsatisfied::Reopen))).unwrap()),
+        ["CustomerFeedbackRecorded", "CaseReopened"]
+    );
+    assert_eq!(
+        kinds(closed.when(unhappy(Some(Unsatisfied::FollowUp))).unwrap()),
+        ["CustomerFeedbackRecorded", "FollowUpOpened"]
+    );
+    // Reopened, the result must be told again before it closes again.
+    let reopened = closed.then_apply(unhappy(Some(Unsatisfied::Reopen)));
+    assert_eq!(
+        reopened.when(CloseCase {
+            solution: "再次补发".into(),
+            resolution: Resolution::Resolved,
+        }),
+        Err(DomainError::ResultNotTold)
+    );
+    // An abandoned case has no one to tell.
+    assert!(reopened
+        .when(CloseCase {
+            solution: "客户失联".into(),
+            resolution: Resolution::Abandoned,
+        })
+        .is_ok());
 }
