@@ -133,6 +133,15 @@ impl Service {
         }
     }
 
+    /// A new administrator's key.
+    async fn admin(&self) -> String {
+        self.access
+            .create_key("admin-wang", Role::Admin, None, Naming::New)
+            .await
+            .unwrap()
+            .token
+    }
+
     async fn send(
         &self,
         method: Method,

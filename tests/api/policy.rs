@@ -2,7 +2,7 @@
 //! in force by an administrator, and named by every decision taken under it.
 
 use aftersales_domain::model::{Category, PlatformState, Priority};
-use aftersales_domain::{Policy, Role};
+use aftersales_domain::Policy;
 use aftersales_store::{Direction, StreamFrom, StreamName};
 use aftersales_tests::desk::registration;
 use aftersales_tests::{on_both_backends, TestDb};
@@ -17,15 +17,6 @@ on_both_backends!(
     a_new_policy_governs_the_decisions_after_it_and_names_them,
     a_policy_that_cannot_be_meant_is_refused_and_changes_nothing,
 );
-
-async fn admin(service: &Service) -> String {
-    service
-        .access
-        .create_key("admin-wang", Role::Admin, None, aftersales_api::Naming::New)
-        .await
-        .unwrap()
-        .token
-}
 
 async fn put(service: &Service, token: &str, policy: &Policy) -> (StatusCode, Value) {
     let body = serde_json::to_value(policy).unwrap();
@@ -78,7 +69,7 @@ async fn the_policy_in_force_is_readable_by_those_who_answer_for_it(db: TestDb) 
 
 async fn a_new_policy_governs_the_decisions_after_it_and_names_them(db: TestDb) {
     let service = Service::start(db).await;
-    let admin = admin(&service).await;
+    let admin = service.admin().await;
     let before = register_p2(&service).await;
     let (old_meta, old_data) = registered_metadata(&service, before).await;
     assert_eq!(old_meta["policy"], Policy::default().digest());
@@ -134,7 +125,7 @@ async fn a_new_policy_governs_the_decisions_after_it_and_names_them(db: TestDb) 
 
 async fn a_policy_that_cannot_be_meant_is_refused_and_changes_nothing(db: TestDb) {
     let service = Service::start(db).await;
-    let admin = admin(&service).await;
+    let admin = service.admin().await;
     let mut broken = Policy::default();
     broken.sla.p1.first_response_hours = 0;
     let (status, body) = put(&service, &admin, &broken).await;

@@ -9,7 +9,6 @@ use aftersales_api::ScheduleIndex;
 use aftersales_commands::{Clock, Handler, Policies, Scheduler};
 use aftersales_domain::case::Case;
 use aftersales_domain::model::{Category, PlatformState, Priority};
-use aftersales_domain::Role;
 use aftersales_store::{Direction, StreamFrom, StreamName};
 use aftersales_tests::desk::registration;
 use aftersales_tests::{on_both_backends, TestDb};
@@ -27,15 +26,6 @@ on_both_backends!(
 
 fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
-}
-
-async fn admin(service: &Service) -> String {
-    service
-        .access
-        .create_key("admin-wang", Role::Admin, None, aftersales_api::Naming::New)
-        .await
-        .unwrap()
-        .token
 }
 
 async fn set_clock(service: &Service, token: &str, body: Value) -> (StatusCode, Value) {
@@ -95,7 +85,7 @@ fn near(actual: DateTime<Utc>, expected: &str) {
 
 async fn a_sandbox_clock_moves_deadlines_and_breaches_where_the_calendar_puts_them(db: TestDb) {
     let service = Service::start_sandbox(db).await;
-    let admin = admin(&service).await;
+    let admin = service.admin().await;
     let (status, body) = set_clock(
         &service,
         &service.supervisor,
@@ -196,7 +186,7 @@ async fn a_sandbox_clock_moves_deadlines_and_breaches_where_the_calendar_puts_th
 
 async fn a_store_that_is_not_a_sandbox_refuses_to_have_its_clock_set(db: TestDb) {
     let service = Service::start(db).await;
-    let admin = admin(&service).await;
+    let admin = service.admin().await;
     let before = service.store.head().await.unwrap();
     for body in [
         json!({"to": "2030-01-01T00:00:00Z"}),

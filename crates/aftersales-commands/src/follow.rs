@@ -9,9 +9,13 @@ use aftersales_store::EventStore;
 
 /// How long a missed notification can go unnoticed.
 const LOOK_AGAIN: Duration = Duration::from_secs(5);
+/// The least time between two looks: under load the head moves with every
+/// commit, and what is followed here changes rarely.
+const AT_MOST_EVERY: Duration = Duration::from_secs(1);
 
-/// Calls `look` each time the log's head moves (and now and then anyway,
-/// in case a notification was missed), for as long as the caller runs.
+/// Calls `look` when the log's head has moved (at most once a second, and
+/// now and then anyway in case a notification was missed), for as long as
+/// the caller runs.
 pub(crate) async fn on_new_events<F, Fut>(store: Arc<dyn EventStore>, look: F)
 where
     F: Fn(Arc<dyn EventStore>) -> Fut,
@@ -25,6 +29,7 @@ where
         if now != seen {
             seen = now;
             look(store.clone()).await;
+            tokio::time::sleep(AT_MOST_EVERY).await;
         }
     }
 }
