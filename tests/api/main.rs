@@ -183,8 +183,12 @@ impl Service {
     }
 
     async fn register(&self, category: Category) -> Uuid {
+        self.register_as(Priority::P1, category).await
+    }
+
+    async fn register_as(&self, priority: Priority, category: Category) -> Uuid {
         let body = serde_json::to_value(registration(
-            Priority::P1,
+            priority,
             category,
             PlatformState::SellerShipped,
         ))
@@ -194,6 +198,29 @@ impl Service {
         let id: Uuid = accepted["id"].as_str().unwrap().parse().unwrap();
         assert_eq!(headers["location"], format!("/v1/cases/{id}").as_str());
         id
+    }
+
+    /// A case's events as stored: type, data and metadata.
+    async fn case_events(&self, id: Uuid) -> Vec<(String, Value, Value)> {
+        let stream = aftersales_store::StreamName::of("case", id).unwrap();
+        self.store
+            .read_stream(
+                &stream,
+                aftersales_store::StreamFrom::Start,
+                aftersales_store::Direction::Forwards,
+                1_000,
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| {
+                (
+                    e.event_type.clone(),
+                    serde_json::from_str(e.data.get()).unwrap(),
+                    serde_json::from_str(e.metadata.get()).unwrap(),
+                )
+            })
+            .collect()
     }
 
     /// The case view once it shows `revision` at least.

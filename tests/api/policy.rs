@@ -1,10 +1,8 @@
 //! The shop's policy over HTTP: read by those who answer for the rules, put
 //! in force by an administrator, and named by every decision taken under it.
 
-use aftersales_domain::model::{Category, PlatformState, Priority};
+use aftersales_domain::model::{Category, Priority};
 use aftersales_domain::Policy;
-use aftersales_store::{Direction, StreamFrom, StreamName};
-use aftersales_tests::desk::registration;
 use aftersales_tests::{on_both_backends, TestDb};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -26,30 +24,10 @@ async fn put(service: &Service, token: &str, policy: &Policy) -> (StatusCode, Va
     (status, answer)
 }
 
-/// The metadata of a case's first event.
-async fn registered_metadata(service: &Service, id: Uuid) -> (Value, Value) {
-    let stream = StreamName::of("case", id).unwrap();
-    let events = service
-        .store
-        .read_stream(&stream, StreamFrom::Start, Direction::Forwards, 1)
-        .await
-        .unwrap();
-    (
-        serde_json::from_str(events[0].metadata.get()).unwrap(),
-        serde_json::from_str(events[0].data.get()).unwrap(),
-    )
-}
-
-async fn register_p2(service: &Service) -> Uuid {
-    let body = serde_json::to_value(registration(
-        Priority::P2,
-        Category::Logistics,
-        PlatformState::SellerShipped,
-    ))
-    .unwrap();
-    let (status, _, accepted) = service.post("/v1/cases", &service.agent, &body).await;
-    assert_eq!(status, StatusCode::CREATED, "{accepted}");
-    accepted["id"].as_str().unwrap().parse().unwrap()
+/// The data and metadata of a case's registration.
+async fn registered(service: &Service, id: Uuid) -> (Value, Value) {
+    let (_, data, metadata) = service.case_events(id).await.swap_remove(0);
+    (metadata, data)
 }
 
 async fn the_policy_in_force_is_readable_by_those_who_answer_for_it(db: TestDb) {
@@ -70,8 +48,8 @@ async fn the_policy_in_force_is_readable_by_those_who_answer_for_it(db: TestDb) 
 async fn a_new_policy_governs_the_decisions_after_it_and_names_them(db: TestDb) {
     let service = Service::start(db).await;
     let admin = service.admin().await;
-    let before = register_p2(&service).await;
-    let (old_meta, old_data) = registered_metadata(&service, before).await;
+    let before = service.register_as(Priority::P2, Category::Logistics).await;
+    let (old_meta, old_data) = registered(&service, before).await;
     assert_eq!(old_meta["policy"], Policy::default().digest());
 
     let mut faster = Policy::default();
@@ -82,8 +60,8 @@ async fn a_new_policy_governs_the_decisions_after_it_and_names_them(db: TestDb) 
     assert_eq!(applied["digest"], faster.digest());
     assert!(applied["position"].as_u64().is_some(), "{applied}");
 
-    let after = register_p2(&service).await;
-    let (new_meta, new_data) = registered_metadata(&service, after).await;
+    let after = service.register_as(Priority::P2, Category::Logistics).await;
+    let (new_meta, new_data) = registered(&service, after).await;
     assert_eq!(new_meta["policy"], faster.digest());
     let due = |data: &Value| {
         let registered: chrono::DateTime<chrono::Utc> =

@@ -8,14 +8,11 @@ use std::sync::Arc;
 use aftersales_api::ScheduleIndex;
 use aftersales_commands::{Clock, Handler, Policies, Scheduler};
 use aftersales_domain::case::Case;
-use aftersales_domain::model::{Category, PlatformState, Priority};
-use aftersales_store::{Direction, StreamFrom, StreamName};
-use aftersales_tests::desk::registration;
+use aftersales_domain::model::{Category, Priority};
 use aftersales_tests::{on_both_backends, TestDb};
 use chrono::{DateTime, Duration, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use super::{problem_code, Service};
 
@@ -33,36 +30,6 @@ async fn set_clock(service: &Service, token: &str, body: Value) -> (StatusCode, 
         .send(Method::POST, "/v1/clock", token, &[], Some(&body))
         .await;
     (status, answer)
-}
-
-async fn register(service: &Service, priority: Priority) -> Uuid {
-    let body = serde_json::to_value(registration(
-        priority,
-        Category::Logistics,
-        PlatformState::SellerShipped,
-    ))
-    .unwrap();
-    let (status, _, accepted) = service.post("/v1/cases", &service.agent, &body).await;
-    assert_eq!(status, StatusCode::CREATED, "{accepted}");
-    accepted["id"].as_str().unwrap().parse().unwrap()
-}
-
-async fn events(service: &Service, id: Uuid) -> Vec<(String, Value, Value)> {
-    let stream = StreamName::of("case", id).unwrap();
-    service
-        .store
-        .read_stream(&stream, StreamFrom::Start, Direction::Forwards, 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| {
-            (
-                e.event_type.clone(),
-                serde_json::from_str(e.data.get()).unwrap(),
-                serde_json::from_str(e.metadata.get()).unwrap(),
-            )
-        })
-        .collect()
 }
 
 fn due(events: &[(String, Value, Value)]) -> DateTime<Utc> {
@@ -106,11 +73,11 @@ async fn a_sandbox_clock_moves_deadlines_and_breaches_where_the_calendar_puts_th
 
     // P1 runs round the clock: two hours. P2 runs on service hours: half
     // an hour tonight, three and a half from 09:00 tomorrow.
-    let p1 = register(&service, Priority::P1).await;
-    let p2 = register(&service, Priority::P2).await;
-    let p1_events = events(&service, p1).await;
+    let p1 = service.register_as(Priority::P1, Category::Logistics).await;
+    let p2 = service.register_as(Priority::P2, Category::Logistics).await;
+    let p1_events = service.case_events(p1).await;
     near(due(&p1_events), "2027-03-01T14:30:00Z");
-    near(due(&events(&service, p2).await), "2027-03-02T04:30:00Z");
+    near(due(&service.case_events(p2).await), "2027-03-02T04:30:00Z");
     assert_eq!(
         p1_events[0].2["sandbox_clock"], true,
         "{:?}",
@@ -153,20 +120,20 @@ async fn a_sandbox_clock_moves_deadlines_and_breaches_where_the_calendar_puts_th
 
     advance(105).await; // 22:15 in Shanghai
     scheduler.run_once().await.unwrap();
-    assert!(!breached(&events(&service, p1).await));
+    assert!(!breached(&service.case_events(p1).await));
     advance(30).await; // 22:45: P1's two hours are up
     scheduler.run_once().await.unwrap();
-    let p1_events = events(&service, p1).await;
+    let p1_events = service.case_events(p1).await;
     assert!(breached(&p1_events), "{p1_events:?}");
-    assert!(!breached(&events(&service, p2).await));
+    assert!(!breached(&service.case_events(p2).await));
 
     // Across the night: P2 is not late at 12:00 tomorrow, and is at 12:31.
     advance(13 * 60 + 15).await;
     scheduler.run_once().await.unwrap();
-    assert!(!breached(&events(&service, p2).await));
+    assert!(!breached(&service.case_events(p2).await));
     advance(31).await;
     scheduler.run_once().await.unwrap();
-    let p2_events = events(&service, p2).await;
+    let p2_events = service.case_events(p2).await;
     assert!(breached(&p2_events), "{p2_events:?}");
     let breach = p2_events
         .iter()

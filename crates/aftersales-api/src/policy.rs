@@ -133,7 +133,9 @@ impl From<PolicyStoreError> for ApiError {
             PolicyStoreError::NoPolicy => ApiError::NotFound(error.to_string()),
             PolicyStoreError::Concurrent => ApiError::Conflict(error.to_string()),
             PolicyStoreError::Store(e) => e.into(),
-            PolicyStoreError::Undecodable { .. } => ApiError::Internal(error.to_string()),
+            PolicyStoreError::Undecodable { .. } | PolicyStoreError::Encode(_) => {
+                ApiError::Internal(error.to_string())
+            }
         }
     }
 }

@@ -28,6 +28,8 @@ pub enum PolicyStoreError {
     NoPolicy,
     #[error("the policy recorded at position {position} cannot be read: {reason}")]
     Undecodable { position: Position, reason: String },
+    #[error("the policy could not be encoded: {0}")]
+    Encode(#[from] serde_json::Error),
     #[error("another process changed the policy at the same moment; look at it and apply again")]
     Concurrent,
     #[error(transparent)]
@@ -213,12 +215,7 @@ pub async fn apply(
         ..EventMetadata::default()
     };
     let event_type = PolicyEvent::from(changed.clone()).event_type();
-    let event = NewEvent::encode(event_type, &changed)
-        .map_err(|e| PolicyStoreError::Undecodable {
-            position: 0,
-            reason: e.to_string(),
-        })?
-        .with_metadata(metadata.to_value());
+    let event = NewEvent::encode(event_type, &changed)?.with_metadata(metadata.to_value());
     // Appended only onto the history just read: two operators applying at
     // once cannot both believe theirs replaced the same policy.
     let expected = match history.last() {
