@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
+mod closed_loop;
 mod policy;
 mod sandbox;
 mod security;

@@ -1,6 +1,8 @@
 use aftersales_domain::case::*;
 use aftersales_domain::model::*;
+use aftersales_domain::repair::{self, RepairOrder};
 use aftersales_domain::Money;
+use aftersales_domain::{Actor, Role};
 use aftersales_tests::{on_both_backends, write_behind_the_api, TestDb};
 use chrono::Duration;
 use uuid::Uuid;
@@ -10,6 +12,7 @@ use crate::{agent, monday_10am, Desk};
 on_both_backends!(
     the_scheduler_issues_due_commands_once,
     a_case_that_cannot_be_read_does_not_stop_the_scheduler,
+    a_returned_repair_puts_its_revisit_on_the_case_once,
 );
 
 async fn a_case_that_cannot_be_read_does_not_stop_the_scheduler(db: TestDb) {
@@ -98,4 +101,127 @@ async fn the_scheduler_issues_due_commands_once(db: TestDb) {
     // A second scheduler (another process) finds nothing left to do.
     let mut other = desk.scheduler().await;
     assert_eq!(other.run_once().await.unwrap().issued, 0);
+}
+
+/// 维修后3天内回访: once a repaired device is back with the customer, the
+/// scheduler puts the revisit on the repair's case, due three days on; a
+/// pass interrupted after the case got it (a crash) finishes without a
+/// second revisit.
+async fn a_returned_repair_puts_its_revisit_on_the_case_once(db: TestDb) {
+    let desk = Desk::new(db.open().await);
+    let technician = Actor::new("tech-1", Role::Technician);
+    let mut repairs = Vec::new();
+    for _ in 0..2 {
+        let case = desk
+            .register(
+                Priority::P2,
+                Category::Repair,
+                PlatformState::TradeSucceeded,
+            )
+            .await;
+        let (repair_id, _) = desk
+            .create::<RepairOrder>(
+                &technician,
+                repair::ReceiveDevice {
+                    case_id: Some(case),
+                    serial_outside: "IMEI-1".into(),
+                    tier: 1,
+                    accessories: Vec::new(),
+                },
+            )
+            .await;
+        let steps: Vec<repair::RepairCommand> = vec![
+            repair::RecordIntakeCheck {
+                serial_inside: "IMEI-1".into(),
+                seal_intact: true,
+                liquid_damage: false,
+                missing_parts: Vec::new(),
+                unauthorised_repair: false,
+            }
+            .into(),
+            repair::DecideWarranty {
+                in_warranty: true,
+                product_fault: true,
+                cost_cap: None,
+                customer_signed: false,
+            }
+            .into(),
+            repair::AcknowledgeDataLossDisclaimer {}.into(),
+            repair::SendToVendor {
+                vendor: "华东维修中心".into(),
+            }
+            .into(),
+            repair::ReceiveFromVendor {}.into(),
+            repair::RecordRepairTest {
+                passed: true,
+                note: None,
+            }
+            .into(),
+            repair::ReturnDevice {
+                tracking_no: "SF1".into(),
+            }
+            .into(),
+        ];
+        for command in steps {
+            desk.execute::<RepairOrder>(Some(repair_id), &technician, command)
+                .await
+                .unwrap();
+        }
+        repairs.push((repair_id, case));
+    }
+    let due = monday_10am() + Duration::days(3);
+    // The first repair's pass was cut short: its case got the revisit,
+    // the repair did not record it.
+    let (first_repair, first_case) = repairs[0];
+    let revisit_id = Uuid::new_v5(&first_repair, b"revisit");
+    desk.run(
+        first_case,
+        &Actor::system(),
+        ScheduleRevisit {
+            revisit_id,
+            kind: RevisitKind::AfterRepair,
+            due_at: due,
+        },
+    )
+    .await;
+
+    let mut scheduler = desk.scheduler().await;
+    let run = scheduler.run_once().await.unwrap();
+    assert_eq!((run.issued, run.failed), (2, 0), "{run:?}");
+    for (repair_id, case) in &repairs {
+        let (_, state) = desk.cases.load(*case).await.unwrap();
+        assert_eq!(state.revisits.len(), 1, "one revisit on case {case}");
+        let revisit = Uuid::new_v5(repair_id, b"revisit");
+        assert!(state.revisits.contains_key(&revisit));
+        let (_, repair) = desk
+            .handler::<RepairOrder>()
+            .load(*repair_id)
+            .await
+            .unwrap();
+        assert!(repair.revisit_arranged);
+    }
+    // The second case's revisit is after the repair, due three days on.
+    let stream = aftersales_store::StreamName::of("case", repairs[1].1).unwrap();
+    let scheduled: Vec<RevisitScheduled> = desk
+        .store
+        .read_stream(
+            &stream,
+            aftersales_store::StreamFrom::Start,
+            aftersales_store::Direction::Forwards,
+            100,
+        )
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.event_type == "RevisitScheduled")
+        .map(|e| serde_json::from_str(e.data.get()).unwrap())
+        .collect();
+    assert_eq!(scheduled.len(), 1);
+    assert_eq!(scheduled[0].kind, RevisitKind::AfterRepair);
+    assert_eq!(scheduled[0].due_at, due);
+    // Nothing is left to do.
+    let head = desk.store.head().await.unwrap();
+    let run = scheduler.run_once().await.unwrap();
+    assert_eq!(run.issued, 0, "{run:?}");
+    assert_eq!(desk.store.head().await.unwrap(), head);
 }

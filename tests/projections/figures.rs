@@ -73,7 +73,9 @@ async fn pay(desk: &Desk, order: Uuid, amount: i64) {
 }
 
 async fn report(read: &aftersales_projections::ReadDb, name: &str) -> Table {
-    catalogue::build(read, name).await.unwrap()
+    catalogue::build(read, name, Default::default())
+        .await
+        .unwrap()
 }
 
 async fn report_figures_of_a_fixed_scenario(db: TestDb) {
@@ -320,7 +322,7 @@ async fn a_report_as_of_a_position_equals_the_live_one_then(db: TestDb) {
         &json!(25_800)
     );
 
-    let as_of = admin::report_as_of(store.clone(), "reminder-summary", then)
+    let as_of = admin::report_as_of(store.clone(), "reminder-summary", then, Default::default())
         .await
         .unwrap();
     assert_eq!(as_of, live_then);
@@ -328,9 +330,11 @@ async fn a_report_as_of_a_position_equals_the_live_one_then(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(by_time, store.head().await.unwrap());
-    assert!(admin::report_as_of(store, "no-such-report", then)
-        .await
-        .is_err());
+    assert!(
+        admin::report_as_of(store, "no-such-report", then, Default::default())
+            .await
+            .is_err()
+    );
 }
 
 /// 退件表: a return and an exchange registered in the same minute, each

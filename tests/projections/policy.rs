@@ -44,7 +44,9 @@ async fn a_changed_policy_governs_what_follows_and_leaves_the_past_as_it_was(db:
         .unwrap()
         .is_empty());
     let then = store.head().await.unwrap();
-    let work_log_then = catalogue::build(&read, "work-log").await.unwrap();
+    let work_log_then = catalogue::build(&read, "work-log", Default::default())
+        .await
+        .unwrap();
 
     let mut moved = Policy::default();
     moved.calendar.time_zone = chrono_tz::America::New_York;
@@ -70,7 +72,9 @@ async fn a_changed_policy_governs_what_follows_and_leaves_the_past_as_it_was(db:
     assert_eq!(view.sla.first_response_due, Some(t("2026-03-02T00:30:00Z")));
 
     // Each case is on the business day of its own policy's time zone.
-    let work_log = catalogue::build(&read, "work-log").await.unwrap();
+    let work_log = catalogue::build(&read, "work-log", Default::default())
+        .await
+        .unwrap();
     let day = |case: uuid::Uuid| {
         work_log
             .cell("case", &json!(case.to_string()), "day")
@@ -81,7 +85,7 @@ async fn a_changed_policy_governs_what_follows_and_leaves_the_past_as_it_was(db:
     assert_eq!(day(after), json!("2026-03-01"));
 
     // What the report showed before the change, it shows as of then.
-    let as_of = admin::report_as_of(store.clone(), "work-log", then)
+    let as_of = admin::report_as_of(store.clone(), "work-log", then, Default::default())
         .await
         .unwrap();
     assert_eq!(as_of, work_log_then);

@@ -30,6 +30,7 @@ pub mod privacy;
 mod reads;
 mod state;
 mod visibility;
+mod worklists;
 
 use std::sync::OnceLock;
 
@@ -67,10 +68,9 @@ pub fn router(state: AppState) -> Router {
         .merge(commands::routes::<SamplingAudit>())
         .merge(commands::routes::<RepairOrder>())
         .merge(commands::routes::<AccessGrant>())
-        .merge(reads::routes().route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            visibility::consistent_reads,
-        )))
+        .merge(reads::routes().merge(worklists::routes()).route_layer(
+            middleware::from_fn_with_state(state.clone(), visibility::consistent_reads),
+        ))
         .merge(feed::routes())
         .merge(policy::routes())
         .merge(clock::routes())

@@ -20,6 +20,7 @@ use crate::reads::{
     BalanceQuery, CaseList, CaseListQuery, HistoryEntry, ReportBody, ReportEntry, ReportQuery,
 };
 use crate::visibility::{LOG_POSITION, MIN_LOG_POSITION};
+use crate::worklists::{Handover, HandoverQuery, Worklist, WorklistQuery};
 
 pub fn document() -> Value {
     let mut generator = SchemaSettings::draft2020_12()
@@ -277,6 +278,8 @@ fn reads(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
     let reports = generator.subschema_for::<Vec<ReportEntry>>().to_value();
     let report = generator.subschema_for::<ReportBody>().to_value();
     let feed = generator.subschema_for::<FeedPage>().to_value();
+    let worklist = generator.subschema_for::<Worklist>().to_value();
+    let handover = generator.subschema_for::<Handover>().to_value();
     let object = json!({"type": "object"});
     let grant = header(
         "X-Access-Grant",
@@ -313,6 +316,12 @@ fn reads(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
         ("/v1/reports/{name}", get("report", "A report, now or as of a time or position",
             [vec![json!({"name": "name", "in": "path", "required": true, "schema": {"type": "string"}})],
              query_parameters::<ReportQuery>(generator)].concat(), report.clone())),
+        ("/v1/worklists/{kind}", get("worklist", "Open revisits, follow-ups or handoffs, or the cases escalated or warned of their deadline, soonest due first",
+            [vec![json!({"name": "kind", "in": "path", "required": true,
+                "schema": {"type": "string", "enum": ["revisits", "follow-ups", "handoffs", "escalations", "at-risk"]}})],
+             query_parameters::<WorklistQuery>(generator)].concat(), worklist)),
+        ("/v1/worklists/handover", get("handover", "Each agent's open cases and what is open or overdue on them, for the shift handover",
+            query_parameters::<HandoverQuery>(generator), handover)),
         ("/v1/ledger/balances", get("ledgerBalances", "Ledger balances",
             query_parameters::<BalanceQuery>(generator), report)),
         ("/v1/ledger/check", get("ledgerCheck", "Every transaction balances and agrees with the case views",

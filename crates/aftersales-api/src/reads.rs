@@ -6,6 +6,7 @@ use std::sync::Arc;
 use aftersales_domain::model::{Category, Priority};
 use aftersales_domain::Role;
 use aftersales_projections::case_views::{self, CaseFilter};
+use aftersales_projections::reports::catalogue::{self, Period};
 use aftersales_projections::{admin, ledger, Table};
 use aftersales_store::{
     Direction, EventMetadata, EventStore, RecordedEvent, StreamFrom, StreamName,
@@ -15,7 +16,7 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -68,7 +69,7 @@ pub(crate) fn query<T: DeserializeOwned>(raw: Option<String>) -> Result<T, ApiEr
 }
 
 /// A query value that is a number, a boolean or a time, sent as text.
-mod text {
+pub(crate) mod text {
     use std::str::FromStr;
 
     use serde::{Deserialize, Deserializer};
@@ -171,6 +172,7 @@ async fn list_cases(
         tracking_no: params.tracking_no,
         category,
         breached: params.breached,
+        open_item: None,
         created_from: params.created_from,
         created_until: params.created_until,
     };
@@ -361,6 +363,13 @@ pub struct ReportQuery {
     /// The report as it read when the log ended at this global position.
     #[serde(default, deserialize_with = "text::option")]
     pub position: Option<u64>,
+    /// The first business day the report covers (YYYY-MM-DD, in the
+    /// shop's time zone).
+    #[serde(default, deserialize_with = "text::option")]
+    pub from: Option<NaiveDate>,
+    /// The last business day the report covers, included.
+    #[serde(default, deserialize_with = "text::option")]
+    pub until: Option<NaiveDate>,
 }
 
 /// A report: its columns and its rows as objects. Personal data in reports
@@ -416,13 +425,20 @@ async fn report(
         (Some(time), None) => Some(admin::position_at(services.store.as_ref(), time).await?),
         (None, position) => position,
     };
+    let period = Period {
+        from: params.from,
+        until: params.until,
+    };
+    if let (Some(from), Some(until)) = (period.from, period.until) {
+        if until < from {
+            return Err(ApiError::invalid("until", "must not lie before from"));
+        }
+    }
     let table = match position {
-        Some(position) => report_as_of(&state, &caller, &name, position).await?,
+        Some(position) => report_as_of(&state, &caller, &name, position, period).await?,
         None => {
             caller.spend(&state, Cost::Report)?;
-            Arc::new(
-                aftersales_projections::reports::catalogue::build(&services.read_db, &name).await?,
-            )
+            Arc::new(catalogue::build(&services.read_db, &name, period).await?)
         }
     };
     Ok(Json(report_body(&table, position)))
@@ -435,15 +451,18 @@ async fn report_as_of(
     caller: &Caller,
     name: &str,
     position: u64,
+    period: Period,
 ) -> Result<Arc<Table>, ApiError> {
     let gauges = &state.inner.gauges;
-    if let Some(table) = gauges.cached_report(name, position) {
+    let cached = format!("{name}|{:?}|{:?}", period.from, period.until);
+    if let Some(table) = gauges.cached_report(&cached, position) {
         return Ok(table);
     }
     caller.spend(state, Cost::Replay)?;
     let _replay = gauges.replay(&caller.key.id)?;
-    let table = Arc::new(admin::report_as_of(state.inner.store.clone(), name, position).await?);
-    gauges.keep_report(name, position, table.clone());
+    let store = state.inner.store.clone();
+    let table = Arc::new(admin::report_as_of(store, name, position, period).await?);
+    gauges.keep_report(&cached, position, table.clone());
     Ok(table)
 }
 

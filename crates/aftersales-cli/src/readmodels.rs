@@ -12,7 +12,7 @@ use aftersales_projections::runner::{Progress, Target};
 use aftersales_projections::{plain, spreadsheet_cell, ParkedEvent, ReadDb, Table};
 use aftersales_store::{EventStore, Position, StoreOptions};
 use anyhow::{bail, Context};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Subcommand, ValueEnum};
 
 use crate::Databases;
@@ -90,6 +90,13 @@ struct ReportArgs {
     /// The report as it read when the log ended at this global position.
     #[arg(long)]
     position: Option<Position>,
+    /// The first business day the report covers (YYYY-MM-DD, the shop's
+    /// time zone).
+    #[arg(long)]
+    from: Option<NaiveDate>,
+    /// The last business day the report covers, included.
+    #[arg(long)]
+    until: Option<NaiveDate>,
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
 }
@@ -333,11 +340,15 @@ pub async fn reports(
         (Some(time), _) => Some(admin::position_at(store.as_ref(), time).await?),
         (None, position) => position,
     };
+    let period = catalogue::Period {
+        from: args.from,
+        until: args.until,
+    };
     let table = match position {
-        Some(position) => admin::report_as_of(store, &args.name, position).await?,
+        Some(position) => admin::report_as_of(store, &args.name, position, period).await?,
         None => {
             warn_parked(&admin::catch_up(store, &db).await?);
-            catalogue::build(&db, &args.name).await?
+            catalogue::build(&db, &args.name, period).await?
         }
     };
     print_table(&table, args.format)

@@ -10,10 +10,12 @@
 
 use std::sync::Arc;
 
-use aftersales_domain::case::Case;
+use aftersales_domain::case::{Case, ScheduleRevisit};
 use aftersales_domain::grant::AccessGrant;
+use aftersales_domain::model::RevisitKind;
 use aftersales_domain::reminder::UnpaidOrder;
-use aftersales_domain::{Actor, DomainError, Scheduled};
+use aftersales_domain::repair::{ArrangeRevisit, RepairOrder};
+use aftersales_domain::{Actor, Aggregate, DomainError, Scheduled};
 use aftersales_store::EventStore;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -77,6 +79,7 @@ pub struct Scheduler {
     cases: Arc<Handler<Case>>,
     unpaid: Handler<UnpaidOrder>,
     grants: Handler<AccessGrant>,
+    repairs: Handler<RepairOrder>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -96,7 +99,8 @@ impl Scheduler {
         Self {
             index,
             unpaid: Handler::new(store.clone(), policy.clone(), clock.clone()),
-            grants: Handler::new(store, policy, clock.clone()),
+            grants: Handler::new(store.clone(), policy.clone(), clock.clone()),
+            repairs: Handler::new(store, policy, clock.clone()),
             cases,
             clock,
         }
@@ -108,7 +112,87 @@ impl Scheduler {
         let mut run = self.issue(&self.cases, now).await?;
         run.add(self.issue(&self.unpaid, now).await?);
         run.add(self.issue(&self.grants, now).await?);
+        run.add(self.arrange_revisits(now).await?);
         Ok(run)
+    }
+
+    /// After-repair revisits: each goes on the repair's case first, and only
+    /// then does the repair record it, so that a crash between the two
+    /// repeats the first (which the case turns down as already done) and
+    /// loses nothing.
+    async fn arrange_revisits(&self, now: DateTime<Utc>) -> Result<SchedulerRun, SchedulerError> {
+        let mut run = SchedulerRun::default();
+        let mut after = None;
+        loop {
+            let page = self
+                .index
+                .due(RepairOrder::CATEGORY, now, after, PAGE)
+                .await
+                .map_err(SchedulerError::Index)?;
+            for &(_, repair_id) in &page {
+                let arranged = match self.repairs.load(repair_id).await {
+                    Ok((_, state)) => state.revisit_to_arrange(repair_id),
+                    Err(error) => {
+                        tracing::warn!(%repair_id, %error, "due repair cannot be loaded");
+                        run.failed += 1;
+                        continue;
+                    }
+                };
+                let Some((case_id, revisit_id, due_at)) = arranged else {
+                    continue;
+                };
+                let schedule = ScheduleRevisit {
+                    revisit_id,
+                    kind: RevisitKind::AfterRepair,
+                    due_at,
+                };
+                if let Err(error) = self.schedule_revisit(case_id, schedule).await {
+                    tracing::warn!(%repair_id, %case_id, %error, "the after-repair revisit cannot go on its case");
+                    run.failed += 1;
+                    continue;
+                }
+                let envelope = Envelope::new(repair_id, ArrangeRevisit {}.into(), Actor::system());
+                match self.repairs.execute(&envelope).await {
+                    Ok(outcome) if !outcome.events.is_empty() => run.issued += 1,
+                    Ok(_) | Err(HandlerError::Rejected(DomainError::AlreadyDone { .. })) => {
+                        run.skipped += 1;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%repair_id, %error, "arranging the revisit failed");
+                        run.failed += 1;
+                    }
+                }
+            }
+            if page.len() < PAGE {
+                return Ok(run);
+            }
+            after = page.last().copied();
+        }
+    }
+
+    /// Puts a revisit on a case, or on the case it was merged into; one
+    /// already there is done.
+    async fn schedule_revisit(
+        &self,
+        case_id: Uuid,
+        schedule: ScheduleRevisit,
+    ) -> Result<(), HandlerError> {
+        let mut target = case_id;
+        for _ in 0..2 {
+            let envelope = Envelope::new(target, schedule.clone().into(), Actor::system());
+            match self.cases.execute(&envelope).await {
+                Ok(_) | Err(HandlerError::Rejected(DomainError::AlreadyDone { .. })) => {
+                    return Ok(())
+                }
+                Err(HandlerError::Rejected(DomainError::CaseMerged { survivor })) => {
+                    target = survivor;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Err(HandlerError::Rejected(DomainError::CaseMerged {
+            survivor: target,
+        }))
     }
 
     async fn issue<A: Scheduled>(

@@ -54,6 +54,8 @@ pub enum DomainError {
     SlaNotPaused,
     #[error("the SLA clocks are paused")]
     SlaPaused,
+    #[error("the case is not escalated: a new deadline answers an escalation")]
+    NotEscalated,
 
     // Parcels.
     #[error("no parcel problem was reported on this case")]
@@ -215,6 +217,7 @@ impl DomainError {
             Self::SlaAlreadyPaused => "sla-already-paused",
             Self::SlaNotPaused => "sla-not-paused",
             Self::SlaPaused => "sla-paused",
+            Self::NotEscalated => "not-escalated",
             Self::NoParcelProblem => "no-parcel-problem",
             Self::ParcelSettled => "parcel-settled",
             Self::ParcelClassMismatch { .. } => "parcel-class-mismatch",

@@ -40,6 +40,9 @@ const FREE_TEXT: &[&str] = &[
     "response",
     "question",
     "feedback",
+    // What a follow-up came to; what a worklist item is about.
+    "outcome",
+    "detail",
     "complaint",
     "issue",
     "phenomenon",

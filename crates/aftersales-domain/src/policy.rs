@@ -56,6 +56,15 @@ pub struct SlaPolicy {
     pub p3: SlaTargets,
     /// From the moment a case is flagged a complaint (000: 2小时响应、24小时内处理).
     pub complaint: SlaTargets,
+    /// A case's owner and supervisor are warned once this share (percent)
+    /// of the time to its resolution deadline has passed, so that a case
+    /// running late is escalated before it is late (需提前升级).
+    #[serde(default = "default_warn_at_percent")]
+    pub warn_at_percent: u8,
+}
+
+fn default_warn_at_percent() -> u8 {
+    75
 }
 
 /// A platform's refund timers (淘宝, 京东, 拼多多 … each has its own).
@@ -153,6 +162,22 @@ pub struct Policy {
     pub audit: AuditPolicy,
     /// Repair turnaround targets by tier (1, 2, 3), in days.
     pub repair_turnaround_days: [u32; 3],
+    /// Service hours the owner of a follow-up (a low revisit score, a
+    /// complaint, an unhappy customer) has to close it.
+    #[serde(default = "default_follow_up_hours")]
+    pub follow_up_hours: u32,
+    /// Days after a repaired device goes back within which its customer is
+    /// revisited (维修后3天内回访).
+    #[serde(default = "default_repair_revisit_days")]
+    pub repair_revisit_days: u32,
+}
+
+fn default_repair_revisit_days() -> u32 {
+    3
+}
+
+fn default_follow_up_hours() -> u32 {
+    24
 }
 
 impl Default for Policy {
@@ -183,6 +208,7 @@ impl Default for Policy {
                     resolution_hours: Some(24),
                     round_the_clock: true,
                 },
+                warn_at_percent: default_warn_at_percent(),
             },
             approvals: Approvals {
                 compensation_limit: CompensationLimit::OrderPostage(Postage::Postage),
@@ -216,6 +242,8 @@ impl Default for Policy {
                 rest_day_windows: windows(&["10:00-12:00", "13:00-20:00"]),
             },
             repair_turnaround_days: [4, 8, 16],
+            follow_up_hours: default_follow_up_hours(),
+            repair_revisit_days: default_repair_revisit_days(),
         }
     }
 }
@@ -256,6 +284,23 @@ impl Policy {
                 .resolution_hours
                 .and_then(|h| calendar.add_business_time(from, hours(h))),
         )
+    }
+
+    /// When to warn of `due`, a deadline counted from `from` on `targets`'
+    /// clock: once `sla.warn_at_percent` of the time to it has passed.
+    pub fn warn_at(
+        &self,
+        targets: SlaTargets,
+        from: DateTime<Utc>,
+        due: Option<DateTime<Utc>>,
+    ) -> Option<DateTime<Utc>> {
+        let due = due?;
+        let calendar = self.calendar_for(targets);
+        let span = calendar.business_time_between(from, due);
+        let share = span * i32::from(self.sla.warn_at_percent) / 100;
+        calendar
+            .add_business_time(from, share)
+            .filter(|at| *at < due)
     }
 
     /// The refund timers of an order's platform; `None` names a platform
@@ -353,6 +398,7 @@ impl Policy {
             ("unpaid_auto_close_hours", self.unpaid_auto_close_hours),
             ("unreachable_return_hours", self.unreachable_return_hours),
             ("contact_backdating_hours", self.contact_backdating_hours),
+            ("follow_up_hours", self.follow_up_hours),
         ] {
             if !(1..=MAX_HOURS).contains(&hours) {
                 return Err(PolicyError::new(key, HOURS_RANGE));
@@ -369,6 +415,12 @@ impl Policy {
                     "must be 1 to 720 service hours",
                 ));
             }
+        }
+        if !(1..=99).contains(&self.sla.warn_at_percent) {
+            return Err(PolicyError::new(
+                "sla.warn_at_percent",
+                "is a share of the time to a deadline, 1 to 99 percent",
+            ));
         }
         if !(1..=4).contains(&self.low_revisit_score) {
             return Err(PolicyError::new(
@@ -390,6 +442,12 @@ impl Policy {
             ("audit.rest_day_windows", &self.audit.rest_day_windows),
         ] {
             check_windows(key, windows)?;
+        }
+        if !(1..=30).contains(&self.repair_revisit_days) {
+            return Err(PolicyError::new(
+                "repair_revisit_days",
+                "must be 1 to 30 days",
+            ));
         }
         let [a, b, c] = self.repair_turnaround_days;
         if a == 0 || a > b || b > c || c > 365 {

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::aggregate::{Aggregate, Context};
+use crate::aggregate::{Aggregate, Context, Scheduled, Timer};
 use crate::error::DomainError;
 use crate::model::{check_list, check_optional, require_short, MAX_LIST_ITEMS};
 use crate::money::Money;
@@ -22,6 +22,7 @@ crate::domain_commands! {
         ReceiveFromVendor => [Technician, Warehouse],
         RecordRepairTest => [Technician],
         ReturnDevice => [Technician, Warehouse],
+        ArrangeRevisit => [System],
     }
 }
 
@@ -37,6 +38,7 @@ crate::domain_events! {
         DeviceReturnedFromVendor = "DeviceReturnedFromVendor",
         RepairTested = "RepairTested",
         DeviceReturnedToCustomer = "DeviceReturnedToCustomer",
+        RevisitArranged = "RevisitArranged",
     }
 }
 
@@ -124,6 +126,12 @@ pub struct ReturnDevice {
     pub tracking_no: String,
 }
 
+/// Issued by the scheduler once the repaired device is back with the
+/// customer: the revisit it is due goes on the repair's case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArrangeRevisit {}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DeviceReceivedForRepair {
     pub case_id: Option<Uuid>,
@@ -198,6 +206,20 @@ pub struct DeviceReturnedToCustomer {
     pub turnaround_days: i64,
     pub on_time: bool,
     pub at: DateTime<Utc>,
+    /// When the customer is revisited (维修后3天内回访), on the repair's
+    /// case; none for a repair without a case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revisit_due: Option<DateTime<Utc>>,
+}
+
+/// The after-repair revisit is scheduled on the case (as
+/// `RevisitScheduled`, kind after_repair, with this id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RevisitArranged {
+    pub case_id: Uuid,
+    pub revisit_id: Uuid,
+    pub due_at: DateTime<Utc>,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -226,6 +248,10 @@ pub struct RepairOrder {
     pub disclaimer: bool,
     /// A paid repair's cap, as the customer last agreed it.
     pub cost_cap: Option<Money>,
+    pub case_id: Option<Uuid>,
+    pub returned_at: Option<DateTime<Utc>>,
+    pub revisit_due: Option<DateTime<Utc>>,
+    pub revisit_arranged: bool,
 }
 
 impl RepairOrder {
@@ -250,6 +276,32 @@ impl RepairOrder {
             return Err(DomainError::RepairNotOpen);
         }
         self.cost_cap.ok_or(DomainError::FreeRepair)
+    }
+
+    /// The after-repair revisit still to be put on the case: the case,
+    /// the revisit's id (one per repair, so that arranging it twice
+    /// schedules it once) and when it is due.
+    pub fn revisit_to_arrange(&self, repair_id: Uuid) -> Option<(Uuid, Uuid, DateTime<Utc>)> {
+        if self.revisit_arranged {
+            return None;
+        }
+        let case_id = self.case_id?;
+        let due = self.revisit_due?;
+        Some((case_id, Uuid::new_v5(&repair_id, b"revisit"), due))
+    }
+}
+
+impl Scheduled for RepairOrder {
+    fn timers(&self) -> Vec<Timer<RepairCommand>> {
+        match (self.returned_at, self.revisit_due) {
+            (Some(at), Some(_)) if !self.revisit_arranged && self.case_id.is_some() => {
+                vec![Timer {
+                    at,
+                    command: ArrangeRevisit {}.into(),
+                }]
+            }
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -415,10 +467,29 @@ impl Aggregate for RepairOrder {
                 self.at(Step::TestPassed, "tested and passed")?;
                 require_short("tracking_no", &c.tracking_no)?;
                 let received = self.received_at.unwrap_or(now);
+                let within = Duration::days(i64::from(ctx.policy.repair_revisit_days));
                 Ok(vec![DeviceReturnedToCustomer {
                     tracking_no: c.tracking_no.clone(),
                     turnaround_days: (now - received).num_days(),
                     on_time: self.due_at.is_none_or(|due| now <= due),
+                    at: now,
+                    revisit_due: self.case_id.map(|_| now + within),
+                }
+                .into()])
+            }
+            RepairCommand::ArrangeRevisit(_) => {
+                if self.step != Step::Returned {
+                    return Err(DomainError::NotDueYet { due: None });
+                }
+                let (case_id, revisit_id, due_at) = self
+                    .revisit_to_arrange(ctx.aggregate_id)
+                    .ok_or(DomainError::AlreadyDone {
+                        what: "the revisit was arranged, or the repair has no case",
+                    })?;
+                Ok(vec![RevisitArranged {
+                    case_id,
+                    revisit_id,
+                    due_at,
                     at: now,
                 }
                 .into()])
@@ -430,6 +501,7 @@ impl Aggregate for RepairOrder {
         match event {
             RepairEvent::DeviceReceivedForRepair(e) => {
                 self.step = Step::Received;
+                self.case_id = e.case_id;
                 self.received_at = Some(e.at);
                 self.due_at = Some(e.due_at);
                 self.serial_outside = e.serial_outside.clone();
@@ -455,7 +527,12 @@ impl Aggregate for RepairOrder {
                     Step::TestFailed
                 }
             }
-            RepairEvent::DeviceReturnedToCustomer(_) => self.step = Step::Returned,
+            RepairEvent::DeviceReturnedToCustomer(e) => {
+                self.step = Step::Returned;
+                self.returned_at = Some(e.at);
+                self.revisit_due = e.revisit_due;
+            }
+            RepairEvent::RevisitArranged(_) => self.revisit_arranged = true,
         }
     }
 }
@@ -715,5 +792,92 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(&on_time[0], RepairEvent::DeviceReturnedToCustomer(r) if r.on_time));
+    }
+
+    /// 维修后3天内回访: a repaired device's return makes a revisit due on
+    /// the repair's case three days on, arranged once.
+    #[test]
+    fn a_returned_repair_arranges_its_customers_revisit_once() {
+        use crate::aggregate::{Aggregate as _, Scheduled as _};
+        let passed = |case_id: Option<Uuid>| {
+            let now = t("2026-03-02T02:00:00Z");
+            let mut history = Vec::new();
+            for command in [
+                RepairCommand::from(ReceiveDevice {
+                    case_id,
+                    serial_outside: "IMEI-1".into(),
+                    tier: 1,
+                    accessories: Vec::new(),
+                }),
+                RecordIntakeCheck {
+                    serial_inside: "IMEI-1".into(),
+                    seal_intact: true,
+                    liquid_damage: false,
+                    missing_parts: Vec::new(),
+                    unauthorised_repair: false,
+                }
+                .into(),
+                DecideWarranty {
+                    in_warranty: true,
+                    product_fault: true,
+                    cost_cap: None,
+                    customer_signed: false,
+                }
+                .into(),
+                AcknowledgeDataLossDisclaimer {}.into(),
+                SendToVendor {
+                    vendor: "华东维修中心".into(),
+                }
+                .into(),
+                ReceiveFromVendor {}.into(),
+                RecordRepairTest {
+                    passed: true,
+                    note: None,
+                }
+                .into(),
+                ReturnDevice {
+                    tracking_no: "SF1".into(),
+                }
+                .into(),
+            ] {
+                apply::<RepairOrder>(&mut history, command, TECH, now);
+            }
+            history
+        };
+        let case_id = Uuid::from_u128(7);
+        let history = passed(Some(case_id));
+        let Some(RepairEvent::DeviceReturnedToCustomer(returned)) = history.last() else {
+            panic!("{history:?}")
+        };
+        assert_eq!(returned.revisit_due, Some(t("2026-03-05T02:00:00Z")));
+        let state = RepairOrder::replay(&history);
+        assert_eq!(state.next_due(), Some(returned.at));
+        const SYSTEM: (&str, Role) = ("scheduler", Role::System);
+        let now = t("2026-03-02T02:00:00Z");
+        let events = when::<RepairOrder>(&history, ArrangeRevisit {}, SYSTEM, now).unwrap();
+        let [RepairEvent::RevisitArranged(arranged)] = &events[..] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(arranged.case_id, case_id);
+        assert_eq!(arranged.due_at, t("2026-03-05T02:00:00Z"));
+        let mut done = history.clone();
+        apply::<RepairOrder>(&mut done, ArrangeRevisit {}, SYSTEM, now);
+        assert_eq!(RepairOrder::replay(&done).next_due(), None);
+        assert!(matches!(
+            when::<RepairOrder>(&done, ArrangeRevisit {}, SYSTEM, now),
+            Err(DomainError::AlreadyDone { .. })
+        ));
+        // Only the scheduler arranges it.
+        assert!(matches!(
+            when::<RepairOrder>(&history, ArrangeRevisit {}, TECH, now),
+            Err(DomainError::RoleNotAllowed { .. })
+        ));
+        // A repair without a case has no one's case to revisit on.
+        let without = passed(None);
+        assert_eq!(RepairOrder::replay(&without).next_due(), None);
+        assert!(matches!(
+            when::<RepairOrder>(&without, ArrangeRevisit {}, SYSTEM, now),
+            Err(DomainError::AlreadyDone { .. })
+        ));
     }
 }

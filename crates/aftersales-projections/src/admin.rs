@@ -592,12 +592,14 @@ pub async fn position_at(
     Ok(low)
 }
 
-/// A report as it read when the log ended at `position`: the report facts
-/// are replayed into a private in-memory database up to that position.
+/// A report over `period` as it read when the log ended at `position`: the
+/// report facts are replayed into a private in-memory database up to that
+/// position.
 pub async fn report_as_of(
     store: Arc<dyn EventStore>,
     name: &str,
     position: Position,
+    period: catalogue::Period,
 ) -> Result<Table, ProjectionError> {
     if !catalogue::REPORTS.iter().any(|(report, _)| *report == name) {
         return Err(ProjectionError::UnknownReport(name.to_owned()));
@@ -617,5 +619,5 @@ pub async fn report_as_of(
         |_| {},
     )
     .await?;
-    catalogue::build(&memory, name).await
+    catalogue::build(&memory, name, period).await
 }

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use aftersales_domain::case::{ApprovalSubject, CaseEvent, SlaClock};
-use aftersales_domain::model::{Customer, Department, ParcelClass, Priority, ReturnCause};
+use aftersales_domain::model::{
+    Customer, Department, ParcelClass, Priority, ReturnCause, RevisitKind,
+};
 use aftersales_domain::{DomainEvent as _, Money};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -55,8 +57,14 @@ pub struct CaseView {
     pub money: MoneyTotals,
     pub calls: u32,
     pub revisits: u32,
+    /// Revisits scheduled and not yet recorded.
+    #[serde(default)]
+    pub revisits_due: BTreeMap<Uuid, RevisitDueView>,
     pub last_score: Option<u8>,
     pub open_follow_ups: u32,
+    /// The open follow-ups that can be closed one by one.
+    #[serde(default)]
+    pub follow_ups: BTreeMap<Uuid, FollowUpView>,
     pub resolution: Option<String>,
     pub closed_at: Option<DateTime<Utc>>,
     pub customer_confirmed: Option<bool>,
@@ -78,6 +86,26 @@ pub struct SlaView {
     pub resolved_on_time: Option<bool>,
     pub paused_since: Option<DateTime<Utc>>,
     pub breaches: Vec<SlaClock>,
+    /// When the owner was warned that the resolution deadline draws near.
+    #[serde(default)]
+    pub at_risk_since: Option<DateTime<Utc>>,
+    /// The deadline a supervisor agreed on an escalation, once one did.
+    #[serde(default)]
+    pub agreed_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RevisitDueView {
+    pub kind: RevisitKind,
+    pub due_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FollowUpView {
+    pub reason: String,
+    pub owner: Option<String>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub opened_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -184,7 +212,7 @@ impl CaseView {
 impl Projection for CaseViews {
     type Doc = CaseView;
     const NAME: &'static str = "case_views";
-    const VERSION: u32 = 4;
+    const VERSION: u32 = 5;
 
     fn reads(&self, event: &Envelope, keys: &mut Vec<DocKey>) {
         if let AnyEvent::Case(_) = event.event {
@@ -241,8 +269,10 @@ impl Projection for CaseViews {
                 },
                 calls: 0,
                 revisits: 0,
+                revisits_due: BTreeMap::new(),
                 last_score: None,
                 open_follow_ups: 0,
+                follow_ups: BTreeMap::new(),
                 resolution: None,
                 closed_at: None,
                 customer_confirmed: None,
@@ -286,6 +316,23 @@ impl Projection for CaseViews {
         tags.push(("category", view.category.clone()));
         tags.push(("phone", view.customer.phone.clone()));
         tags.push(("breached", view.breached().to_string()));
+        // The worklists: cases with something open on them.
+        for (item, open) in [
+            (WorkItemKind::Handoff, !view.open_handoffs.is_empty()),
+            (WorkItemKind::FollowUp, !view.follow_ups.is_empty()),
+            (WorkItemKind::Revisit, !view.revisits_due.is_empty()),
+        ] {
+            if open {
+                tags.push(("open_item", item.as_str().to_owned()));
+            }
+        }
+        if view.closed_at.is_none() && view.merged_into.is_none() {
+            if view.escalated_to.is_some() {
+                tags.push(("open_item", WorkItemKind::Escalation.as_str().to_owned()));
+            } else if view.sla.at_risk_since.is_some() {
+                tags.push(("open_item", WorkItemKind::AtRisk.as_str().to_owned()));
+            }
+        }
         if let Some(assignee) = &view.assignee {
             tags.push(("assignee", assignee.clone()));
         }
@@ -318,6 +365,7 @@ fn evolve(view: &mut CaseView, event: &CaseEvent) {
             view.priority = e.priority;
             view.sla.first_response_due = e.first_response_due;
             view.sla.resolution_due = e.resolution_due;
+            view.sla.at_risk_since = None;
         }
         CaseEvent::CategoryChanged(e) => view.category = e.category.as_str().to_owned(),
         CaseEvent::ComplaintFlagged(e) => {
@@ -335,12 +383,19 @@ fn evolve(view: &mut CaseView, event: &CaseEvent) {
             view.sla.first_response_due = e.first_response_due;
             view.sla.resolution_due = e.resolution_due;
         }
+        CaseEvent::SlaAtRisk(e) => view.sla.at_risk_since = Some(e.at),
         CaseEvent::SlaBreached(e) => {
             if !view.sla.breaches.contains(&e.clock) {
                 view.sla.breaches.push(e.clock);
             }
         }
         CaseEvent::CaseEscalated(e) => view.escalated_to = Some(e.to.clone()),
+        CaseEvent::DeadlineAgreed(e) => {
+            view.sla.resolution_due = Some(e.resolution_due);
+            view.sla.at_risk_since = None;
+            view.sla.agreed_by = Some(e.agreed_by.clone());
+            view.escalated_to = None;
+        }
         CaseEvent::CaseMergedInto(e) => view.merged_into = Some(e.survivor),
         CaseEvent::CaseSplit(e) => view.split_into.push(e.new_case_id),
         CaseEvent::CallLogged(_) => view.calls += 1,
@@ -499,20 +554,48 @@ fn evolve(view: &mut CaseView, event: &CaseEvent) {
             }
         }
         CaseEvent::CustomerInformed(_) | CaseEvent::CaseNoteAdded(_) => {}
-        CaseEvent::RevisitScheduled(_) => {}
+        CaseEvent::RevisitScheduled(e) => {
+            view.revisits_due.insert(
+                e.revisit_id,
+                RevisitDueView {
+                    kind: e.kind,
+                    due_at: e.due_at,
+                },
+            );
+        }
         CaseEvent::RevisitRecorded(e) => {
+            view.revisits_due.remove(&e.revisit_id);
             view.revisits += 1;
             if let aftersales_domain::model::RevisitOutcome::Scored { score, .. } = e.outcome {
                 view.last_score = Some(score);
             }
         }
-        CaseEvent::FollowUpOpened(_) => view.open_follow_ups += 1,
+        CaseEvent::FollowUpOpened(e) => {
+            view.open_follow_ups += 1;
+            if let Some(id) = e.follow_up_id {
+                view.follow_ups.insert(
+                    id,
+                    FollowUpView {
+                        reason: e.reason.clone(),
+                        owner: e.owner.clone(),
+                        due_at: e.due_at,
+                        opened_at: e.at,
+                    },
+                );
+            }
+        }
+        CaseEvent::FollowUpClosed(e) => {
+            if view.follow_ups.remove(&e.follow_up_id).is_some() {
+                view.open_follow_ups = view.open_follow_ups.saturating_sub(1);
+            }
+        }
         CaseEvent::CaseClosed(e) => {
             view.closed_at = Some(e.at);
             view.resolution = Some(serde_plain(&e.resolution));
             view.sla.resolved_on_time = e.on_time;
             view.sla.paused_since = None;
-            view.open_follow_ups = 0;
+            // Follow-ups recorded without an id ended with the case.
+            view.open_follow_ups = count(view.follow_ups.len());
         }
         CaseEvent::CustomerFeedbackRecorded(e) => view.customer_confirmed = Some(e.confirmed),
         CaseEvent::CaseReopened(e) => {
@@ -520,6 +603,7 @@ fn evolve(view: &mut CaseView, event: &CaseEvent) {
             view.resolution = None;
             view.sla.resolved_on_time = None;
             view.sla.resolution_due = e.resolution_due;
+            view.sla.at_risk_since = None;
             view.customer_confirmed = None;
         }
     }
@@ -574,8 +658,38 @@ pub struct CaseFilter {
     pub tracking_no: Option<String>,
     pub category: Option<String>,
     pub breached: Option<bool>,
+    /// Cases with an open item of this kind.
+    pub open_item: Option<WorkItemKind>,
     pub created_from: Option<DateTime<Utc>>,
     pub created_until: Option<DateTime<Utc>>,
+}
+
+/// What a worklist lists: each kind a case can have open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkItemKind {
+    /// A revisit scheduled and not yet made.
+    Revisit,
+    /// A follow-up not yet closed.
+    FollowUp,
+    /// A handoff the department has not answered.
+    Handoff,
+    /// An open case escalated and not yet given a new deadline.
+    Escalation,
+    /// An open case warned that its resolution deadline draws near.
+    AtRisk,
+}
+
+impl WorkItemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Revisit => "revisit",
+            Self::FollowUp => "follow_up",
+            Self::Handoff => "handoff",
+            Self::Escalation => "escalation",
+            Self::AtRisk => "at_risk",
+        }
+    }
 }
 
 /// A page of the case list and the cursor of the next one.
@@ -624,6 +738,7 @@ pub async fn list(
     tag("tracking_no", filter.tracking_no.clone());
     tag("category", filter.category.clone());
     tag("breached", filter.breached.map(|b| b.to_string()));
+    tag("open_item", filter.open_item.map(|k| k.as_str().to_owned()));
     let after = cursor
         .map(|cursor| {
             cursor

@@ -10,7 +10,8 @@
 //! checkpoint in one transaction; [`admin`] rebuilds them into shadow tables
 //! and swaps them in, verifies them against a rebuild, resets them, and
 //! reports their status; a report "as of" a past position replays the log
-//! into a private in-memory copy.
+//! into a private in-memory copy. The [`worklists`] are read from the case
+//! views.
 
 pub mod admin;
 pub mod case_views;
@@ -24,6 +25,7 @@ pub mod reports;
 pub mod runner;
 pub mod schedule;
 mod table;
+pub mod worklists;
 
 pub use case_views::{CaseView, CaseViews};
 pub use db::{read_db_url, DocRow, ListQuery, ParkedEvent, ReadDb, StatusRow, READ_SCHEMA};

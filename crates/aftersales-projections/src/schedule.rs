@@ -17,6 +17,7 @@ use std::sync::Arc;
 use aftersales_domain::case::Case;
 use aftersales_domain::grant::AccessGrant;
 use aftersales_domain::reminder::UnpaidOrder;
+use aftersales_domain::repair::RepairOrder;
 use aftersales_domain::{Aggregate, DomainEvent, Scheduled};
 use aftersales_store::{
     Direction, EventStore, Position, RecordedEvent, Revision, StoreError, StreamFrom, StreamName,
@@ -36,7 +37,7 @@ use crate::runner::{table_name, Checkpoint, Projector, Target};
 pub const NAME: &str = "schedule";
 /// Bump when the rows change meaning (for example when a rule's timing
 /// changes): the service rebuilds the schedule at start-up.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Aggregate states kept between batches.
 const CACHED_STATES: usize = 10_000;
@@ -107,6 +108,7 @@ enum Folded {
     Case(Case),
     Unpaid(UnpaidOrder),
     Grant(AccessGrant),
+    Repair(RepairOrder),
 }
 
 impl Folded {
@@ -116,7 +118,8 @@ impl Folded {
             AnyEvent::Case(_) => Some(Folded::Case(Case::default())),
             AnyEvent::Reminder(_) => Some(Folded::Unpaid(UnpaidOrder::default())),
             AnyEvent::Grant(_) => Some(Folded::Grant(AccessGrant::default())),
-            AnyEvent::Audit(_) | AnyEvent::Repair(_) => None,
+            AnyEvent::Repair(_) => Some(Folded::Repair(RepairOrder::default())),
+            AnyEvent::Audit(_) => None,
         }
     }
 
@@ -125,6 +128,7 @@ impl Folded {
             Folded::Case(_) => Case::CATEGORY,
             Folded::Unpaid(_) => UnpaidOrder::CATEGORY,
             Folded::Grant(_) => AccessGrant::CATEGORY,
+            Folded::Repair(_) => RepairOrder::CATEGORY,
         }
     }
 
@@ -143,6 +147,7 @@ impl Folded {
             Folded::Case(state) => state.evolve(&decode(recorded)?),
             Folded::Unpaid(state) => state.evolve(&decode(recorded)?),
             Folded::Grant(state) => state.evolve(&decode(recorded)?),
+            Folded::Repair(state) => state.evolve(&decode(recorded)?),
         }
         Ok(())
     }
@@ -152,6 +157,7 @@ impl Folded {
             (Folded::Case(state), AnyEvent::Case(e)) => state.evolve(e),
             (Folded::Unpaid(state), AnyEvent::Reminder(e)) => state.evolve(e),
             (Folded::Grant(state), AnyEvent::Grant(e)) => state.evolve(e),
+            (Folded::Repair(state), AnyEvent::Repair(e)) => state.evolve(e),
             _ => {
                 return Err(ProjectionError::Inconsistent {
                     position: event.position,
@@ -167,6 +173,7 @@ impl Folded {
             Folded::Case(state) => state.next_due(),
             Folded::Unpaid(state) => state.next_due(),
             Folded::Grant(state) => state.next_due(),
+            Folded::Repair(state) => state.next_due(),
         }
     }
 }
@@ -338,11 +345,9 @@ impl Projector for Schedule {
             // The last due time of each aggregate the batch touched.
             let mut touched: HashMap<(&'static str, Uuid), Option<DateTime<Utc>>> = HashMap::new();
             for event in batch {
-                let category = match event.event {
-                    AnyEvent::Case(_) => Case::CATEGORY,
-                    AnyEvent::Reminder(_) => UnpaidOrder::CATEGORY,
-                    AnyEvent::Grant(_) => AccessGrant::CATEGORY,
-                    AnyEvent::Audit(_) | AnyEvent::Repair(_) => continue,
+                // Only aggregates with timers are scheduled.
+                let Some(category) = Folded::new(&event.event).map(|state| state.category()) else {
+                    continue;
                 };
                 if self.checkpoint.passes_over(event.position) {
                     continue;

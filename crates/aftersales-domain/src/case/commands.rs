@@ -27,7 +27,10 @@ crate::domain_commands! {
         FlagComplaint => [Agent, Supervisor, Integration],
         PauseSla => [Agent, Supervisor],
         ResumeSla => [Agent, Supervisor],
+        RecordSlaAtRisk => [System, Supervisor],
         RecordSlaBreach => [System, Supervisor],
+        EscalateCase => [Agent, Supervisor],
+        AgreeDeadline => [Supervisor],
         MergeCase => [Agent, Supervisor],
         SplitCase => [Agent, Supervisor],
         LogCall => [Agent, Supervisor, Integration],
@@ -74,8 +77,9 @@ crate::domain_commands! {
         RecordDepartmentResponse => [Agent, Supervisor, Warehouse, Finance, Technician],
         InformCustomer => [Agent, Supervisor],
         AddCaseNote => [Agent, Supervisor, Warehouse, Finance, Technician],
-        ScheduleRevisit => [Agent, Supervisor],
+        ScheduleRevisit => [Agent, Supervisor, System],
         RecordRevisit => [Agent, Supervisor],
+        CloseFollowUp => [Agent, Supervisor],
         CloseCase => [Agent, Supervisor],
         RecordCustomerFeedback => [Agent, Supervisor, Integration],
         ReopenCase => [Agent, Supervisor],
@@ -146,6 +150,32 @@ pub struct ResumeSla {}
 #[serde(deny_unknown_fields)]
 pub struct RecordSlaBreach {
     pub clock: SlaClock,
+}
+
+/// Issued by the scheduler when the policy's share of the time to a
+/// deadline has passed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordSlaAtRisk {
+    pub clock: SlaClock,
+}
+
+/// The case's owner sees it will run late and takes it to a supervisor
+/// before the deadline (若处理进度可能延迟,需提前升级).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EscalateCase {
+    pub reason: String,
+}
+
+/// A supervisor answers an escalated case with a new resolution deadline;
+/// the customer is told of it, by the channel named.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgreeDeadline {
+    pub resolution_due: DateTime<Utc>,
+    pub reason: String,
+    pub told_customer_via: ContactChannel,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -550,6 +580,14 @@ pub struct RecordRevisit {
     pub outcome: RevisitOutcome,
     #[serde(default)]
     pub complaint: Option<String>,
+}
+
+/// A follow-up is done: what was done, and how the customer took it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseFollowUp {
+    pub follow_up_id: Uuid,
+    pub outcome: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

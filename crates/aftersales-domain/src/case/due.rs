@@ -25,6 +25,20 @@ impl Scheduled for Case {
                 breach(SlaClock::FirstResponse, self.sla.first_response_due);
             }
             breach(SlaClock::Resolution, self.sla.resolution_due);
+            if let (Some(at), Some(due)) = (self.sla.resolution_warn_at, self.sla.resolution_due) {
+                if !self.sla.warned
+                    && !self.sla.breached.contains(&SlaClock::Resolution)
+                    && at < due
+                {
+                    timers.push(Timer {
+                        at,
+                        command: RecordSlaAtRisk {
+                            clock: SlaClock::Resolution,
+                        }
+                        .into(),
+                    });
+                }
+            }
         }
         if self.status == Status::Open {
             for (handoff_id, handoff) in &self.handoffs {

@@ -23,8 +23,10 @@ crate::domain_events! {
         FirstResponseRecorded = "FirstResponseRecorded",
         SlaPaused = "SlaPaused",
         SlaResumed = "SlaResumed",
+        SlaAtRisk = "SlaAtRisk",
         SlaBreached = "SlaBreached",
         CaseEscalated = "CaseEscalated",
+        DeadlineAgreed = "DeadlineAgreed",
         CaseMergedInto = "CaseMergedInto",
         CaseSplit = "CaseSplit",
         CallLogged = "CallLogged",
@@ -75,6 +77,7 @@ crate::domain_events! {
         RevisitScheduled = "RevisitScheduled",
         RevisitRecorded = "RevisitRecorded",
         FollowUpOpened = "FollowUpOpened",
+        FollowUpClosed = "FollowUpClosed",
         CaseClosed = "CaseClosed",
         CustomerFeedbackRecorded = "CustomerFeedbackRecorded",
         CaseReopened = "CaseReopened",
@@ -102,6 +105,10 @@ pub struct CaseRegistered {
     /// deadlines count from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contacted_at: Option<DateTime<Utc>>,
+    /// When the owner is warned that the resolution deadline draws near
+    /// (the policy's share of the time to it); none on older events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution_warn_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -121,6 +128,10 @@ pub struct PriorityChanged {
     pub first_response_due: Option<DateTime<Utc>>,
     pub resolution_due: Option<DateTime<Utc>>,
     pub at: DateTime<Utc>,
+    /// When the owner is warned that the resolution deadline draws near
+    /// (the policy's share of the time to it); none on older events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution_warn_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -140,6 +151,10 @@ pub struct ComplaintFlagged {
     pub first_response_due: Option<DateTime<Utc>>,
     pub resolution_due: Option<DateTime<Utc>>,
     pub at: DateTime<Utc>,
+    /// When the owner is warned that the resolution deadline draws near
+    /// (the policy's share of the time to it); none on older events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution_warn_at: Option<DateTime<Utc>>,
 }
 
 /// The customer heard back from the team for the first time.
@@ -170,6 +185,10 @@ pub struct SlaResumed {
     pub at: DateTime<Utc>,
     pub first_response_due: Option<DateTime<Utc>>,
     pub resolution_due: Option<DateTime<Utc>>,
+    /// When the owner is warned that the resolution deadline draws near
+    /// (the policy's share of the time to it); none on older events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution_warn_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -186,11 +205,33 @@ pub struct SlaBreached {
     pub at: DateTime<Utc>,
 }
 
-/// A late P1 goes to the department manager.
+/// The resolution deadline draws near with the case still open: its owner
+/// and the supervisors are warned, so that it is escalated in time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SlaAtRisk {
+    pub clock: SlaClock,
+    pub due: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+}
+
+/// A case goes up: a late P1 to the department manager, or one its owner
+/// sees running late to a supervisor (提前升级).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseEscalated {
     pub to: String,
     pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A supervisor answers an escalation with a new resolution deadline, which
+/// the customer is told of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DeadlineAgreed {
+    pub previous_due: Option<DateTime<Utc>>,
+    pub resolution_due: DateTime<Utc>,
+    pub resolution_warn_at: Option<DateTime<Utc>>,
+    pub reason: String,
+    pub agreed_by: String,
     pub at: DateTime<Utc>,
 }
 
@@ -671,13 +712,31 @@ pub struct RevisitRecorded {
     pub at: DateTime<Utc>,
 }
 
-/// A low score or a complaint in a revisit becomes a follow-up.
+/// A low score or a complaint in a revisit, or a customer unhappy with the
+/// result, becomes a follow-up with an owner and a due time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FollowUpOpened {
+    /// None on follow-ups recorded before they could be closed one by one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up_id: Option<Uuid>,
     /// The revisit that opened it; none when the customer's feedback on the
     /// result did.
     pub revisit_id: Option<Uuid>,
     pub reason: String,
+    /// Who follows it up: the case's assignee, else whoever opened it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<DateTime<Utc>>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FollowUpClosed {
+    pub follow_up_id: Uuid,
+    /// What was done, and how the customer took it.
+    pub outcome: String,
+    pub on_time: bool,
     pub at: DateTime<Utc>,
 }
 
@@ -704,4 +763,8 @@ pub struct CaseReopened {
     pub reason: String,
     pub resolution_due: Option<DateTime<Utc>>,
     pub at: DateTime<Utc>,
+    /// When the owner is warned that the resolution deadline draws near
+    /// (the policy's share of the time to it); none on older events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution_warn_at: Option<DateTime<Utc>>,
 }

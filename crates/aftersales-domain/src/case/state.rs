@@ -27,7 +27,23 @@ pub struct Sla {
     pub first_response_at: Option<DateTime<Utc>>,
     pub paused_since: Option<DateTime<Utc>>,
     pub breached: Vec<SlaClock>,
+    /// When to warn of the resolution deadline, and whether that warning
+    /// was given for the deadline in force.
+    pub resolution_warn_at: Option<DateTime<Utc>>,
+    pub warned: bool,
     pub escalated: bool,
+}
+
+impl Sla {
+    /// A new resolution deadline: warned of and breached anew.
+    fn set_resolution(&mut self, due: Option<DateTime<Utc>>, warn_at: Option<DateTime<Utc>>) {
+        if due != self.resolution_due {
+            self.breached.retain(|clock| *clock != SlaClock::Resolution);
+            self.warned = false;
+        }
+        self.resolution_due = due;
+        self.resolution_warn_at = warn_at;
+    }
 }
 
 /// The 4-day rule as the SOP set it, for parcels reported before the log
@@ -150,6 +166,12 @@ pub struct Revisit {
 }
 
 #[derive(Debug, Clone)]
+pub struct FollowUp {
+    pub due_at: Option<DateTime<Utc>>,
+    pub closed: bool,
+}
+
+#[derive(Debug, Clone)]
 pub struct Claim {
     pub amount: Money,
     pub settled: bool,
@@ -194,6 +216,9 @@ pub struct Case {
     pub approvals: BTreeMap<Uuid, Approval>,
     pub handoffs: BTreeMap<Uuid, Handoff>,
     pub revisits: BTreeMap<Uuid, Revisit>,
+    pub follow_ups: BTreeMap<Uuid, FollowUp>,
+    /// Follow-ups ever opened, counting those without an id.
+    pub follow_ups_opened: u32,
     pub split_into: Vec<Uuid>,
     pub merged_into: Option<Uuid>,
 }
@@ -253,29 +278,41 @@ impl Case {
                 self.registered_at = Some(e.registered_at);
                 self.order = e.order.clone();
                 self.sla.first_response_due = e.first_response_due;
-                self.sla.resolution_due = e.resolution_due;
+                self.sla
+                    .set_resolution(e.resolution_due, e.resolution_warn_at);
             }
             CaseEvent::CaseAssigned(e) => self.assignee = Some(e.agent_id.clone()),
             CaseEvent::PriorityChanged(e) => {
                 self.priority = Some(e.priority);
                 self.sla.first_response_due = e.first_response_due;
-                self.sla.resolution_due = e.resolution_due;
+                self.sla
+                    .set_resolution(e.resolution_due, e.resolution_warn_at);
             }
             CaseEvent::CategoryChanged(e) => self.category = Some(e.category),
             CaseEvent::ComplaintFlagged(e) => {
                 self.complaint = true;
                 self.sla.first_response_due = e.first_response_due;
-                self.sla.resolution_due = e.resolution_due;
+                self.sla
+                    .set_resolution(e.resolution_due, e.resolution_warn_at);
             }
             CaseEvent::FirstResponseRecorded(e) => self.sla.first_response_at = Some(e.at),
             CaseEvent::SlaPaused(e) => self.sla.paused_since = Some(e.at),
             CaseEvent::SlaResumed(e) => {
                 self.sla.paused_since = None;
                 self.sla.first_response_due = e.first_response_due;
+                // The same deadline, later by the pause: a warning given
+                // before the pause stays given.
                 self.sla.resolution_due = e.resolution_due;
+                self.sla.resolution_warn_at = e.resolution_warn_at;
             }
+            CaseEvent::SlaAtRisk(_) => self.sla.warned = true,
             CaseEvent::SlaBreached(e) => self.sla.breached.push(e.clock),
             CaseEvent::CaseEscalated(_) => self.sla.escalated = true,
+            CaseEvent::DeadlineAgreed(e) => {
+                self.sla
+                    .set_resolution(Some(e.resolution_due), e.resolution_warn_at);
+                self.sla.escalated = false;
+            }
             CaseEvent::CaseMergedInto(e) => {
                 self.status = Status::Merged;
                 self.merged_into = Some(e.survivor);
@@ -505,8 +542,26 @@ impl Case {
             CaseEvent::CaseClosed(_) => self.status = Status::Closed,
             CaseEvent::CaseReopened(e) => {
                 self.status = Status::Open;
-                self.sla.resolution_due = e.resolution_due;
+                self.sla
+                    .set_resolution(e.resolution_due, e.resolution_warn_at);
                 self.result_told = false;
+            }
+            CaseEvent::FollowUpOpened(e) => {
+                self.follow_ups_opened += 1;
+                if let Some(id) = e.follow_up_id {
+                    self.follow_ups.insert(
+                        id,
+                        FollowUp {
+                            due_at: e.due_at,
+                            closed: false,
+                        },
+                    );
+                }
+            }
+            CaseEvent::FollowUpClosed(e) => {
+                if let Some(follow_up) = self.follow_ups.get_mut(&e.follow_up_id) {
+                    follow_up.closed = true;
+                }
             }
             CaseEvent::CustomerInformed(e) => {
                 self.result_told |= e.about == InformedAbout::Result;
@@ -515,7 +570,6 @@ impl Case {
             | CaseEvent::ReceiptExtended(_)
             | CaseEvent::SelfPickupArranged(_)
             | CaseEvent::CaseNoteAdded(_)
-            | CaseEvent::FollowUpOpened(_)
             | CaseEvent::CustomerFeedbackRecorded(_) => {}
         }
     }

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use aftersales_domain::audit::hundredths_half_up;
 use aftersales_domain::case::SlaClock;
 use aftersales_domain::model::{Category, Priority};
+use chrono::NaiveDate;
 use serde_json::{json, Value};
 
 use super::{
@@ -37,10 +38,17 @@ pub const REPORTS: &[(&str, &str)] = &[
         "Monthly satisfaction by department and agent (回访满意度)",
     ),
     (
+        "revisits-weekly",
+        "Weekly revisit report by agent (回访周报, every Monday)",
+    ),
+    (
         "sampling-audit",
         "Monthly revisit sampling audit (回访抽查)",
     ),
-    ("complaints", "Complaint resolution (投诉处理)"),
+    (
+        "complaints",
+        "Monthly complaint resolution: problem, solution, customer reaction (客户投诉问题解决情况表)",
+    ),
     ("sla", "SLA compliance by priority"),
     ("repairs", "Repair turnaround and quality by tier (返修)"),
     (
@@ -50,28 +58,58 @@ pub const REPORTS: &[(&str, &str)] = &[
     ("workload", "Agent workload"),
 ];
 
-/// Builds a report from the report facts in `db`.
-pub async fn build(db: &ReadDb, name: &str) -> Result<Table, ProjectionError> {
+/// The business days a report covers, in the shop's time zone, both ends
+/// included; open at either end when not given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Period {
+    pub from: Option<NaiveDate>,
+    pub until: Option<NaiveDate>,
+}
+
+impl Period {
+    pub fn contains(&self, day: NaiveDate) -> bool {
+        self.from.is_none_or(|from| from <= day) && self.until.is_none_or(|until| day <= until)
+    }
+
+    /// Whether a month (`YYYY-MM`) has a day in the period.
+    fn overlaps_month(&self, month: &str) -> bool {
+        let Ok(first) = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d") else {
+            return true;
+        };
+        let last = first
+            .checked_add_months(chrono::Months::new(1))
+            .and_then(|next| next.pred_opt())
+            .unwrap_or(first);
+        self.from.is_none_or(|from| from <= last) && self.until.is_none_or(|until| first <= until)
+    }
+}
+
+/// Builds a report from the report facts in `db`, over the rows of
+/// `period`: each row by the day it happened (a case by the day it was
+/// registered; a monthly audit by its month). The workload report's
+/// per-person counters are totals since the log began.
+pub async fn build(db: &ReadDb, name: &str, period: Period) -> Result<Table, ProjectionError> {
     let title = REPORTS
         .iter()
         .find(|(report, _)| *report == name)
         .map(|(_, title)| *title)
         .ok_or_else(|| ProjectionError::UnknownReport(name.to_owned()))?;
-    let facts = Facts { db };
+    let facts = Facts { db, period };
     let mut table = match name {
         "work-log" => work_log(facts.load(WORK_LOG, as_work_log).await?),
-        "returns" => returns(facts.load(CASE, as_case).await?),
+        "returns" => returns(facts.all(CASE, as_case).await?, period),
         "reships" => reships(facts.load(RESHIP, as_reship).await?),
-        "parcels" => parcels(facts.load(CASE, as_case).await?),
+        "parcels" => parcels(facts.all(CASE, as_case).await?, period),
         "reminders" => reminders(
             facts.load(REMINDER, as_reminder).await?,
-            facts.load(UNPAID, as_unpaid).await?,
+            facts.all(UNPAID, as_unpaid).await?,
         ),
         "reminder-summary" => reminder_summary(
             facts.load(REMINDER, as_reminder).await?,
-            facts.load(UNPAID, as_unpaid).await?,
+            facts.all(UNPAID, as_unpaid).await?,
         ),
-        "satisfaction" => satisfaction(facts.load(REVISIT, as_revisit).await?),
+        "satisfaction" => satisfaction(facts.load(REVISIT, as_revisit).await?, By::Month),
+        "revisits-weekly" => satisfaction(facts.load(REVISIT, as_revisit).await?, By::Week),
         "sampling-audit" => sampling_audit(facts.load(AUDIT, as_audit).await?),
         "complaints" => complaints(facts.load(CASE, as_case).await?),
         "sla" => sla(facts.load(CASE, as_case).await?),
@@ -79,7 +117,7 @@ pub async fn build(db: &ReadDb, name: &str) -> Result<Table, ProjectionError> {
         "handoffs" => handoffs(facts.load(HANDOFF, as_handoff).await?),
         _ => workload(
             facts.load(CASE, as_case).await?,
-            facts.load(AGENT, as_agent).await?,
+            facts.all(AGENT, as_agent).await?,
         ),
     };
     table.name = name.to_owned();
@@ -87,12 +125,55 @@ pub async fn build(db: &ReadDb, name: &str) -> Result<Table, ProjectionError> {
     Ok(table)
 }
 
+/// A fact that happened on a day (or in a month) a period may hold.
+trait Dated {
+    fn in_period(&self, period: &Period) -> bool;
+}
+
+macro_rules! dated_by_day {
+    ($($row:ty => $day:ident),* $(,)?) => {
+        $(impl Dated for $row {
+            fn in_period(&self, period: &Period) -> bool {
+                period.contains(self.$day)
+            }
+        })*
+    };
+}
+dated_by_day!(
+    WorkLogRow => day,
+    CaseFacts => registered_day,
+    ReshipRow => day,
+    ReminderRow => day,
+    RevisitRow => day,
+    RepairRow => received_day,
+    HandoffRow => day,
+);
+
+impl Dated for AuditRow {
+    fn in_period(&self, period: &Period) -> bool {
+        period.overlaps_month(&self.month)
+    }
+}
+
 struct Facts<'a> {
     db: &'a ReadDb,
+    period: Period,
 }
 
 impl Facts<'_> {
-    async fn load<T>(
+    /// The facts of a collection that fall in the period.
+    async fn load<T: Dated>(
+        &self,
+        collection: &str,
+        pick: fn(ReportDoc) -> Option<T>,
+    ) -> Result<Vec<T>, ProjectionError> {
+        let mut facts = self.all(collection, pick).await?;
+        facts.retain(|fact| fact.in_period(&self.period));
+        Ok(facts)
+    }
+
+    /// Every fact of a collection, whenever it happened.
+    async fn all<T>(
         &self,
         collection: &str,
         pick: fn(ReportDoc) -> Option<T>,
@@ -194,10 +275,11 @@ fn work_log(mut rows: Vec<WorkLogRow>) -> Table {
     )
 }
 
-fn returns(cases: Vec<CaseFacts>) -> Table {
+fn returns(cases: Vec<CaseFacts>, period: Period) -> Table {
     let mut rows: Vec<_> = cases
         .iter()
         .flat_map(|case| case.returns.iter().map(move |r| (case.case_id, r)))
+        .filter(|(_, r)| period.contains(r.day))
         .collect();
     rows.sort_by(|a, b| (a.1.day, &a.1.product, a.0).cmp(&(b.1.day, &b.1.product, b.0)));
     let mut running: HashMap<&str, u64> = HashMap::new();
@@ -261,13 +343,14 @@ fn reships(mut rows: Vec<ReshipRow>) -> Table {
     )
 }
 
-fn parcels(cases: Vec<CaseFacts>) -> Table {
+fn parcels(cases: Vec<CaseFacts>, period: Period) -> Table {
     let mut rows: Vec<_> = cases
         .iter()
         .flat_map(|case| {
             case.parcels
                 .iter()
                 .filter(|p| p.class.is_courier_liable() || p.loss_confirmed)
+                .filter(|p| period.contains(p.day))
                 .map(move |p| (case.case_id, p))
         })
         .collect();
@@ -395,7 +478,15 @@ fn reminder_summary(rows: Vec<ReminderRow>, orders: Vec<UnpaidRow>) -> Table {
     )
 }
 
-fn satisfaction(rows: Vec<RevisitRow>) -> Table {
+/// The span the revisit reports group by.
+#[derive(Debug, Clone, Copy)]
+enum By {
+    Month,
+    /// A week from Monday, named by its Monday (the report is due then).
+    Week,
+}
+
+fn satisfaction(rows: Vec<RevisitRow>, by: By) -> Table {
     #[derive(Default)]
     struct Group {
         revisits: u64,
@@ -412,9 +503,12 @@ fn satisfaction(rows: Vec<RevisitRow>) -> Table {
     }
     let mut groups: BTreeMap<(String, String, String), Group> = BTreeMap::new();
     for r in rows {
-        let month = r.day.format("%Y-%m").to_string();
+        let span = match by {
+            By::Month => r.day.format("%Y-%m").to_string(),
+            By::Week => r.day.week(chrono::Weekday::Mon).first_day().to_string(),
+        };
         let group = groups
-            .entry((month, r.department.clone(), r.agent.clone()))
+            .entry((span, r.department.clone(), r.agent.clone()))
             .or_default();
         group.revisits += 1;
         match (r.outcome.as_str(), r.score) {
@@ -443,7 +537,10 @@ fn satisfaction(rows: Vec<RevisitRow>) -> Table {
     }
     Table::new(
         &[
-            "month",
+            match by {
+                By::Month => "month",
+                By::Week => "week",
+            },
             "department",
             "agent",
             "revisits",
@@ -456,9 +553,9 @@ fn satisfaction(rows: Vec<RevisitRow>) -> Table {
             "unreachable",
             "low_score_reasons",
         ],
-        groups.into_iter().map(|((month, department, agent), g)| {
+        groups.into_iter().map(|((span, department, agent), g)| {
             vec![
-                json!(month),
+                json!(span),
                 json!(department),
                 json!(agent),
                 json!(g.revisits),
@@ -510,35 +607,45 @@ fn sampling_audit(mut rows: Vec<AuditRow>) -> Table {
     )
 }
 
+/// 客户投诉问题解决情况表, filed on the 3rd for the month before: each
+/// complaint with the problem, the solution and how the customer took it.
 fn complaints(cases: Vec<CaseFacts>) -> Table {
     let mut rows: Vec<&CaseFacts> = cases.iter().filter(|c| c.complaint).collect();
     rows.sort_by_key(|c| c.registered_at);
     Table::new(
         &[
+            "month",
             "case",
             "registered_at",
             "category",
             "customer",
+            "problem",
             "assignee",
             "status",
+            "solution",
             "resolution",
             "closed_at",
             "on_time",
             "customer_confirmed",
+            "customer_feedback",
             "reopened",
         ],
         rows.into_iter().map(|c| {
             vec![
+                json!(c.registered_day.format("%Y-%m").to_string()),
                 json!(case_ref(&c.case_id)),
                 json!(c.registered_at),
                 json!(c.category.as_str()),
                 json!(c.customer),
+                json!(c.complaint_reason.as_deref().unwrap_or(&c.problem)),
                 json!(c.assignee),
                 json!(c.status),
+                json!(c.solution),
                 json!(c.resolution),
                 json!(c.closed_at),
                 json!(c.resolved_on_time),
                 json!(c.customer_confirmed),
+                json!(c.customer_feedback),
                 json!(c.reopened),
             ]
         }),

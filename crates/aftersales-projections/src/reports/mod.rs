@@ -43,6 +43,9 @@ pub struct Reports;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "doc", rename_all = "snake_case")]
+// Most report documents are case facts: boxing them would allocate for
+// nearly every document to spare the few smaller ones.
+#[allow(clippy::large_enum_variant)]
 pub enum ReportDoc {
     Case(CaseFacts),
     Agent(AgentFacts),
@@ -63,6 +66,8 @@ pub struct HandoffRow {
     pub department: Department,
     /// The business month it was handed off in, `YYYY-MM`.
     pub month: String,
+    /// The business day it was handed off on.
+    pub day: NaiveDate,
     pub handed_off_at: DateTime<Utc>,
     pub due_at: DateTime<Utc>,
     pub confirmed_at: Option<DateTime<Utc>>,
@@ -80,7 +85,11 @@ pub struct CaseFacts {
     pub category: Category,
     pub priority: Priority,
     pub product: String,
+    /// What the customer reported (故障现象).
+    pub problem: String,
     pub registered_at: DateTime<Utc>,
+    /// The business day it was registered on.
+    pub registered_day: NaiveDate,
     pub assignee: Option<String>,
     /// open | closed | merged
     pub status: String,
@@ -93,8 +102,15 @@ pub struct CaseFacts {
     pub resolved_on_time: Option<bool>,
     pub customer_confirmed: Option<bool>,
     pub breaches: Vec<SlaClock>,
-    /// A complaint: a service-complaint case, or one a revisit turned into a follow-up.
+    /// A complaint: a service-complaint case, or one flagged a complaint
+    /// (by an agent, or by a complaint on a revisit call).
     pub complaint: bool,
+    /// Why it is a complaint, as flagged.
+    pub complaint_reason: Option<String>,
+    /// How it was solved, as closed.
+    pub solution: Option<String>,
+    /// What the customer said of the result (客户反馈).
+    pub customer_feedback: Option<String>,
     pub reopened: u32,
     pub return_cause: Option<String>,
     /// Its rows of the return register (退件表).
@@ -237,6 +253,7 @@ pub struct RepairRow {
     pub repair_id: Uuid,
     pub tier: u8,
     pub received_at: DateTime<Utc>,
+    pub received_day: NaiveDate,
     pub due_at: DateTime<Utc>,
     pub free: Option<bool>,
     pub tests: u32,
@@ -268,7 +285,7 @@ macro_rules! doc_mut {
 impl Projection for Reports {
     type Doc = ReportDoc;
     const NAME: &'static str = "reports";
-    const VERSION: u32 = 6;
+    const VERSION: u32 = 7;
 
     fn reads(&self, event: &Envelope, keys: &mut Vec<DocKey>) {
         let id = event.aggregate_id.to_string();
@@ -348,6 +365,7 @@ fn apply_handoff(event: &Envelope, case_event: &CaseEvent, docs: &mut Docs<Repor
                 case_id: event.aggregate_id,
                 department: e.department,
                 month: event.local_day(e.at).format("%Y-%m").to_string(),
+                day: event.local_day(e.at),
                 handed_off_at: e.at,
                 due_at: e.due_at,
                 confirmed_at: None,
@@ -405,7 +423,9 @@ fn apply_case(
                 category: e.category,
                 priority: e.priority,
                 product: e.product.name.clone(),
+                problem: e.problem.phenomenon.clone(),
                 registered_at: e.registered_at,
+                registered_day: event.local_day(e.registered_at),
                 assignee: None,
                 status: "open".to_owned(),
                 department: None,
@@ -417,6 +437,9 @@ fn apply_case(
                 customer_confirmed: None,
                 breaches: Vec::new(),
                 complaint: e.category == Category::ServiceComplaint,
+                complaint_reason: None,
+                solution: None,
+                customer_feedback: None,
                 reopened: 0,
                 return_cause: None,
                 returns: Vec::new(),
@@ -445,8 +468,10 @@ fn apply_case(
         }
         CaseEvent::ComplaintFlagged(e) => {
             case.complaint = true;
+            case.complaint_reason = Some(e.reason.clone());
             case.resolution_due = e.resolution_due;
         }
+        CaseEvent::DeadlineAgreed(e) => case.resolution_due = Some(e.resolution_due),
         CaseEvent::FirstResponseRecorded(e) => case.first_response_on_time = Some(e.on_time),
         CaseEvent::SlaResumed(e) => case.resolution_due = e.resolution_due,
         CaseEvent::SlaBreached(e) => {
@@ -593,14 +618,17 @@ fn apply_case(
                 }),
             ));
         }
-        CaseEvent::FollowUpOpened(_) => case.complaint = true,
         CaseEvent::CaseClosed(e) => {
             case.status = "closed".to_owned();
             case.closed_at = Some(e.at);
             case.resolution = Some(serde_plain(&e.resolution));
+            case.solution = Some(e.solution.clone());
             case.resolved_on_time = e.on_time;
         }
-        CaseEvent::CustomerFeedbackRecorded(e) => case.customer_confirmed = Some(e.confirmed),
+        CaseEvent::CustomerFeedbackRecorded(e) => {
+            case.customer_confirmed = Some(e.confirmed);
+            case.customer_feedback = e.feedback.clone();
+        }
         CaseEvent::CaseReopened(e) => {
             case.status = "open".to_owned();
             case.closed_at = None;
@@ -782,6 +810,7 @@ fn apply_repair(event: &Envelope, repair: &RepairEvent, docs: &mut Docs<ReportDo
                 repair_id: event.aggregate_id,
                 tier: e.tier,
                 received_at: e.at,
+                received_day: event.local_day(e.at),
                 due_at: e.due_at,
                 free: None,
                 tests: 0,

@@ -5,6 +5,7 @@ use chrono::Duration;
 use uuid::Uuid;
 
 use super::Decision;
+use crate::actor::Role;
 use crate::aggregate::Context;
 use crate::case::commands::*;
 use crate::case::events::*;
@@ -66,16 +67,60 @@ impl Case {
             events.extend(self.complaint_flagged(text, ctx));
         }
         if let Some(reason) = complaint.or(low_score) {
-            events.push(
-                FollowUpOpened {
-                    revisit_id: Some(c.revisit_id),
-                    reason,
-                    at: ctx.now,
-                }
-                .into(),
-            );
+            events.push(self.follow_up_opened(Some(c.revisit_id), reason, ctx));
         }
         Ok(events)
+    }
+
+    /// A follow-up of this case, owned by its assignee (else by whoever
+    /// opened it), due within the policy's hours. Its id follows from the
+    /// case's history, so that a retried command names the same follow-up.
+    fn follow_up_opened(
+        &self,
+        revisit_id: Option<Uuid>,
+        reason: String,
+        ctx: &Context<'_>,
+    ) -> CaseEvent {
+        let seed = format!("follow-up-{}", self.follow_ups_opened);
+        let follow_up_id = Uuid::new_v5(&self.id.unwrap_or_default(), seed.as_bytes());
+        let owner = self.assignee.clone().or_else(|| {
+            matches!(ctx.actor.role, Role::Agent | Role::Supervisor).then(|| ctx.actor.id.clone())
+        });
+        let within = hours(ctx.policy.follow_up_hours);
+        FollowUpOpened {
+            follow_up_id: Some(follow_up_id),
+            revisit_id,
+            reason,
+            owner,
+            due_at: Some(
+                ctx.policy
+                    .calendar
+                    .add_business_time(ctx.now, within)
+                    .unwrap_or(ctx.now + within),
+            ),
+            at: ctx.now,
+        }
+        .into()
+    }
+
+    pub(super) fn close_follow_up(&self, c: &CloseFollowUp, ctx: &Context<'_>) -> Decision {
+        require_text("outcome", &c.outcome)?;
+        let follow_up = self
+            .follow_ups
+            .get(&c.follow_up_id)
+            .ok_or(DomainError::Unknown { what: "follow-up" })?;
+        if follow_up.closed {
+            return Err(DomainError::AlreadyDone {
+                what: "the follow-up was closed",
+            });
+        }
+        Ok(vec![FollowUpClosed {
+            follow_up_id: c.follow_up_id,
+            outcome: c.outcome.clone(),
+            on_time: follow_up.due_at.is_none_or(|due| ctx.now <= due),
+            at: ctx.now,
+        }
+        .into()])
     }
 
     pub(super) fn hand_off_case(&self, c: &HandOffCase, ctx: &Context<'_>) -> Decision {
@@ -320,48 +365,38 @@ impl Case {
                     "a customer who is not satisfied reopens the case (reopen) or opens a follow-up (follow_up)",
                 ))
             }
-            Some(Unsatisfied::Reopen) => events.push(
-                CaseReopened {
-                    reason,
-                    resolution_due: self.reopened_resolution_due(ctx),
-                    at: now,
-                }
-                .into(),
-            ),
-            Some(Unsatisfied::FollowUp) => events.push(
-                FollowUpOpened {
-                    revisit_id: None,
-                    reason,
-                    at: now,
-                }
-                .into(),
-            ),
+            Some(Unsatisfied::Reopen) => events.push(self.reopened(reason, ctx)),
+            Some(Unsatisfied::FollowUp) => events.push(self.follow_up_opened(None, reason, ctx)),
         }
         Ok(events)
     }
 
-    /// A reopened case's new resolution deadline, on its priority's clock.
-    fn reopened_resolution_due(&self, ctx: &Context<'_>) -> Option<chrono::DateTime<chrono::Utc>> {
-        self.priority.and_then(|p| {
-            let h = ctx.policy.sla(p).resolution_hours?;
+    /// The case reopens with a new resolution deadline on its priority's
+    /// clock.
+    fn reopened(&self, reason: String, ctx: &Context<'_>) -> CaseEvent {
+        let targets = self.priority.map(|p| ctx.policy.sla(p));
+        let resolution_due = targets.and_then(|targets| {
+            let h = targets.resolution_hours?;
             ctx.policy
-                .sla_calendar(p)
+                .calendar_for(targets)
                 .add_business_time(ctx.now, hours(h))
-        })
+        });
+        CaseReopened {
+            reason,
+            resolution_due,
+            at: ctx.now,
+            resolution_warn_at: targets
+                .and_then(|targets| ctx.policy.warn_at(targets, ctx.now, resolution_due)),
+        }
+        .into()
     }
 
     pub(super) fn reopen_case(&self, c: &ReopenCase, ctx: &Context<'_>) -> Decision {
-        let now = ctx.now;
         if self.status != Status::Closed {
             return Err(DomainError::CaseNotClosed);
         }
         require_text("reason", &c.reason)?;
-        Ok(vec![CaseReopened {
-            reason: c.reason.clone(),
-            resolution_due: self.reopened_resolution_due(ctx),
-            at: now,
-        }
-        .into()])
+        Ok(vec![self.reopened(c.reason.clone(), ctx)])
     }
 }
 

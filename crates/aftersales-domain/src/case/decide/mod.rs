@@ -49,6 +49,7 @@ impl Case {
                         | CaseCommand::RecordRevisit(_)
                         | CaseCommand::ReimbursePostage(_)
                         | CaseCommand::AddCaseNote(_)
+                        | CaseCommand::CloseFollowUp(_)
                 ) {
                     return Err(DomainError::CaseClosed);
                 }
@@ -63,7 +64,10 @@ impl Case {
             CaseCommand::FlagComplaint(c) => self.flag_complaint(c, ctx),
             CaseCommand::PauseSla(c) => self.pause_sla(c, ctx),
             CaseCommand::ResumeSla(_) => self.resume(ctx),
+            CaseCommand::RecordSlaAtRisk(c) => self.at_risk(c.clock, ctx),
             CaseCommand::RecordSlaBreach(c) => self.breach(c.clock, ctx),
+            CaseCommand::EscalateCase(c) => self.escalate_case(c, ctx),
+            CaseCommand::AgreeDeadline(c) => self.agree_deadline(c, ctx),
             CaseCommand::MergeCase(c) => self.merge_case(c, ctx),
             CaseCommand::SplitCase(c) => self.split_case(c, ctx),
             CaseCommand::LogCall(c) => self.log_call(c, ctx),
@@ -116,6 +120,7 @@ impl Case {
             CaseCommand::AddCaseNote(c) => self.add_case_note(c, ctx),
             CaseCommand::ScheduleRevisit(c) => self.schedule_revisit(c, ctx),
             CaseCommand::RecordRevisit(c) => self.record_revisit(c, ctx),
+            CaseCommand::CloseFollowUp(c) => self.close_follow_up(c, ctx),
             CaseCommand::CloseCase(c) => self.close_case(c, ctx),
             CaseCommand::RecordCustomerFeedback(c) => self.record_customer_feedback(c, ctx),
             CaseCommand::ReopenCase(c) => self.reopen_case(c, ctx),

@@ -55,8 +55,8 @@ impl Case {
         // case was typed in.
         let contacted_at = c.contacted_at.filter(|at| *at < ctx.now);
         let start = contacted_at.unwrap_or(ctx.now);
-        let (first_response_due, resolution_due) =
-            ctx.policy.deadlines(ctx.policy.sla(c.priority), start);
+        let targets = ctx.policy.sla(c.priority);
+        let (first_response_due, resolution_due) = ctx.policy.deadlines(targets, start);
         Ok(vec![CaseRegistered {
             case_id: ctx.aggregate_id,
             customer: c.customer.clone(),
@@ -71,6 +71,7 @@ impl Case {
             resolution_due,
             split_from: c.split_from,
             contacted_at,
+            resolution_warn_at: ctx.policy.warn_at(targets, start, resolution_due),
         }
         .into()])
     }
@@ -99,6 +100,7 @@ impl Case {
             at: ctx.now,
             first_response_due,
             resolution_due: shift(self.sla.resolution_due),
+            resolution_warn_at: shift(self.sla.resolution_warn_at),
         }
         .into()])
     }
@@ -148,6 +150,97 @@ impl Case {
         Ok(events)
     }
 
+    /// The scheduler's warning that the resolution deadline draws near:
+    /// once per deadline, only while it runs and is not yet passed.
+    pub(super) fn at_risk(&self, clock: SlaClock, ctx: &Context<'_>) -> Decision {
+        if clock != SlaClock::Resolution {
+            return Err(DomainError::invalid(
+                "clock",
+                "only the resolution deadline is warned of",
+            ));
+        }
+        if self.sla.warned {
+            return Err(DomainError::AlreadyDone {
+                what: "the warning was given",
+            });
+        }
+        if self.sla.paused_since.is_some() {
+            return Err(DomainError::SlaPaused);
+        }
+        let (Some(warn_at), Some(due)) = (self.sla.resolution_warn_at, self.sla.resolution_due)
+        else {
+            return Err(DomainError::NotDueYet { due: None });
+        };
+        if ctx.now < warn_at || ctx.now > due {
+            return Err(DomainError::NotDueYet { due: Some(warn_at) });
+        }
+        Ok(vec![SlaAtRisk {
+            clock,
+            due,
+            at: ctx.now,
+        }
+        .into()])
+    }
+
+    pub(super) fn escalate_case(&self, c: &EscalateCase, ctx: &Context<'_>) -> Decision {
+        require_text("reason", &c.reason)?;
+        if self.sla.escalated {
+            return Err(DomainError::AlreadyDone {
+                what: "the case was escalated and awaits a supervisor",
+            });
+        }
+        Ok(vec![CaseEscalated {
+            to: "supervisor".to_owned(),
+            reason: c.reason.clone(),
+            at: ctx.now,
+        }
+        .into()])
+    }
+
+    /// A supervisor's answer to an escalation: a new resolution deadline,
+    /// told to the customer.
+    pub(super) fn agree_deadline(&self, c: &AgreeDeadline, ctx: &Context<'_>) -> Decision {
+        require_text("reason", &c.reason)?;
+        if !self.sla.escalated {
+            return Err(DomainError::NotEscalated);
+        }
+        if c.resolution_due <= ctx.now {
+            return Err(DomainError::invalid(
+                "resolution_due",
+                "must lie in the future",
+            ));
+        }
+        if c.resolution_due > ctx.now + Duration::days(365) {
+            return Err(DomainError::invalid(
+                "resolution_due",
+                "must lie within a year",
+            ));
+        }
+        let targets = self
+            .priority
+            .map_or(ctx.policy.sla.p2, |p| ctx.policy.sla(p));
+        let due = c.resolution_due;
+        Ok(vec![
+            DeadlineAgreed {
+                previous_due: self.sla.resolution_due,
+                resolution_due: due,
+                resolution_warn_at: ctx.policy.warn_at(targets, ctx.now, Some(due)),
+                reason: c.reason.clone(),
+                agreed_by: ctx.actor.id.clone(),
+                at: ctx.now,
+            }
+            .into(),
+            CustomerInformed {
+                channel: c.told_customer_via,
+                summary: format!("the case will be resolved by {}", due.to_rfc3339()),
+                at: ctx.now,
+                about: InformedAbout::Progress,
+                proof: Vec::new(),
+            }
+            .into(),
+        ])
+    }
+
     /// `FirstResponseRecorded` if this is the first time the customer hears back.
     pub(super) fn first_response(&self, at: DateTime<Utc>) -> Option<CaseEvent> {
         if self.sla.first_response_at.is_some() {
@@ -195,8 +288,8 @@ impl Case {
                 what: "the case has this priority",
             });
         }
-        let (first_response_due, resolution_due) =
-            ctx.policy.deadlines(ctx.policy.sla(c.priority), ctx.now);
+        let targets = ctx.policy.sla(c.priority);
+        let (first_response_due, resolution_due) = ctx.policy.deadlines(targets, ctx.now);
         Ok(vec![PriorityChanged {
             priority: c.priority,
             previous,
@@ -209,6 +302,7 @@ impl Case {
             },
             resolution_due,
             at: ctx.now,
+            resolution_warn_at: ctx.policy.warn_at(targets, ctx.now, resolution_due),
         }
         .into()])
     }
@@ -245,12 +339,20 @@ impl Case {
         if self.complaint {
             return None;
         }
-        let (first, resolution) = ctx.policy.deadlines(ctx.policy.sla.complaint, ctx.now);
+        let targets = ctx.policy.sla.complaint;
+        let (first, resolution) = ctx.policy.deadlines(targets, ctx.now);
         let sooner =
             |own: Option<DateTime<Utc>>, complaint: Option<DateTime<Utc>>| match (own, complaint) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
+        let resolution_due = sooner(self.sla.resolution_due, resolution);
+        // The case's own deadline, if sooner, keeps its own warning.
+        let resolution_warn_at = if resolution_due == self.sla.resolution_due {
+            self.sla.resolution_warn_at
+        } else {
+            ctx.policy.warn_at(targets, ctx.now, resolution_due)
+        };
         Some(
             ComplaintFlagged {
                 reason: reason.to_owned(),
@@ -259,8 +361,9 @@ impl Case {
                 } else {
                     sooner(self.sla.first_response_due, first)
                 },
-                resolution_due: sooner(self.sla.resolution_due, resolution),
+                resolution_due,
                 at: ctx.now,
+                resolution_warn_at,
             }
             .into(),
         )

@@ -341,7 +341,14 @@ fn the_next_due_time_is_when_the_rules_first_accept_a_timed_command() {
     assert_eq!(commands.len(), 1);
     let late = case.at(due).then_apply(commands[0].clone());
 
-    // The breach moves the next due time on to the resolution deadline.
+    // The breach moves the next due time on to the warning of the
+    // resolution deadline, then to the deadline itself.
+    let state = Case::replay(&late.history);
+    let warn_at = state.next_due().expect("a warning");
+    assert_eq!(Some(warn_at), state.sla.resolution_warn_at);
+    let late = late
+        .at(warn_at)
+        .then_apply(state.due_commands(warn_at)[0].clone());
     let state = Case::replay(&late.history);
     let next = state.next_due().expect("a resolution deadline");
     assert_eq!(
@@ -588,4 +595,76 @@ fn an_unsatisfied_customer_reopens_the_case_or_opens_a_follow_up() {
             resolution: Resolution::Abandoned,
         })
         .is_ok());
+}
+
+/// A follow-up has an owner and a due time, and stays open until its owner
+/// closes it with what was done.
+#[test]
+fn a_follow_up_is_owned_due_and_closed_once() {
+    let closed = open_case(Priority::P2, PlatformState::SellerShipped)
+        .then_apply(AssignCase {
+            agent_id: "agent-7".into(),
+        })
+        .then_apply(result_told())
+        .then_apply(CloseCase {
+            solution: "已补发".into(),
+            resolution: Resolution::Resolved,
+        });
+    let unhappy = RecordCustomerFeedback {
+        confirmed: false,
+        feedback: Some("还是不满意".into()),
+        then: Some(Unsatisfied::FollowUp),
+    };
+    let events = closed.when(unhappy.clone()).unwrap();
+    let CaseEvent::FollowUpOpened(opened) = &events[1] else {
+        panic!("{events:?}")
+    };
+    // The case's assignee owns it, due within 24 service hours: Monday
+    // 10:00 + 11 h to 21:00, then 13 h of Tuesday from 09:00 = Wednesday 10:00.
+    assert_eq!(opened.owner.as_deref(), Some("agent-7"));
+    assert_eq!(opened.due_at, Some(t("2026-03-04T02:00:00Z")));
+    // A retried command names the same follow-up.
+    let again = closed.when(unhappy.clone()).unwrap();
+    assert!(
+        matches!(&again[1], CaseEvent::FollowUpOpened(e) if e.follow_up_id == opened.follow_up_id)
+    );
+    let follow_up_id = opened.follow_up_id.unwrap();
+
+    let open = closed.then_apply(unhappy.clone());
+    let close = |id| CloseFollowUp {
+        follow_up_id: id,
+        outcome: "上门更换, 客户满意".into(),
+    };
+    assert_eq!(
+        open.when(close(id(999))),
+        Err(DomainError::Unknown { what: "follow-up" })
+    );
+    assert!(matches!(
+        open.when(CloseFollowUp {
+            follow_up_id,
+            outcome: "".into()
+        }),
+        Err(DomainError::Invalid {
+            field: "outcome",
+            ..
+        })
+    ));
+    let late = open.at(t("2026-03-05T02:00:00Z"));
+    assert!(matches!(
+        late.when(close(follow_up_id)).unwrap()[..],
+        [CaseEvent::FollowUpClosed(FollowUpClosed {
+            on_time: false,
+            ..
+        })]
+    ));
+    let done = open.then_apply(close(follow_up_id));
+    assert!(matches!(
+        done.when(close(follow_up_id)),
+        Err(DomainError::AlreadyDone { .. })
+    ));
+    // A second follow-up of the same case is another one.
+    let second = done.when(unhappy).unwrap();
+    assert!(
+        matches!(&second[1], CaseEvent::FollowUpOpened(e) if e.follow_up_id != Some(follow_up_id))
+    );
 }

@@ -1,5 +1,6 @@
 //! Given events, when a command, then events or the broken rule.
 
+mod escalation;
 mod follow_up;
 mod parcels;
 mod policy;
@@ -7,6 +8,7 @@ mod refunds;
 mod registration;
 mod returns;
 
+use follow_up::result_told;
 use parcels::*;
 use refunds::*;
 
