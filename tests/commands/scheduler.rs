@@ -119,54 +119,13 @@ async fn a_returned_repair_puts_its_revisit_on_the_case_once(db: TestDb) {
                 PlatformState::TradeSucceeded,
             )
             .await;
-        let (repair_id, _) = desk
-            .create::<RepairOrder>(
-                &technician,
-                repair::ReceiveDevice {
-                    case_id: Some(case),
-                    serial_outside: "IMEI-1".into(),
-                    tier: 1,
-                    accessories: Vec::new(),
-                },
-            )
-            .await;
-        let steps: Vec<repair::RepairCommand> = vec![
-            repair::RecordIntakeCheck {
-                serial_inside: "IMEI-1".into(),
-                seal_intact: true,
-                liquid_damage: false,
-                missing_parts: Vec::new(),
-                unauthorised_repair: false,
-            }
-            .into(),
-            repair::DecideWarranty {
-                in_warranty: true,
-                product_fault: true,
-                cost_cap: None,
-                customer_signed: false,
-            }
-            .into(),
-            repair::AcknowledgeDataLossDisclaimer {}.into(),
-            repair::SendToVendor {
-                vendor: "华东维修中心".into(),
-            }
-            .into(),
-            repair::ReceiveFromVendor {}.into(),
-            repair::RecordRepairTest {
-                passed: true,
-                note: None,
-            }
-            .into(),
-            repair::ReturnDevice {
-                tracking_no: "SF1".into(),
-            }
-            .into(),
-        ];
-        for command in steps {
-            desk.execute::<RepairOrder>(Some(repair_id), &technician, command)
-                .await
-                .unwrap();
-        }
+        let repair_id = aftersales_tests::scenarios::repaired_in_warranty(&desk, Some(case)).await;
+        let returned = repair::ReturnDevice {
+            tracking_no: "SF1".into(),
+        };
+        desk.execute::<RepairOrder>(Some(repair_id), &technician, returned.into())
+            .await
+            .unwrap();
         repairs.push((repair_id, case));
     }
     let due = monday_10am() + Duration::days(3);

@@ -23,7 +23,9 @@ on_both_backends!(
     the_repairs_report_sets_quotes_against_caps,
     report_figures_of_a_fixed_scenario,
     a_report_as_of_a_position_equals_the_live_one_then,
-    the_return_register_lists_what_returns_and_exchanges_sent_back
+    the_return_register_lists_what_returns_and_exchanges_sent_back,
+    the_sampling_audit_sheets_list_each_customer_and_score_each_agent,
+    the_incidents_report_groups_a_failing_batch_with_its_root_causes
 );
 
 fn cell<'t>(table: &'t Table, key_column: &str, key: Value, column: &str) -> &'t Value {
@@ -652,4 +654,197 @@ async fn overdue_handoffs_are_escalated_and_the_handoffs_report_counts_them(db: 
     assert_eq!(row("supervisor", "escalated"), json!(1));
     assert_eq!(row("supervisor", "open"), json!(1));
     assert_eq!(row("supervisor", "confirmed"), json!(0));
+}
+
+/// 服务抽查明细表 and the agents' scores: the 50-customer audit of the SOP
+/// scenarios, served by two agents in turns, one complaint unsettled.
+async fn the_sampling_audit_sheets_list_each_customer_and_score_each_agent(db: TestDb) {
+    let (store, read) = open(&db).await;
+    let desk = Desk::new(store.clone());
+    aftersales_tests::scenarios::sampling_audit_of_50(&desk, &db).await;
+    assert_consistent(&store, &read).await;
+
+    let sheet = report(&read, "sampling-audit-sheet").await;
+    assert_eq!(sheet.rows.len(), 50);
+    let records = sheet.records();
+    let outcomes = |outcome: &str| {
+        records
+            .iter()
+            .filter(|r| r["outcome"] == json!(outcome))
+            .count()
+    };
+    assert_eq!(
+        (
+            outcomes("scored"),
+            outcomes("refused"),
+            outcomes("excluded"),
+            outcomes("pending")
+        ),
+        (45, 3, 2, 0)
+    );
+    let excluded = records
+        .iter()
+        .find(|r| r["outcome"] == json!("excluded"))
+        .unwrap();
+    assert_eq!(excluded["calls"], json!(3));
+    let complained: Vec<_> = records
+        .iter()
+        .filter(|r| !r["complaint"].is_null())
+        .collect();
+    assert_eq!(complained.len(), 1);
+    assert_eq!(complained[0]["agent"], json!("agent-li"));
+    assert_eq!(complained[0]["score"], json!(3));
+    assert_eq!(complained[0]["reason"], json!("物流太慢"));
+
+    // Each agent: 20 fives, the threes of 40-44 and the refusals (3) of
+    // 45-47 in turns, the two excluded not scored. agent-li: 20 x 5 +
+    // 3 x 3 + 1 x 3 = 112 over 24; agent-wu: 20 x 5 + 2 x 3 + 2 x 3 = 112
+    // over 24: 4.67 each, above the target of 4.0.
+    let agents = report(&read, "sampling-audit-agents").await;
+    let row = |agent: &str, column: &str| cell(&agents, "agent", json!(agent), column).clone();
+    for agent in ["agent-li", "agent-wu"] {
+        assert_eq!(row(agent, "month"), json!("2026-03"));
+        assert_eq!(row(agent, "scored"), json!(24));
+        assert_eq!(row(agent, "average"), json!(4.67));
+        assert_eq!(row(agent, "low_scores"), json!(4));
+        assert_eq!(row(agent, "target_met"), json!(true));
+    }
+    assert_eq!(row("agent-li", "complaints"), json!(1));
+    assert_eq!(row("agent-wu", "complaints"), json!(0));
+
+    // The complaint waits on the month's complaint table.
+    let complaints = report(&read, "complaints").await;
+    let raised = complaints.records();
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    assert_eq!(raised[0]["source"], json!("sampling_audit"));
+    assert_eq!(raised[0]["problem"], json!("要求赔偿运费"));
+    assert_eq!(raised[0]["status"], json!("raised"));
+    // A period without the audit's month has none of it.
+    let april = catalogue::Period {
+        from: "2026-04-01".parse().ok(),
+        until: "2026-04-30".parse().ok(),
+    };
+    for name in [
+        "sampling-audit-sheet",
+        "sampling-audit-agents",
+        "complaints",
+    ] {
+        let table = catalogue::build(&read, name, april).await.unwrap();
+        assert!(table.rows.is_empty(), "{name}: {:?}", table.rows);
+    }
+}
+
+/// 批量故障: three cases of one failing batch, one of another product, and
+/// a case with a root cause but no incident, as the incidents report and
+/// the case list by incident show them.
+async fn the_incidents_report_groups_a_failing_batch_with_its_root_causes(db: TestDb) {
+    let (store, read) = open(&db).await;
+    let desk = Desk::new(store.clone());
+    let mut batch = Vec::new();
+    for _ in 0..3 {
+        batch.push(
+            desk.register(
+                Priority::P2,
+                Category::ProductQuality,
+                PlatformState::TradeSucceeded,
+            )
+            .await,
+        );
+    }
+    for case in &batch {
+        desk.run(
+            *case,
+            &agent(),
+            LinkIncident {
+                incident: "2026-03 主板".into(),
+                batch: Some("B2603".into()),
+            },
+        )
+        .await;
+    }
+    for (case, cause) in [
+        (batch[0], "电容批次不良"),
+        (batch[1], "电容批次不良"),
+        (batch[2], "焊点虚焊"),
+    ] {
+        desk.run(
+            case,
+            &agent(),
+            RecordRootCause {
+                cause: cause.into(),
+            },
+        )
+        .await;
+    }
+    desk.run(
+        batch[2],
+        &agent(),
+        InformCustomer {
+            channel: ContactChannel::Phone,
+            summary: "已换新".into(),
+            about: InformedAbout::Result,
+            proof: Vec::new(),
+        },
+    )
+    .await;
+    desk.run(
+        batch[2],
+        &agent(),
+        CloseCase {
+            solution: "换新".into(),
+            resolution: Resolution::Resolved,
+        },
+    )
+    .await;
+    let alone = desk
+        .register(
+            Priority::P3,
+            Category::ProductQuality,
+            PlatformState::TradeSucceeded,
+        )
+        .await;
+    desk.run(
+        alone,
+        &agent(),
+        RecordRootCause {
+            cause: "使用不当".into(),
+        },
+    )
+    .await;
+    // Not part of any incident, no cause: not on the report.
+    desk.register(
+        Priority::P3,
+        Category::Logistics,
+        PlatformState::SellerShipped,
+    )
+    .await;
+    assert_consistent(&store, &read).await;
+
+    let table = report(&read, "incidents").await;
+    let records = table.records();
+    assert_eq!(records.len(), 2, "{records:?}");
+    let failing = records
+        .iter()
+        .find(|r| r["incident"] == json!("2026-03 主板"))
+        .unwrap();
+    assert_eq!(failing["batch"], json!("B2603"));
+    assert_eq!(failing["cases"], json!(3));
+    assert_eq!(failing["open"], json!(2));
+    assert_eq!(failing["root_causes"], json!("焊点虚焊; 电容批次不良"));
+    let single = records.iter().find(|r| r["incident"] == json!("")).unwrap();
+    assert_eq!(single["cases"], json!(1));
+    assert_eq!(single["root_causes"], json!("使用不当"));
+
+    let filter = aftersales_projections::case_views::CaseFilter {
+        incident: Some("2026-03 主板".into()),
+        ..Default::default()
+    };
+    let page = aftersales_projections::case_views::list(&read, &filter, None, 10)
+        .await
+        .unwrap();
+    let mut found: Vec<Uuid> = page.cases.iter().map(|c| c.case_id).collect();
+    found.sort();
+    batch.sort();
+    assert_eq!(found, batch);
+    assert!(page.cases.iter().all(|c| c.root_cause.is_some()));
 }

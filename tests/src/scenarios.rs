@@ -486,6 +486,10 @@ pub async fn sampling_audit_of_50(desk: &Desk, db: &TestDb) {
                     customer: customer.clone(),
                     called_at: call_at(day),
                     outcome: outcome.clone(),
+                    // Customers served by two agents, taking turns.
+                    agent: Some(["agent-li", "agent-wu"][i % 2].to_owned()),
+                    // One complaint the call could not settle.
+                    complaint: (i == 40).then(|| "要求赔偿运费".to_owned()),
                 }
                 .into(),
             )
@@ -518,14 +522,16 @@ pub async fn sampling_audit_of_50(desk: &Desk, db: &TestDb) {
     ledger_balances(db).await;
 }
 
-pub async fn repair_in_warranty(desk: &Desk, db: &TestDb) {
+/// A device received for `case_id` (tier 2), found a product fault in
+/// warranty, repaired by the vendor and tested: ready to go back.
+pub async fn repaired_in_warranty(desk: &Desk, case_id: Option<uuid::Uuid>) -> uuid::Uuid {
     use aftersales_domain::repair::*;
-    let tech = aftersales_domain::Actor::new("tech-1", aftersales_domain::Role::Technician);
+    let tech = technician();
     let (repair, _) = desk
         .create::<RepairOrder>(
             &tech,
             ReceiveDevice {
-                case_id: None,
+                case_id,
                 serial_outside: "IMEI-8899".into(),
                 tier: 2,
                 accessories: vec!["充电线".into()],
@@ -565,6 +571,17 @@ pub async fn repair_in_warranty(desk: &Desk, db: &TestDb) {
             .await
             .unwrap();
     }
+    repair
+}
+
+fn technician() -> aftersales_domain::Actor {
+    aftersales_domain::Actor::new("tech-1", aftersales_domain::Role::Technician)
+}
+
+pub async fn repair_in_warranty(desk: &Desk, db: &TestDb) {
+    use aftersales_domain::repair::*;
+    let tech = technician();
+    let repair = repaired_in_warranty(desk, None).await;
     desk.clock.set(monday_10am() + Duration::days(6));
     let (_, returned) = desk
         .execute::<RepairOrder>(

@@ -52,6 +52,21 @@ fn mask_field(value: &mut Value, field: Option<&str>, parent: Option<&str>) {
     }
 }
 
+/// A line of a list as `caller` sees it: personal data shows only on the
+/// caller's own cases (those assigned to them). Unmasked reads of others'
+/// cases go through the case itself, and are recorded.
+pub fn in_list(
+    line: &impl Serialize,
+    assignee: Option<&str>,
+    caller: &Caller,
+) -> Result<Value, ApiError> {
+    let mut json = serde_json::to_value(line).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if assignee != Some(caller.key.name.as_str()) {
+        mask(&mut json);
+    }
+    Ok(json)
+}
+
 /// Why a caller sees a case's personal data unmasked.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Sight {

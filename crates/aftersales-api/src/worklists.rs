@@ -125,17 +125,9 @@ async fn worklist(
         .filter(|item| params.overdue != Some(false) || !item.overdue(now))
         .collect();
     let overdue = items.iter().filter(|item| item.overdue(now)).count();
-    // As in the case list: free text shows unmasked only on one's own cases.
     let items = items
         .iter()
-        .map(|item| {
-            let mut json =
-                serde_json::to_value(item).map_err(|e| ApiError::Internal(e.to_string()))?;
-            if item.assignee.as_deref() != Some(caller.key.name.as_str()) {
-                privacy::mask(&mut json);
-            }
-            Ok(json)
-        })
+        .map(|item| privacy::in_list(item, item.assignee.as_deref(), &caller))
         .collect::<Result<_, ApiError>>()?;
     Ok(Json(Worklist {
         kind: name.to_owned(),

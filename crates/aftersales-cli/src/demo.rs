@@ -1321,6 +1321,8 @@ async fn audit_month(desk: &mut Desk, rng: &mut StdRng, month: NaiveDate) -> any
                 customer: customer.clone(),
                 called_at,
                 outcome: outcome.clone(),
+                agent: None,
+                complaint: None,
             });
             desk.events += execute(&desk.audits, audit, &caller, command).await?;
         }

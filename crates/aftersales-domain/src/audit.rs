@@ -79,6 +79,15 @@ pub struct RecordAuditCall {
     pub customer: String,
     pub called_at: DateTime<Utc>,
     pub outcome: AuditCallOutcome,
+    /// The agent whose service the customer rates (the audit's scores
+    /// count for them: 作为奖惩依据).
+    #[serde(default)]
+    pub agent: Option<String>,
+    /// A complaint the customer made that could not be settled on the
+    /// call (如遇用户投诉,无法当场处理): it goes on the month's complaint
+    /// table, to be taken up as a case.
+    #[serde(default)]
+    pub complaint: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -114,6 +123,10 @@ pub struct AuditCallRecorded {
     pub slot: String,
     pub outcome: AuditCallOutcome,
     pub caller: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complaint: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -225,12 +238,25 @@ impl Aggregate for SamplingAudit {
                 }
                 let slot =
                     call_slot(ctx.policy, c.called_at).ok_or(DomainError::OutsideCallWindow)?;
+                if let Some(agent) = &c.agent {
+                    require_short("agent", agent)?;
+                }
+                check_optional("complaint", &c.complaint)?;
+                if c.complaint.is_some() && matches!(c.outcome, AuditCallOutcome::NoAnswer) {
+                    return Err(DomainError::invalid(
+                        "complaint",
+                        "a call nobody answered raises no complaint",
+                    ));
+                }
+                let complaint = c.complaint.clone().filter(|text| !text.trim().is_empty());
                 let mut events = vec![AuditEvent::from(AuditCallRecorded {
                     customer: c.customer.clone(),
                     called_at: c.called_at,
                     slot: slot.clone(),
                     outcome: c.outcome.clone(),
                     caller: ctx.actor.id.clone(),
+                    agent: c.agent.clone(),
+                    complaint,
                 })];
                 match &c.outcome {
                     AuditCallOutcome::Answered { score, reason } => {
@@ -473,6 +499,8 @@ mod tests {
                 score: 5,
                 reason: None,
             },
+            agent: None,
+            complaint: None,
         };
         // Friday 2026-03-20 12:30 China time: lunch break.
         assert_eq!(
@@ -511,6 +539,8 @@ mod tests {
             customer: sample[1].clone(),
             called_at: t(at),
             outcome: AuditCallOutcome::NoAnswer,
+            agent: None,
+            complaint: None,
         };
         let now = t("2026-03-25T12:00:00Z");
         apply::<SamplingAudit>(&mut history, no_answer("2026-03-20T01:30:00Z"), AGENT, now);
@@ -537,6 +567,8 @@ mod tests {
             customer: sample[i].clone(),
             called_at: t(at),
             outcome,
+            agent: None,
+            complaint: None,
         };
         assert_eq!(
             when::<SamplingAudit>(
@@ -584,7 +616,9 @@ mod tests {
                 RecordAuditCall {
                     customer: "stranger".into(),
                     called_at: t(at),
-                    outcome: AuditCallOutcome::Refused
+                    outcome: AuditCallOutcome::Refused,
+                    agent: None,
+                    complaint: None,
                 },
                 AGENT,
                 now
@@ -601,5 +635,44 @@ mod tests {
         );
         assert_eq!(summary.satisfaction_hundredths, Some(400));
         assert!(summary.target_met);
+    }
+
+    /// 如遇用户投诉,无法当场处理: a complaint the call raised is recorded with
+    /// the agent whose service was rated; a call nobody answered raises none.
+    #[test]
+    fn an_audit_call_records_the_rated_agent_and_a_complaint_it_could_not_settle() {
+        let (history, sample) = drawn(50);
+        let now = t("2026-03-25T12:00:00Z");
+        let call = |outcome, complaint: Option<&str>| RecordAuditCall {
+            customer: sample[0].clone(),
+            called_at: t("2026-03-20T01:30:00Z"),
+            outcome,
+            agent: Some("agent-li".into()),
+            complaint: complaint.map(Into::into),
+        };
+        assert!(matches!(
+            when::<SamplingAudit>(
+                &history,
+                call(AuditCallOutcome::NoAnswer, Some("没人接")),
+                AGENT,
+                now
+            ),
+            Err(DomainError::Invalid {
+                field: "complaint",
+                ..
+            })
+        ));
+        let answered = AuditCallOutcome::Answered {
+            score: 2,
+            reason: Some("客服态度差".into()),
+        };
+        let events =
+            when::<SamplingAudit>(&history, call(answered, Some("要求主管回电")), AGENT, now)
+                .unwrap();
+        let AuditEvent::AuditCallRecorded(recorded) = &events[0] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(recorded.agent.as_deref(), Some("agent-li"));
+        assert_eq!(recorded.complaint.as_deref(), Some("要求主管回电"));
     }
 }

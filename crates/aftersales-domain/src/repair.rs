@@ -546,12 +546,21 @@ mod tests {
     const TECH: (&str, Role) = ("tech-1", Role::Technician);
 
     fn checked(serial_inside: &str, liquid_damage: bool) -> Vec<RepairEvent> {
+        checked_for(None, serial_inside, liquid_damage)
+    }
+
+    /// A device received for `case_id` and checked at intake.
+    fn checked_for(
+        case_id: Option<Uuid>,
+        serial_inside: &str,
+        liquid_damage: bool,
+    ) -> Vec<RepairEvent> {
         let mut history = Vec::new();
         let now = t("2026-03-02T02:00:00Z");
         apply::<RepairOrder>(
             &mut history,
             ReceiveDevice {
-                case_id: None,
+                case_id,
                 serial_outside: "IMEI-1".into(),
                 tier: 1,
                 accessories: vec!["充电器".into()],
@@ -801,29 +810,14 @@ mod tests {
         use crate::aggregate::{Aggregate as _, Scheduled as _};
         let passed = |case_id: Option<Uuid>| {
             let now = t("2026-03-02T02:00:00Z");
-            let mut history = Vec::new();
+            let mut history = checked_for(case_id, "IMEI-1", false);
             for command in [
-                RepairCommand::from(ReceiveDevice {
-                    case_id,
-                    serial_outside: "IMEI-1".into(),
-                    tier: 1,
-                    accessories: Vec::new(),
-                }),
-                RecordIntakeCheck {
-                    serial_inside: "IMEI-1".into(),
-                    seal_intact: true,
-                    liquid_damage: false,
-                    missing_parts: Vec::new(),
-                    unauthorised_repair: false,
-                }
-                .into(),
-                DecideWarranty {
+                RepairCommand::from(DecideWarranty {
                     in_warranty: true,
                     product_fault: true,
                     cost_cap: None,
                     customer_signed: false,
-                }
-                .into(),
+                }),
                 AcknowledgeDataLossDisclaimer {}.into(),
                 SendToVendor {
                     vendor: "华东维修中心".into(),

@@ -40,6 +40,14 @@ pub struct CaseView {
     pub product: String,
     pub product_model: Option<String>,
     pub phenomenon: String,
+    /// The batch incident (批量故障) the case is one of, its batch and the
+    /// root cause found.
+    #[serde(default)]
+    pub incident: Option<String>,
+    #[serde(default)]
+    pub batch: Option<String>,
+    #[serde(default)]
+    pub root_cause: Option<String>,
     pub registered_at: DateTime<Utc>,
     pub assignee: Option<String>,
     /// When the case went to its assignee: their first unmasked read after
@@ -212,7 +220,7 @@ impl CaseView {
 impl Projection for CaseViews {
     type Doc = CaseView;
     const NAME: &'static str = "case_views";
-    const VERSION: u32 = 5;
+    const VERSION: u32 = 6;
 
     fn reads(&self, event: &Envelope, keys: &mut Vec<DocKey>) {
         if let AnyEvent::Case(_) = event.event {
@@ -241,6 +249,9 @@ impl Projection for CaseViews {
                 product: registered.product.name.clone(),
                 product_model: registered.product.model.clone(),
                 phenomenon: registered.problem.phenomenon.clone(),
+                incident: None,
+                batch: None,
+                root_cause: None,
                 registered_at: registered.registered_at,
                 assignee: None,
                 assigned_at: None,
@@ -335,6 +346,9 @@ impl Projection for CaseViews {
         }
         if let Some(assignee) = &view.assignee {
             tags.push(("assignee", assignee.clone()));
+        }
+        if let Some(incident) = &view.incident {
+            tags.push(("incident", incident.clone()));
         }
         if let Some(order_no) = &view.order_no {
             tags.push(("order_no", order_no.clone()));
@@ -554,6 +568,11 @@ fn evolve(view: &mut CaseView, event: &CaseEvent) {
             }
         }
         CaseEvent::CustomerInformed(_) | CaseEvent::CaseNoteAdded(_) => {}
+        CaseEvent::CaseLinkedToIncident(e) => {
+            view.incident = Some(e.incident.clone());
+            view.batch.clone_from(&e.batch);
+        }
+        CaseEvent::RootCauseRecorded(e) => view.root_cause = Some(e.cause.clone()),
         CaseEvent::RevisitScheduled(e) => {
             view.revisits_due.insert(
                 e.revisit_id,
@@ -656,6 +675,7 @@ pub struct CaseFilter {
     pub order_no: Option<String>,
     pub buyer_id: Option<String>,
     pub tracking_no: Option<String>,
+    pub incident: Option<String>,
     pub category: Option<String>,
     pub breached: Option<bool>,
     /// Cases with an open item of this kind.
@@ -736,6 +756,7 @@ pub async fn list(
     tag("order_no", filter.order_no.clone());
     tag("buyer_id", filter.buyer_id.clone());
     tag("tracking_no", filter.tracking_no.clone());
+    tag("incident", filter.incident.clone());
     tag("category", filter.category.clone());
     tag("breached", filter.breached.map(|b| b.to_string()));
     tag("open_item", filter.open_item.map(|k| k.as_str().to_owned()));

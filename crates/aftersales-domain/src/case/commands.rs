@@ -77,6 +77,8 @@ crate::domain_commands! {
         RecordDepartmentResponse => [Agent, Supervisor, Warehouse, Finance, Technician],
         InformCustomer => [Agent, Supervisor],
         AddCaseNote => [Agent, Supervisor, Warehouse, Finance, Technician],
+        LinkIncident => [Agent, Supervisor, Technician],
+        RecordRootCause => [Agent, Supervisor, Technician],
         ScheduleRevisit => [Agent, Supervisor, System],
         RecordRevisit => [Agent, Supervisor],
         CloseFollowUp => [Agent, Supervisor],
@@ -548,6 +550,24 @@ pub struct RecordDepartmentResponse {
 #[serde(deny_unknown_fields)]
 pub struct AddCaseNote {
     pub note: String,
+}
+
+/// 批量故障: the case is one of many with the same failure, named by the
+/// incident's code (e.g. `2026-03 IH-40B 主板`), shared by its cases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkIncident {
+    pub incident: String,
+    /// The production batch of the failing goods (批次), where known.
+    #[serde(default)]
+    pub batch: Option<String>,
+}
+
+/// Why the problem happened (根本原因), as the analysis found it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordRootCause {
+    pub cause: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -74,6 +74,8 @@ crate::domain_events! {
         DepartmentResponded = "DepartmentResponded",
         CustomerInformed = "CustomerInformed",
         CaseNoteAdded = "CaseNoteAdded",
+        CaseLinkedToIncident = "CaseLinkedToIncident",
+        RootCauseRecorded = "RootCauseRecorded",
         RevisitScheduled = "RevisitScheduled",
         RevisitRecorded = "RevisitRecorded",
         FollowUpOpened = "FollowUpOpened",
@@ -669,6 +671,21 @@ pub struct DepartmentResponded {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseNoteAdded {
     pub note: String,
+    pub at: DateTime<Utc>,
+}
+
+/// 批量故障: the case is one of an incident's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CaseLinkedToIncident {
+    pub incident: String,
+    pub batch: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// The root cause as found; a later finding replaces an earlier one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RootCauseRecorded {
+    pub cause: String,
     pub at: DateTime<Utc>,
 }
 

@@ -219,6 +219,8 @@ pub struct Case {
     pub follow_ups: BTreeMap<Uuid, FollowUp>,
     /// Follow-ups ever opened, counting those without an id.
     pub follow_ups_opened: u32,
+    /// The batch incident (批量故障) the case is one of.
+    pub incident: Option<String>,
     pub split_into: Vec<Uuid>,
     pub merged_into: Option<Uuid>,
 }
@@ -566,10 +568,12 @@ impl Case {
             CaseEvent::CustomerInformed(e) => {
                 self.result_told |= e.about == InformedAbout::Result;
             }
+            CaseEvent::CaseLinkedToIncident(e) => self.incident = Some(e.incident.clone()),
             CaseEvent::ParcelChased(_)
             | CaseEvent::ReceiptExtended(_)
             | CaseEvent::SelfPickupArranged(_)
             | CaseEvent::CaseNoteAdded(_)
+            | CaseEvent::RootCauseRecorded(_)
             | CaseEvent::CustomerFeedbackRecorded(_) => {}
         }
     }

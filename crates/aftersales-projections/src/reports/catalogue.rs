@@ -9,9 +9,9 @@ use chrono::NaiveDate;
 use serde_json::{json, Value};
 
 use super::{
-    AgentFacts, AuditRow, CaseFacts, HandoffRow, ReminderRow, RepairRow, ReportDoc, ReshipRow,
-    RevisitRow, UnpaidRow, WorkLogRow, AGENT, AUDIT, CASE, HANDOFF, REMINDER, REPAIR, RESHIP,
-    REVISIT, UNPAID, WORK_LOG,
+    AgentFacts, AuditCustomerRow, AuditRow, CaseFacts, HandoffRow, ReminderRow, RepairRow,
+    ReportDoc, ReshipRow, RevisitRow, UnpaidRow, WorkLogRow, AGENT, AUDIT, AUDIT_CUSTOMER, CASE,
+    HANDOFF, REMINDER, REPAIR, RESHIP, REVISIT, UNPAID, WORK_LOG,
 };
 use crate::case_views::serde_plain;
 use crate::db::ReadDb;
@@ -46,8 +46,20 @@ pub const REPORTS: &[(&str, &str)] = &[
         "Monthly revisit sampling audit (回访抽查)",
     ),
     (
+        "sampling-audit-sheet",
+        "Sampling audit, customer by customer (服务抽查明细表)",
+    ),
+    (
+        "sampling-audit-agents",
+        "Sampling audit scores by agent (抽查得分, 作为奖惩依据)",
+    ),
+    (
         "complaints",
         "Monthly complaint resolution: problem, solution, customer reaction (客户投诉问题解决情况表)",
+    ),
+    (
+        "incidents",
+        "Batch failures: cases by product, batch and root cause (批量故障)",
     ),
     ("sla", "SLA compliance by priority"),
     ("repairs", "Repair turnaround and quality by tier (返修)"),
@@ -111,7 +123,17 @@ pub async fn build(db: &ReadDb, name: &str, period: Period) -> Result<Table, Pro
         "satisfaction" => satisfaction(facts.load(REVISIT, as_revisit).await?, By::Month),
         "revisits-weekly" => satisfaction(facts.load(REVISIT, as_revisit).await?, By::Week),
         "sampling-audit" => sampling_audit(facts.load(AUDIT, as_audit).await?),
-        "complaints" => complaints(facts.load(CASE, as_case).await?),
+        "sampling-audit-sheet" => {
+            sampling_audit_sheet(facts.load(AUDIT_CUSTOMER, as_audit_customer).await?)
+        }
+        "sampling-audit-agents" => {
+            sampling_audit_agents(facts.load(AUDIT_CUSTOMER, as_audit_customer).await?)
+        }
+        "complaints" => complaints(
+            facts.load(CASE, as_case).await?,
+            facts.load(AUDIT_CUSTOMER, as_audit_customer).await?,
+        ),
+        "incidents" => incidents(facts.load(CASE, as_case).await?),
         "sla" => sla(facts.load(CASE, as_case).await?),
         "repairs" => repairs(facts.load(REPAIR, as_repair).await?),
         "handoffs" => handoffs(facts.load(HANDOFF, as_handoff).await?),
@@ -150,6 +172,12 @@ dated_by_day!(
 );
 
 impl Dated for AuditRow {
+    fn in_period(&self, period: &Period) -> bool {
+        period.overlaps_month(&self.month)
+    }
+}
+
+impl Dated for AuditCustomerRow {
     fn in_period(&self, period: &Period) -> bool {
         period.overlaps_month(&self.month)
     }
@@ -212,6 +240,7 @@ picker!(as_unpaid, Unpaid, UnpaidRow);
 picker!(as_reminder, Reminder, ReminderRow);
 picker!(as_revisit, Revisit, RevisitRow);
 picker!(as_audit, Audit, AuditRow);
+picker!(as_audit_customer, AuditCustomer, AuditCustomerRow);
 picker!(as_repair, Repair, RepairRow);
 picker!(as_handoff, Handoff, HandoffRow);
 
@@ -609,14 +638,62 @@ fn sampling_audit(mut rows: Vec<AuditRow>) -> Table {
 
 /// 客户投诉问题解决情况表, filed on the 3rd for the month before: each
 /// complaint with the problem, the solution and how the customer took it.
-fn complaints(cases: Vec<CaseFacts>) -> Table {
+fn complaints(cases: Vec<CaseFacts>, audit_calls: Vec<AuditCustomerRow>) -> Table {
     let mut rows: Vec<&CaseFacts> = cases.iter().filter(|c| c.complaint).collect();
     rows.sort_by_key(|c| c.registered_at);
+    let mut raised: Vec<&AuditCustomerRow> = audit_calls
+        .iter()
+        .filter(|r| r.complaint.is_some())
+        .collect();
+    raised.sort_by_key(|r| r.last_called_at);
+    let cases = rows.into_iter().map(|c| {
+        vec![
+            json!(c.registered_day.format("%Y-%m").to_string()),
+            json!("case"),
+            json!(case_ref(&c.case_id)),
+            json!(c.registered_at),
+            json!(c.category.as_str()),
+            json!(c.customer),
+            json!(c.complaint_reason.as_deref().unwrap_or(&c.problem)),
+            json!(c.assignee),
+            json!(c.status),
+            json!(c.solution),
+            json!(c.resolution),
+            json!(c.closed_at),
+            json!(c.resolved_on_time),
+            json!(c.customer_confirmed),
+            json!(c.customer_feedback),
+            json!(c.reopened),
+        ]
+    });
+    // Complaints a sampling-audit call could not settle, until a case
+    // takes them up.
+    let calls = raised.into_iter().map(|r| {
+        vec![
+            json!(r.month),
+            json!("sampling_audit"),
+            Value::Null,
+            json!(r.last_called_at),
+            Value::Null,
+            json!(r.customer),
+            json!(r.complaint),
+            json!(r.agent),
+            json!("raised"),
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            json!(0),
+        ]
+    });
     Table::new(
         &[
             "month",
+            "source",
             "case",
-            "registered_at",
+            "at",
             "category",
             "customer",
             "problem",
@@ -630,25 +707,7 @@ fn complaints(cases: Vec<CaseFacts>) -> Table {
             "customer_feedback",
             "reopened",
         ],
-        rows.into_iter().map(|c| {
-            vec![
-                json!(c.registered_day.format("%Y-%m").to_string()),
-                json!(case_ref(&c.case_id)),
-                json!(c.registered_at),
-                json!(c.category.as_str()),
-                json!(c.customer),
-                json!(c.complaint_reason.as_deref().unwrap_or(&c.problem)),
-                json!(c.assignee),
-                json!(c.status),
-                json!(c.solution),
-                json!(c.resolution),
-                json!(c.closed_at),
-                json!(c.resolved_on_time),
-                json!(c.customer_confirmed),
-                json!(c.customer_feedback),
-                json!(c.reopened),
-            ]
-        }),
+        cases.chain(calls),
     )
 }
 
@@ -890,5 +949,154 @@ fn workload(cases: Vec<CaseFacts>, agents: Vec<AgentFacts>) -> Table {
                 json!(l.facts.actions),
             ]
         }),
+    )
+}
+
+/// 服务抽查明细表: every sampled customer, called or not yet.
+fn sampling_audit_sheet(mut rows: Vec<AuditCustomerRow>) -> Table {
+    rows.sort_by(|a, b| {
+        (&a.month, a.last_called_at, &a.customer).cmp(&(&b.month, b.last_called_at, &b.customer))
+    });
+    Table::new(
+        &[
+            "month",
+            "customer",
+            "agent",
+            "calls",
+            "last_called_at",
+            "slot",
+            "outcome",
+            "score",
+            "reason",
+            "complaint",
+            "caller",
+        ],
+        rows.into_iter().map(|r| {
+            vec![
+                json!(r.month),
+                json!(r.customer),
+                json!(r.agent),
+                json!(r.calls),
+                json!(r.last_called_at),
+                json!(r.last_slot),
+                json!(r.outcome),
+                json!(r.score),
+                json!(r.reason),
+                json!(r.complaint),
+                json!(r.caller),
+            ]
+        }),
+    )
+}
+
+/// Each agent's audited customers and their average, against the month's
+/// target: the audit's scores count for rewards and penalties.
+fn sampling_audit_agents(rows: Vec<AuditCustomerRow>) -> Table {
+    #[derive(Default)]
+    struct Group {
+        scored: u64,
+        sum: u64,
+        low: u64,
+        complaints: u64,
+        target_tenths: u32,
+    }
+    let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
+    for r in &rows {
+        let agent = r.agent.clone().unwrap_or_default();
+        let group = groups.entry((r.month.clone(), agent)).or_default();
+        group.target_tenths = r.target_tenths;
+        group.complaints += u64::from(r.complaint.is_some());
+        if let Some(score) = r.score {
+            group.scored += 1;
+            group.sum += u64::from(score);
+            group.low += u64::from(score < 4);
+        }
+    }
+    Table::new(
+        &[
+            "month",
+            "agent",
+            "scored",
+            "average",
+            "low_scores",
+            "complaints",
+            "target",
+            "target_met",
+        ],
+        groups.into_iter().map(|((month, agent), g)| {
+            let avg = average(g.sum, g.scored);
+            let target = f64::from(g.target_tenths) / 10.0;
+            let met = avg.as_f64().map(|a| a >= target);
+            vec![
+                json!(month),
+                json!(agent),
+                json!(g.scored),
+                avg,
+                json!(g.low),
+                json!(g.complaints),
+                json!(target),
+                json!(met),
+            ]
+        }),
+    )
+}
+
+/// 批量故障: the cases of each product, batch and incident, with the root
+/// causes found, so that a failing batch shows as one line.
+fn incidents(cases: Vec<CaseFacts>) -> Table {
+    #[derive(Default)]
+    struct Group {
+        cases: u64,
+        open: u64,
+        first: Option<chrono::DateTime<chrono::Utc>>,
+        last: Option<chrono::DateTime<chrono::Utc>>,
+        causes: BTreeSet<String>,
+    }
+    let mut groups: BTreeMap<(String, String, String, String), Group> = BTreeMap::new();
+    for case in cases
+        .iter()
+        .filter(|c| c.incident.is_some() || c.root_cause.is_some())
+    {
+        let key = (
+            case.product.clone(),
+            case.model.clone().unwrap_or_default(),
+            case.batch.clone().unwrap_or_default(),
+            case.incident.clone().unwrap_or_default(),
+        );
+        let group = groups.entry(key).or_default();
+        group.cases += 1;
+        group.open += u64::from(case.status == "open");
+        let at = case.registered_at;
+        group.first = Some(group.first.map_or(at, |first| first.min(at)));
+        group.last = Some(group.last.map_or(at, |last| last.max(at)));
+        group.causes.extend(case.root_cause.clone());
+    }
+    Table::new(
+        &[
+            "product",
+            "model",
+            "batch",
+            "incident",
+            "cases",
+            "open",
+            "first_registered_at",
+            "last_registered_at",
+            "root_causes",
+        ],
+        groups
+            .into_iter()
+            .map(|((product, model, batch, incident), g)| {
+                vec![
+                    json!(product),
+                    json!(model),
+                    json!(batch),
+                    json!(incident),
+                    json!(g.cases),
+                    json!(g.open),
+                    json!(g.first),
+                    json!(g.last),
+                    json!(g.causes.into_iter().collect::<Vec<_>>().join("; ")),
+                ]
+            }),
     )
 }

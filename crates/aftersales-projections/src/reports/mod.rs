@@ -35,6 +35,7 @@ pub(crate) const UNPAID: &str = "unpaid";
 pub(crate) const REMINDER: &str = "reminder";
 pub(crate) const REVISIT: &str = "revisit";
 pub(crate) const AUDIT: &str = "audit";
+pub(crate) const AUDIT_CUSTOMER: &str = "audit_customer";
 pub(crate) const REPAIR: &str = "repair";
 
 /// The report facts read model.
@@ -55,6 +56,7 @@ pub enum ReportDoc {
     Reminder(ReminderRow),
     Revisit(RevisitRow),
     Audit(AuditRow),
+    AuditCustomer(AuditCustomerRow),
     Repair(RepairRow),
     Handoff(HandoffRow),
 }
@@ -87,6 +89,11 @@ pub struct CaseFacts {
     pub product: String,
     /// What the customer reported (故障现象).
     pub problem: String,
+    /// The model, with the product, that a batch failure names.
+    pub model: Option<String>,
+    pub incident: Option<String>,
+    pub batch: Option<String>,
+    pub root_cause: Option<String>,
     pub registered_at: DateTime<Utc>,
     /// The business day it was registered on.
     pub registered_day: NaiveDate,
@@ -247,6 +254,27 @@ pub struct AuditRow {
     pub closed: bool,
 }
 
+/// 服务抽查明细表: one sampled customer of a month's audit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditCustomerRow {
+    pub audit_id: Uuid,
+    pub month: String,
+    /// A phone number or buyer id: personal data.
+    pub customer: String,
+    pub calls: u32,
+    pub last_called_at: Option<DateTime<Utc>>,
+    pub last_slot: Option<String>,
+    /// pending | scored | refused | excluded
+    pub outcome: String,
+    pub score: Option<u8>,
+    pub reason: Option<String>,
+    pub caller: Option<String>,
+    /// The agent whose service was rated.
+    pub agent: Option<String>,
+    pub complaint: Option<String>,
+    pub target_tenths: u32,
+}
+
 /// 返修: one repair order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RepairRow {
@@ -285,7 +313,7 @@ macro_rules! doc_mut {
 impl Projection for Reports {
     type Doc = ReportDoc;
     const NAME: &'static str = "reports";
-    const VERSION: u32 = 7;
+    const VERSION: u32 = 8;
 
     fn reads(&self, event: &Envelope, keys: &mut Vec<DocKey>) {
         let id = event.aggregate_id.to_string();
@@ -310,7 +338,12 @@ impl Projection for Reports {
                 keys.push((UNPAID, id));
                 keys.push((AGENT, event.actor().to_owned()));
             }
-            AnyEvent::Audit(_) => keys.push((AUDIT, id)),
+            AnyEvent::Audit(audit) => {
+                if let Some(customer) = audit_customer(audit) {
+                    keys.push((AUDIT_CUSTOMER, format!("{id}|{customer}")));
+                }
+                keys.push((AUDIT, id));
+            }
             AnyEvent::Repair(_) => keys.push((REPAIR, id)),
             AnyEvent::Grant(_) => {}
         }
@@ -344,6 +377,7 @@ impl Projection for Reports {
             ReportDoc::Reminder(row) => row.day.to_string(),
             ReportDoc::Revisit(row) => row.day.to_string(),
             ReportDoc::Audit(row) => row.month.clone(),
+            ReportDoc::AuditCustomer(row) => row.month.clone(),
             ReportDoc::Repair(row) => sortable_time(row.received_at),
             ReportDoc::Handoff(row) => sortable_time(row.handed_off_at),
             ReportDoc::Agent(_) => String::new(),
@@ -424,6 +458,10 @@ fn apply_case(
                 priority: e.priority,
                 product: e.product.name.clone(),
                 problem: e.problem.phenomenon.clone(),
+                model: e.product.model.clone(),
+                incident: None,
+                batch: None,
+                root_cause: None,
                 registered_at: e.registered_at,
                 registered_day: event.local_day(e.registered_at),
                 assignee: None,
@@ -472,6 +510,11 @@ fn apply_case(
             case.resolution_due = e.resolution_due;
         }
         CaseEvent::DeadlineAgreed(e) => case.resolution_due = Some(e.resolution_due),
+        CaseEvent::CaseLinkedToIncident(e) => {
+            case.incident = Some(e.incident.clone());
+            case.batch.clone_from(&e.batch);
+        }
+        CaseEvent::RootCauseRecorded(e) => case.root_cause = Some(e.cause.clone()),
         CaseEvent::FirstResponseRecorded(e) => case.first_response_on_time = Some(e.on_time),
         CaseEvent::SlaResumed(e) => case.resolution_due = e.resolution_due,
         CaseEvent::SlaBreached(e) => {
@@ -762,8 +805,19 @@ fn apply_reminder(event: &Envelope, reminder: &ReminderEvent, docs: &mut Docs<Re
     }
 }
 
+/// The sampled customer an audit event is about.
+fn audit_customer(audit: &AuditEvent) -> Option<&str> {
+    match audit {
+        AuditEvent::AuditCallRecorded(e) => Some(&e.customer),
+        AuditEvent::AuditCustomerScored(e) => Some(&e.customer),
+        AuditEvent::AuditCustomerExcluded(e) => Some(&e.customer),
+        AuditEvent::AuditSampleDrawn(_) | AuditEvent::AuditClosed(_) => None,
+    }
+}
+
 fn apply_audit(event: &Envelope, audit: &AuditEvent, docs: &mut Docs<ReportDoc>) {
     let key = event.aggregate_id.to_string();
+    apply_audit_customer(event, audit, docs);
     if let AuditEvent::AuditSampleDrawn(e) = audit {
         docs.put(
             AUDIT,
@@ -797,6 +851,63 @@ fn apply_audit(event: &Envelope, audit: &AuditEvent, docs: &mut Docs<ReportDoc>)
         AuditEvent::AuditCustomerExcluded(_) => row.excluded += 1,
         AuditEvent::AuditClosed(_) => row.closed = true,
         AuditEvent::AuditSampleDrawn(_) => {}
+    }
+}
+
+/// The sheet's row of each sampled customer.
+fn apply_audit_customer(event: &Envelope, audit: &AuditEvent, docs: &mut Docs<ReportDoc>) {
+    let audit_id = event.aggregate_id;
+    if let AuditEvent::AuditSampleDrawn(e) = audit {
+        for customer in &e.drawn {
+            docs.put(
+                AUDIT_CUSTOMER,
+                format!("{audit_id}|{customer}"),
+                ReportDoc::AuditCustomer(AuditCustomerRow {
+                    audit_id,
+                    month: e.month.clone(),
+                    customer: customer.clone(),
+                    calls: 0,
+                    last_called_at: None,
+                    last_slot: None,
+                    outcome: "pending".to_owned(),
+                    score: None,
+                    reason: None,
+                    caller: None,
+                    agent: None,
+                    complaint: None,
+                    target_tenths: e.target(),
+                }),
+            );
+        }
+        return;
+    }
+    let Some(customer) = audit_customer(audit) else {
+        return;
+    };
+    let key = format!("{audit_id}|{customer}");
+    let Some(row) = doc_mut!(docs, AUDIT_CUSTOMER, &key, AuditCustomer) else {
+        return;
+    };
+    match audit {
+        AuditEvent::AuditCallRecorded(e) => {
+            row.calls += 1;
+            row.last_called_at = Some(e.called_at);
+            row.last_slot = Some(e.slot.clone());
+            row.caller = Some(e.caller.clone());
+            if e.agent.is_some() {
+                row.agent.clone_from(&e.agent);
+            }
+            if e.complaint.is_some() {
+                row.complaint.clone_from(&e.complaint);
+            }
+        }
+        AuditEvent::AuditCustomerScored(e) => {
+            row.outcome = if e.refused { "refused" } else { "scored" }.to_owned();
+            row.score = Some(e.score);
+            row.reason.clone_from(&e.reason);
+        }
+        AuditEvent::AuditCustomerExcluded(_) => row.outcome = "excluded".to_owned(),
+        AuditEvent::AuditSampleDrawn(_) | AuditEvent::AuditClosed(_) => {}
     }
 }
 

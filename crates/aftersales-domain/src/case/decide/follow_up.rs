@@ -12,7 +12,7 @@ use crate::case::events::*;
 use crate::case::state::*;
 use crate::error::DomainError;
 use crate::model::{
-    check_list, check_optional, require_text, Department, Resolution, RevisitOutcome,
+    check_list, check_optional, require_short, require_text, Department, Resolution, RevisitOutcome,
 };
 
 /// Most references of proof a telling of the customer carries.
@@ -274,6 +274,34 @@ impl Case {
         Ok(vec![CaseNoteAdded {
             note: c.note.clone(),
             at: now,
+        }
+        .into()])
+    }
+
+    pub(super) fn link_incident(&self, c: &LinkIncident, ctx: &Context<'_>) -> Decision {
+        require_short("incident", &c.incident)?;
+        if let Some(batch) = &c.batch {
+            require_short("batch", batch)?;
+        }
+        if let Some(incident) = &self.incident {
+            return Err(DomainError::invalid(
+                "incident",
+                format!("the case is one of the incident {incident:?} already"),
+            ));
+        }
+        Ok(vec![CaseLinkedToIncident {
+            incident: c.incident.trim().to_owned(),
+            batch: c.batch.as_ref().map(|b| b.trim().to_owned()),
+            at: ctx.now,
+        }
+        .into()])
+    }
+
+    pub(super) fn record_root_cause(&self, c: &RecordRootCause, ctx: &Context<'_>) -> Decision {
+        require_text("cause", &c.cause)?;
+        Ok(vec![RootCauseRecorded {
+            cause: c.cause.clone(),
+            at: ctx.now,
         }
         .into()])
     }

@@ -50,6 +50,8 @@ impl Case {
                         | CaseCommand::ReimbursePostage(_)
                         | CaseCommand::AddCaseNote(_)
                         | CaseCommand::CloseFollowUp(_)
+                        | CaseCommand::LinkIncident(_)
+                        | CaseCommand::RecordRootCause(_)
                 ) {
                     return Err(DomainError::CaseClosed);
                 }
@@ -118,6 +120,8 @@ impl Case {
             CaseCommand::RecordDepartmentResponse(c) => self.record_department_response(c, ctx),
             CaseCommand::InformCustomer(c) => self.inform_customer(c, ctx),
             CaseCommand::AddCaseNote(c) => self.add_case_note(c, ctx),
+            CaseCommand::LinkIncident(c) => self.link_incident(c, ctx),
+            CaseCommand::RecordRootCause(c) => self.record_root_cause(c, ctx),
             CaseCommand::ScheduleRevisit(c) => self.schedule_revisit(c, ctx),
             CaseCommand::RecordRevisit(c) => self.record_revisit(c, ctx),
             CaseCommand::CloseFollowUp(c) => self.close_follow_up(c, ctx),

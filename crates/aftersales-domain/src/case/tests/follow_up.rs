@@ -668,3 +668,51 @@ fn a_follow_up_is_owned_due_and_closed_once() {
         matches!(&second[1], CaseEvent::FollowUpOpened(e) if e.follow_up_id != Some(follow_up_id))
     );
 }
+
+/// 批量故障: a case is one of one incident, and its root cause may be found
+/// after it closed.
+#[test]
+fn a_case_joins_one_incident_and_records_its_root_cause_at_any_time() {
+    let case = open_case(Priority::P2, PlatformState::TradeSucceeded);
+    let link = |incident: &str| LinkIncident {
+        incident: incident.into(),
+        batch: Some(" B2603 ".into()),
+    };
+    assert!(matches!(
+        case.when(link(" ")),
+        Err(DomainError::Invalid {
+            field: "incident",
+            ..
+        })
+    ));
+    let events = case.when(link("2026-03 IH-40B 主板")).unwrap();
+    assert!(matches!(
+        &events[..],
+        [CaseEvent::CaseLinkedToIncident(e)] if e.batch.as_deref() == Some("B2603")
+    ));
+    let linked = case.then_apply(link("2026-03 IH-40B 主板"));
+    assert!(matches!(
+        linked.when(link("another")),
+        Err(DomainError::Invalid {
+            field: "incident",
+            ..
+        })
+    ));
+    let closed = linked.then_apply(result_told()).then_apply(CloseCase {
+        solution: "更换主板".into(),
+        resolution: Resolution::Resolved,
+    });
+    let technician = closed.by("tech-1", Role::Technician);
+    assert!(matches!(
+        technician.when(RecordRootCause { cause: "".into() }),
+        Err(DomainError::Invalid { field: "cause", .. })
+    ));
+    assert!(matches!(
+        technician
+            .when(RecordRootCause {
+                cause: "电容批次不良".into()
+            })
+            .unwrap()[..],
+        [CaseEvent::RootCauseRecorded(_)]
+    ));
+}
