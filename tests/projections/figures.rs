@@ -23,7 +23,7 @@ on_both_backends!(
     the_repairs_report_sets_quotes_against_caps,
     report_figures_of_a_fixed_scenario,
     a_report_as_of_a_position_equals_the_live_one_then,
-    the_return_register_lists_what_returns_and_exchanges_sent_back,
+    the_registers_list_goods_line_by_line_and_batch_quality_faults_for_the_factory,
     the_sampling_audit_sheets_list_each_customer_and_score_each_agent,
     the_incidents_report_groups_a_failing_batch_with_its_root_causes
 );
@@ -339,12 +339,17 @@ async fn a_report_as_of_a_position_equals_the_live_one_then(db: TestDb) {
     );
 }
 
-/// 退件表: a return and an exchange registered in the same minute, each
-/// received at the warehouse, are two lines, each naming its own case.
-async fn the_return_register_lists_what_returns_and_exchanges_sent_back(db: TestDb) {
-    let (store, read) = open(&db).await;
-    let desk = Desk::new(store.clone());
-    let returned = desk
+fn goods(product: &str, spec: &str, quantity: u32) -> GoodsLine {
+    GoodsLine {
+        product: product.into(),
+        spec: Some(spec.into()),
+        quantity,
+    }
+}
+
+/// A quality return of a case, received at the warehouse line by line.
+async fn quality_return(desk: &Desk, tracking_no: &str, lines: Vec<GoodsLine>) -> Uuid {
+    let case = desk
         .register(
             Priority::P2,
             Category::ProductQuality,
@@ -352,11 +357,11 @@ async fn the_return_register_lists_what_returns_and_exchanges_sent_back(db: Test
         )
         .await;
     desk.run(
-        returned,
+        case,
         &agent(),
         RequestReturn {
             cause: ReturnCause::Quality,
-            sub_reason: "开机无反应".into(),
+            sub_reason: "滤芯异味".into(),
             goods_shipped: true,
             no_reason: false,
             resellable: false,
@@ -364,7 +369,7 @@ async fn the_return_register_lists_what_returns_and_exchanges_sent_back(db: Test
     )
     .await;
     desk.run(
-        returned,
+        case,
         &agent(),
         AuthoriseReturn {
             return_address: "杭州市余杭区仓库".into(),
@@ -372,21 +377,48 @@ async fn the_return_register_lists_what_returns_and_exchanges_sent_back(db: Test
     )
     .await;
     desk.run(
-        returned,
+        case,
         &warehouse(),
         ReceiveReturnParcel {
-            tracking_no: "SF0001".into(),
-            quantity: 2,
+            tracking_no: tracking_no.into(),
+            quantity: lines.iter().map(|line| line.quantity).sum(),
+            lines,
         },
     )
     .await;
-    let exchanged = desk
-        .register(
-            Priority::P2,
-            Category::WarehouseError,
-            PlatformState::TradeSucceeded,
+    case
+}
+
+/// 退件表, 重发单 and 出厂问题产品汇总返厂: two quality returns and an
+/// exchange received in the same minute, line by line, and a signed reship
+/// order; each register lists a line per product and specification with
+/// its running total, and the factory batch totals the quality faults alone.
+async fn the_registers_list_goods_line_by_line_and_batch_quality_faults_for_the_factory(
+    db: TestDb,
+) {
+    let (store, read) = open(&db).await;
+    let desk = Desk::new(store.clone());
+    let first = quality_return(
+        &desk,
+        "SF0001",
+        vec![goods("滤芯", "HEPA-A", 2), goods("滤芯", "HEPA-B", 1)],
+    )
+    .await;
+    let second = quality_return(&desk, "SF0003", vec![goods("滤芯", "HEPA-A", 2)]).await;
+    let (exchanged, registered) = desk
+        .create::<Case>(
+            &agent(),
+            registration(
+                Priority::P2,
+                Category::WarehouseError,
+                PlatformState::TradeSucceeded,
+            ),
         )
         .await;
+    let order_no = match &registered[0] {
+        CaseEvent::CaseRegistered(e) => e.order.as_ref().unwrap().order_no.clone(),
+        other => panic!("{other:?}"),
+    };
     // Shipped the wrong colour: exchanged although the buyer opened it.
     desk.run(
         exchanged,
@@ -404,27 +436,118 @@ async fn the_return_register_lists_what_returns_and_exchanges_sent_back(db: Test
         ReceiveExchangeParcel {
             tracking_no: "YT0002".into(),
             quantity: 1,
+            lines: Vec::new(),
         },
     )
     .await;
+    let reship_order_id = Uuid::new_v4();
+    desk.run(
+        exchanged,
+        &agent(),
+        CreateReshipOrder {
+            reship_order_id,
+            stock_name: "空气净化器 AP-300".into(),
+            quantity: 3,
+            reason: "换货".into(),
+            verified_by_weight: None,
+            approval_id: None,
+            lines: vec![
+                goods("空气净化器 AP-300", "白", 1),
+                goods("滤芯", "HEPA-A", 2),
+            ],
+        },
+    )
+    .await;
+    desk.run(
+        exchanged,
+        &supervisor(1),
+        SignOffReshipOrder { reship_order_id },
+    )
+    .await;
     assert_consistent(&store, &read).await;
+
     let register = report(&read, "returns").await;
-    assert_eq!(register.rows.len(), 2, "{:?}", register.rows);
-    for (tracking_no, case, quantity, cause) in [
-        ("SF0001", returned, 2, "quality"),
-        ("YT0002", exchanged, 1, "company"),
-    ] {
-        let key = json!(tracking_no);
-        assert_eq!(
-            cell(&register, "tracking_no", key.clone(), "case"),
-            &json!(case.to_string())
-        );
-        assert_eq!(
-            cell(&register, "tracking_no", key.clone(), "quantity"),
-            &json!(quantity)
-        );
-        assert_eq!(cell(&register, "tracking_no", key, "cause"), &json!(cause));
+    let lines: Vec<_> = register
+        .records()
+        .into_iter()
+        .map(|row| {
+            (
+                row["tracking_no"].clone(),
+                row["product"].clone(),
+                row["spec"].clone(),
+                row["quantity"].clone(),
+                row["running_total"].clone(),
+                row["cause"].clone(),
+                row["buyer_id"].clone(),
+            )
+        })
+        .collect();
+    // The two HEPA-A lines arrived the same day: the running total is 2,
+    // then 4, whichever case sorts first.
+    let (a, b) = if first < second {
+        ("SF0001", "SF0003")
+    } else {
+        ("SF0003", "SF0001")
+    };
+    let line = |tracking_no: &str, product: &str, spec: Value, quantity, total, cause: &str| {
+        (
+            json!(tracking_no),
+            json!(product),
+            spec,
+            json!(quantity),
+            json!(total),
+            json!(cause),
+            json!("tb_lina88"),
+        )
+    };
+    assert_eq!(
+        lines,
+        vec![
+            line(a, "滤芯", json!("HEPA-A"), 2, 2, "quality"),
+            line(b, "滤芯", json!("HEPA-A"), 2, 4, "quality"),
+            line("SF0001", "滤芯", json!("HEPA-B"), 1, 1, "quality"),
+            line("YT0002", "空气净化器 AP-300", Value::Null, 1, 1, "company"),
+        ]
+    );
+
+    let reships = report(&read, "reships").await;
+    assert_eq!(reships.rows.len(), 2, "{:?}", reships.rows);
+    for row in reships.records() {
+        assert_eq!(row["case"], json!(exchanged.to_string()));
+        assert_eq!(row["order_no"], json!(order_no));
+        assert_eq!(row["signed_off_by"], json!("sup-1"));
+        assert_eq!(row["running_total"], row["quantity"]);
     }
+    assert_eq!(
+        cell(&reships, "spec", json!("HEPA-A"), "quantity"),
+        &json!(2)
+    );
+
+    let batch = report(&read, "factory-returns").await;
+    let month = register.records()[0]["day"].as_str().unwrap()[..7].to_owned();
+    assert_eq!(
+        batch.rows,
+        vec![
+            vec![
+                json!(month),
+                json!("滤芯"),
+                json!("HEPA-A"),
+                json!(4),
+                json!(2),
+                json!(2),
+                json!("SF0001 SF0003"),
+            ],
+            vec![
+                json!(month),
+                json!("滤芯"),
+                json!("HEPA-B"),
+                json!(1),
+                json!(1),
+                json!(1),
+                json!("SF0001"),
+            ],
+        ]
+    );
 }
 
 /// 返修: a paid repair quoted within its cap, a cap raised by the customer

@@ -162,6 +162,7 @@ pub async fn customer_cause_return_to_restock(desk: &Desk, db: &TestDb) {
         ReceiveReturnParcel {
             tracking_no: "ZT5566".into(),
             quantity: 1,
+            lines: Vec::new(),
         },
     )
     .await;
@@ -243,6 +244,7 @@ pub async fn exchange_with_postage_advanced_by_the_customer(desk: &Desk, db: &Te
             reason: "质量问题换货".into(),
             verified_by_weight: None,
             approval_id: None,
+            lines: Vec::new(),
         },
     )
     .await;

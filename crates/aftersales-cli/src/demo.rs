@@ -523,6 +523,7 @@ async fn work_case(desk: &mut Desk, rng: &mut StdRng, summary: &mut Summary) -> 
                     reason: "仓库漏发".to_owned(),
                     verified_by_weight: Some(true),
                     approval_id: None,
+                    lines: Vec::new(),
                 },
             )
             .await?;
@@ -945,6 +946,7 @@ async fn return_goods(
         ReceiveReturnParcel {
             tracking_no: tracking(rng, "ZT"),
             quantity: 1,
+            lines: Vec::new(),
         },
     )
     .await?;
@@ -1016,6 +1018,7 @@ async fn exchange(
             reason: "换货".to_owned(),
             verified_by_weight: None,
             approval_id: None,
+            lines: Vec::new(),
         },
     )
     .await?;

@@ -95,6 +95,10 @@ pub enum DomainError {
     ReimbursementExceedsAdvanced { advanced: i64, reimbursed: i64 },
     #[error("a reship of a short shipment not verified by weight needs a supervisor's approval")]
     UnverifiedReshipNeedsApproval,
+    #[error(
+        "the shop's policy has a reship order signed off by the department head before it ships"
+    )]
+    ReshipNotSignedOff,
 
     // Refunds and money.
     #[error("the case has no order with a paid amount")]
@@ -234,6 +238,7 @@ impl DomainError {
             Self::PostageNotReimbursable => "postage-not-reimbursable",
             Self::ReimbursementExceedsAdvanced { .. } => "reimbursement-exceeds-advanced",
             Self::UnverifiedReshipNeedsApproval => "unverified-reship-needs-approval",
+            Self::ReshipNotSignedOff => "reship-not-signed-off",
             Self::NoOrder => "no-order",
             Self::RefundExceedsPaid { .. } => "refund-exceeds-paid",
             Self::NotReceivedRefundIsWholeOrder { .. } => "not-received-refund-is-whole-order",

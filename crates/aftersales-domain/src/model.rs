@@ -67,6 +67,55 @@ pub fn check_optional(field: &'static str, value: &Option<String>) -> Result<(),
         .map_or(Ok(()), |v| check_text(field, v, MAX_TEXT_CHARS))
 }
 
+/// One line of goods on a register (退件表, 重发单): a product, its
+/// specification (规格) and how many.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GoodsLine {
+    pub product: String,
+    #[serde(default)]
+    pub spec: Option<String>,
+    pub quantity: u32,
+}
+
+/// Most goods one parcel or order holds.
+const MAX_QUANTITY: u32 = 10_000;
+
+/// Checks a parcel's or an order's quantity and its lines: when lines are
+/// given, at most 50, each a product with 1 to 10,000 of it, adding up to
+/// the quantity.
+pub fn check_goods(quantity: u32, lines: &[GoodsLine]) -> Result<(), DomainError> {
+    if quantity == 0 || quantity > MAX_QUANTITY {
+        return Err(DomainError::invalid("quantity", "must be 1 to 10000"));
+    }
+    if lines.len() > MAX_LIST_ITEMS {
+        return Err(DomainError::invalid(
+            "lines",
+            format!(
+                "has {} lines; at most {MAX_LIST_ITEMS} are allowed",
+                lines.len()
+            ),
+        ));
+    }
+    for line in lines {
+        require_short("lines.product", &line.product)?;
+        if let Some(spec) = &line.spec {
+            require_short("lines.spec", spec)?;
+        }
+        if line.quantity == 0 || line.quantity > MAX_QUANTITY {
+            return Err(DomainError::invalid("lines.quantity", "must be 1 to 10000"));
+        }
+    }
+    let total: u64 = lines.iter().map(|line| u64::from(line.quantity)).sum();
+    if !lines.is_empty() && total != u64::from(quantity) {
+        return Err(DomainError::invalid(
+            "lines",
+            format!("add up to {total}, not the quantity {quantity}"),
+        ));
+    }
+    Ok(())
+}
+
 /// The customer as the registration form (售后服务登记表) records them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]

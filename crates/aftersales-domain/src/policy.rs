@@ -170,6 +170,10 @@ pub struct Policy {
     /// revisited (维修后3天内回访).
     #[serde(default = "default_repair_revisit_days")]
     pub repair_revisit_days: u32,
+    /// A reship order ships only once the department head signed it off
+    /// (重发单: 部门主管签字).
+    #[serde(default)]
+    pub reship_sign_off_required: bool,
 }
 
 fn default_repair_revisit_days() -> u32 {
@@ -244,6 +248,7 @@ impl Default for Policy {
             repair_turnaround_days: [4, 8, 16],
             follow_up_hours: default_follow_up_hours(),
             repair_revisit_days: default_repair_revisit_days(),
+            reship_sign_off_required: false,
         }
     }
 }

@@ -475,6 +475,8 @@ fn evolve(view: &mut CaseView, event: &CaseEvent) {
                 view.exchange = Some("reship_ordered".to_owned());
             }
         }
+        // The reship register shows who signed it off.
+        CaseEvent::ReshipOrderSignedOff(_) => {}
         CaseEvent::ReshipOrderShipped(_) => {
             if view.exchange.is_some() {
                 view.exchange = Some("shipped".to_owned());

@@ -12,7 +12,7 @@ use super::events::{
 };
 use crate::model::{
     CallDirection, CallOutcome, Category, ContactChannel, Customer, Department, FollowUpStatus,
-    Order, ParcelClass, Priority, Problem, Product, RefundKind, Resolution, ReturnCause,
+    GoodsLine, Order, ParcelClass, Priority, Problem, Product, RefundKind, Resolution, ReturnCause,
     RevisitKind, RevisitOutcome, WarrantyStatus,
 };
 use crate::money::Money;
@@ -57,6 +57,7 @@ crate::domain_commands! {
         RecordAdvancedPostage => [Agent, Supervisor],
         ReimbursePostage => [Finance],
         CreateReshipOrder => [Agent, Supervisor],
+        SignOffReshipOrder => [Supervisor],
         ShipReshipOrder => [Warehouse],
         RequestRefund => [Agent, Supervisor, Integration],
         RecordPlatformRefundDeadline => [Agent, Supervisor, Finance],
@@ -332,6 +333,10 @@ pub struct AuthoriseReturn {
 pub struct ReceiveReturnParcel {
     pub tracking_no: String,
     pub quantity: u32,
+    /// The goods line by line (product, 规格, quantity), adding up to the
+    /// quantity; none: the case's product.
+    #[serde(default)]
+    pub lines: Vec<GoodsLine>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -365,6 +370,10 @@ pub struct RequestExchange {
 pub struct ReceiveExchangeParcel {
     pub tracking_no: String,
     pub quantity: u32,
+    /// The goods line by line (product, 规格, quantity), adding up to the
+    /// quantity; none: the case's product.
+    #[serde(default)]
+    pub lines: Vec<GoodsLine>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -392,6 +401,17 @@ pub struct CreateReshipOrder {
     pub verified_by_weight: Option<bool>,
     #[serde(default)]
     pub approval_id: Option<Uuid>,
+    /// The goods line by line (product, 规格, quantity), adding up to the
+    /// quantity; none: one line of `stock_name`.
+    #[serde(default)]
+    pub lines: Vec<GoodsLine>,
+}
+
+/// The department head signs the reship order (重发单: 部门主管签字).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignOffReshipOrder {
+    pub reship_order_id: Uuid,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use crate::model::{
     CallDirection, CallOutcome, Category, ContactChannel, Customer, Department, FollowUpStatus,
-    Order, ParcelClass, PostageBearer, Priority, Problem, Product, RefundKind, Resolution,
-    ReturnCause, RevisitKind, RevisitOutcome, WarrantyStatus,
+    GoodsLine, Order, ParcelClass, PostageBearer, Priority, Problem, Product, RefundKind,
+    Resolution, ReturnCause, RevisitKind, RevisitOutcome, WarrantyStatus,
 };
 use crate::money::Money;
 
@@ -53,6 +53,7 @@ crate::domain_events! {
         PostageAdvancedByCustomer = "PostageAdvancedByCustomer",
         PostageReimbursed = "PostageReimbursed",
         ReshipOrderCreated = "ReshipOrderCreated",
+        ReshipOrderSignedOff = "ReshipOrderSignedOff",
         ReshipOrderShipped = "ReshipOrderShipped",
         RefundRequested = "RefundRequested",
         PlatformRefundDeadlineRecorded = "PlatformRefundDeadlineRecorded",
@@ -414,6 +415,8 @@ pub struct ReturnParcelReceived {
     pub tracking_no: String,
     pub quantity: u32,
     pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<GoodsLine>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -447,6 +450,8 @@ pub struct ExchangeParcelReceived {
     pub tracking_no: String,
     pub quantity: u32,
     pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<GoodsLine>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -468,6 +473,15 @@ pub struct ReshipOrderCreated {
     pub stock_name: String,
     pub quantity: u32,
     pub reason: String,
+    pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<GoodsLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ReshipOrderSignedOff {
+    pub reship_order_id: Uuid,
+    pub signed_off_by: String,
     pub at: DateTime<Utc>,
 }
 

@@ -180,6 +180,7 @@ pub struct Claim {
 #[derive(Debug, Clone)]
 pub struct ReshipOrder {
     pub shipped: bool,
+    pub signed_off: bool,
 }
 
 /// The case aggregate (售后工单), stream `case-<id>`.
@@ -418,8 +419,18 @@ impl Case {
                 self.postage_reimbursed = Some(add(self.postage_reimbursed, e.amount));
             }
             CaseEvent::ReshipOrderCreated(e) => {
-                self.reship_orders
-                    .insert(e.reship_order_id, ReshipOrder { shipped: false });
+                self.reship_orders.insert(
+                    e.reship_order_id,
+                    ReshipOrder {
+                        shipped: false,
+                        signed_off: false,
+                    },
+                );
+            }
+            CaseEvent::ReshipOrderSignedOff(e) => {
+                if let Some(order) = self.reship_orders.get_mut(&e.reship_order_id) {
+                    order.signed_off = true;
+                }
             }
             CaseEvent::ReshipOrderShipped(e) => {
                 if let Some(order) = self.reship_orders.get_mut(&e.reship_order_id) {

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aftersales_domain::audit::hundredths_half_up;
 use aftersales_domain::case::SlaClock;
-use aftersales_domain::model::{Category, Priority};
+use aftersales_domain::model::{Category, GoodsLine, Priority};
 use chrono::NaiveDate;
 use serde_json::{json, Value};
 
@@ -24,9 +24,16 @@ pub const REPORTS: &[(&str, &str)] = &[
     ("work-log", "Daily work log (工作日志)"),
     (
         "returns",
-        "Return register (退件表) with running total per product",
+        "Return register (退件表) with running total per product and specification",
     ),
-    ("reships", "Reship register (重发单)"),
+    (
+        "reships",
+        "Reship register (重发单) with running total per product and specification",
+    ),
+    (
+        "factory-returns",
+        "Quality faults to return to the factory, by month, product and specification (出厂问题产品汇总返厂)",
+    ),
     ("parcels", "Damaged and lost parcel register"),
     ("reminders", "Payment-reminder detail (催款明细)"),
     (
@@ -111,6 +118,7 @@ pub async fn build(db: &ReadDb, name: &str, period: Period) -> Result<Table, Pro
         "work-log" => work_log(facts.load(WORK_LOG, as_work_log).await?),
         "returns" => returns(facts.all(CASE, as_case).await?, period),
         "reships" => reships(facts.load(RESHIP, as_reship).await?),
+        "factory-returns" => factory_returns(facts.all(CASE, as_case).await?, period),
         "parcels" => parcels(facts.all(CASE, as_case).await?, period),
         "reminders" => reminders(
             facts.load(REMINDER, as_reminder).await?,
@@ -304,19 +312,47 @@ fn work_log(mut rows: Vec<WorkLogRow>) -> Table {
     )
 }
 
+/// The running total of each product and specification down a register.
+#[derive(Default)]
+struct RunningTotals<'r>(HashMap<(&'r str, Option<&'r str>), u64>);
+
+impl<'r> RunningTotals<'r> {
+    fn add(&mut self, line: &'r GoodsLine) -> u64 {
+        let total = self
+            .0
+            .entry((line.product.as_str(), line.spec.as_deref()))
+            .or_default();
+        *total += u64::from(line.quantity);
+        *total
+    }
+}
+
+/// 退件表: a line per product and specification of each parcel that came
+/// back; the parcel's inspection and restocking repeat on each of its lines.
 fn returns(cases: Vec<CaseFacts>, period: Period) -> Table {
     let mut rows: Vec<_> = cases
         .iter()
-        .flat_map(|case| case.returns.iter().map(move |r| (case.case_id, r)))
+        .flat_map(|case| case.returns.iter().map(move |r| (case, r)))
         .filter(|(_, r)| period.contains(r.day))
+        .flat_map(|(case, r)| r.lines.iter().map(move |line| (case, r, line)))
         .collect();
-    rows.sort_by(|a, b| (a.1.day, &a.1.product, a.0).cmp(&(b.1.day, &b.1.product, b.0)));
-    let mut running: HashMap<&str, u64> = HashMap::new();
+    rows.sort_by(|a, b| {
+        (a.1.day, &a.2.product, &a.2.spec, a.0.case_id).cmp(&(
+            b.1.day,
+            &b.2.product,
+            &b.2.spec,
+            b.0.case_id,
+        ))
+    });
+    let mut running = RunningTotals::default();
     Table::new(
         &[
             "day",
             "case",
+            "buyer_id",
+            "order_no",
             "product",
+            "spec",
             "quantity",
             "running_total",
             "tracking_no",
@@ -325,15 +361,16 @@ fn returns(cases: Vec<CaseFacts>, period: Period) -> Table {
             "restocked",
             "received_by",
         ],
-        rows.into_iter().map(|(case_id, r)| {
-            let total = running.entry(r.product.as_str()).or_default();
-            *total += u64::from(r.quantity);
+        rows.into_iter().map(|(case, r, line)| {
             vec![
                 json!(r.day),
-                json!(case_ref(&case_id)),
-                json!(r.product),
-                json!(r.quantity),
-                json!(*total),
+                json!(case_ref(&case.case_id)),
+                json!(case.buyer_id),
+                json!(case.order_no),
+                json!(line.product),
+                json!(line.spec),
+                json!(line.quantity),
+                json!(running.add(line)),
                 json!(r.tracking_no),
                 json!(r.cause),
                 json!(r.resellable),
@@ -344,29 +381,95 @@ fn returns(cases: Vec<CaseFacts>, period: Period) -> Table {
     )
 }
 
-fn reships(mut rows: Vec<ReshipRow>) -> Table {
-    rows.sort_by_key(|r| (r.day, r.case_id));
+/// 重发单: a line per product and specification of each reship order.
+fn reships(mut orders: Vec<ReshipRow>) -> Table {
+    orders.sort_by_key(|r| (r.day, r.case_id));
+    let mut running = RunningTotals::default();
     Table::new(
         &[
             "day",
             "case",
+            "buyer_id",
+            "order_no",
             "filled_by",
+            "signed_off_by",
             "product",
+            "spec",
             "quantity",
+            "running_total",
             "reason",
             "carrier",
             "tracking_no",
         ],
-        rows.into_iter().map(|r| {
+        orders
+            .iter()
+            .flat_map(|r| r.lines.iter().map(move |line| (r, line)))
+            .map(|(r, line)| {
+                vec![
+                    json!(r.day),
+                    json!(case_ref(&r.case_id)),
+                    json!(r.buyer_id),
+                    json!(r.order_no),
+                    json!(r.filled_by),
+                    json!(r.signed_off_by),
+                    json!(line.product),
+                    json!(line.spec),
+                    json!(line.quantity),
+                    json!(running.add(line)),
+                    json!(r.reason),
+                    json!(r.carrier),
+                    json!(r.tracking_no),
+                ]
+            }),
+    )
+}
+
+/// 出厂问题产品汇总返厂: what came back for a quality fault, totalled by the
+/// month it arrived, product and specification: a month's batch for the
+/// factory.
+fn factory_returns(cases: Vec<CaseFacts>, period: Period) -> Table {
+    #[derive(Default)]
+    struct Batch<'c> {
+        quantity: u64,
+        parcels: BTreeSet<&'c str>,
+        cases: BTreeSet<uuid::Uuid>,
+    }
+    let mut batches: BTreeMap<(String, &str, Option<&str>), Batch> = BTreeMap::new();
+    for case in &cases {
+        for parcel in &case.returns {
+            if parcel.cause.as_deref() != Some("quality") || !period.contains(parcel.day) {
+                continue;
+            }
+            for line in &parcel.lines {
+                let month = parcel.day.format("%Y-%m").to_string();
+                let batch = batches
+                    .entry((month, line.product.as_str(), line.spec.as_deref()))
+                    .or_default();
+                batch.quantity += u64::from(line.quantity);
+                batch.parcels.insert(parcel.tracking_no.as_str());
+                batch.cases.insert(case.case_id);
+            }
+        }
+    }
+    Table::new(
+        &[
+            "month",
+            "product",
+            "spec",
+            "quantity",
+            "parcels",
+            "cases",
+            "tracking_nos",
+        ],
+        batches.into_iter().map(|((month, product, spec), batch)| {
             vec![
-                json!(r.day),
-                json!(case_ref(&r.case_id)),
-                json!(r.filled_by),
-                json!(r.product),
-                json!(r.quantity),
-                json!(r.reason),
-                json!(r.carrier),
-                json!(r.tracking_no),
+                json!(month),
+                json!(product),
+                json!(spec),
+                json!(batch.quantity),
+                json!(batch.parcels.len()),
+                json!(batch.cases.len()),
+                json!(batch.parcels.into_iter().collect::<Vec<_>>().join(" ")),
             ]
         }),
     )

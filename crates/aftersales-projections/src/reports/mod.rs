@@ -11,9 +11,11 @@ use std::collections::BTreeMap;
 use aftersales_domain::audit::AuditEvent;
 use aftersales_domain::case::{
     CaseEvent, DepartmentResponded, ExchangeParcelReceived, HandoffConfirmed, HandoffEscalated,
-    ReturnParcelReceived, SlaClock,
+    ReshipOrderShipped, ReshipOrderSignedOff, ReturnParcelReceived, SlaClock,
 };
-use aftersales_domain::model::{Category, Department, ParcelClass, Priority, RevisitOutcome};
+use aftersales_domain::model::{
+    Category, Department, GoodsLine, ParcelClass, Priority, RevisitOutcome,
+};
 use aftersales_domain::reminder::ReminderEvent;
 use aftersales_domain::repair::RepairEvent;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -84,6 +86,12 @@ pub struct CaseFacts {
     pub case_id: Uuid,
     pub customer: String,
     pub phone: String,
+    /// The buyer's id on the platform (买家ID), as registered.
+    #[serde(default)]
+    pub buyer_id: Option<String>,
+    /// The order's number (订单号), as registered.
+    #[serde(default)]
+    pub order_no: Option<String>,
     pub category: Category,
     pub priority: Priority,
     pub product: String,
@@ -153,12 +161,13 @@ pub struct WorkLogRow {
     pub last_action: String,
 }
 
-/// 退件表
+/// 退件表: one parcel that came back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReturnRow {
     pub day: NaiveDate,
-    pub product: String,
-    pub quantity: u32,
+    /// What the parcel held, line by line: as the warehouse counted it, or
+    /// the case's product when it gave no lines.
+    pub lines: Vec<GoodsLine>,
     pub tracking_no: String,
     pub cause: Option<String>,
     pub resellable: Option<bool>,
@@ -166,14 +175,18 @@ pub struct ReturnRow {
     pub received_by: String,
 }
 
-/// 重发单
+/// 重发单: one reship order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReshipRow {
     pub day: NaiveDate,
     pub case_id: Uuid,
+    pub buyer_id: Option<String>,
+    pub order_no: Option<String>,
     pub filled_by: String,
-    pub product: String,
-    pub quantity: u32,
+    /// The department head who signed it (部门主管签字).
+    pub signed_off_by: Option<String>,
+    /// What it sends, line by line.
+    pub lines: Vec<GoodsLine>,
     pub reason: String,
     pub tracking_no: Option<String>,
     pub carrier: Option<String>,
@@ -313,7 +326,7 @@ macro_rules! doc_mut {
 impl Projection for Reports {
     type Doc = ReportDoc;
     const NAME: &'static str = "reports";
-    const VERSION: u32 = 8;
+    const VERSION: u32 = 9;
 
     fn reads(&self, event: &Envelope, keys: &mut Vec<DocKey>) {
         let id = event.aggregate_id.to_string();
@@ -323,8 +336,14 @@ impl Projection for Reports {
                 keys.push((AGENT, event.actor().to_owned()));
                 keys.push((WORK_LOG, work_log_key(event)));
                 match case_event {
-                    CaseEvent::ReshipOrderShipped(e) => {
-                        keys.push((RESHIP, e.reship_order_id.to_string()));
+                    CaseEvent::ReshipOrderShipped(ReshipOrderShipped {
+                        reship_order_id, ..
+                    })
+                    | CaseEvent::ReshipOrderSignedOff(ReshipOrderSignedOff {
+                        reship_order_id,
+                        ..
+                    }) => {
+                        keys.push((RESHIP, reship_order_id.to_string()));
                     }
                     CaseEvent::DepartmentResponded(DepartmentResponded { handoff_id, .. })
                     | CaseEvent::HandoffConfirmed(HandoffConfirmed { handoff_id, .. })
@@ -454,6 +473,8 @@ fn apply_case(
                 case_id: event.aggregate_id,
                 customer: e.customer.name.clone(),
                 phone: e.customer.phone.clone(),
+                buyer_id: e.customer.buyer_id.clone(),
+                order_no: e.order.as_ref().map(|order| order.order_no.clone()),
                 category: e.category,
                 priority: e.priority,
                 product: e.product.name.clone(),
@@ -559,18 +580,19 @@ fn apply_case(
         CaseEvent::ReturnParcelReceived(ReturnParcelReceived {
             tracking_no,
             quantity,
+            lines,
             ..
         })
         | CaseEvent::ExchangeParcelReceived(ExchangeParcelReceived {
             tracking_no,
             quantity,
+            lines,
             ..
         }) => {
             let cause = case.return_cause.clone();
             case.returns.push(ReturnRow {
                 day,
-                product: case.product.clone(),
-                quantity: *quantity,
+                lines: lines_or(lines, &case.product, *quantity),
                 tracking_no: tracking_no.clone(),
                 cause,
                 resellable: None,
@@ -591,9 +613,11 @@ fn apply_case(
                 ReportDoc::Reship(ReshipRow {
                     day,
                     case_id: event.aggregate_id,
+                    buyer_id: case.buyer_id.clone(),
+                    order_no: case.order_no.clone(),
                     filled_by: event.actor().to_owned(),
-                    product: e.stock_name.clone(),
-                    quantity: e.quantity,
+                    signed_off_by: None,
+                    lines: lines_or(&e.lines, &e.stock_name, e.quantity),
                     reason: e.reason.clone(),
                     tracking_no: None,
                     carrier: None,
@@ -608,9 +632,11 @@ fn apply_case(
                 ReportDoc::Reship(ReshipRow {
                     day,
                     case_id: event.aggregate_id,
+                    buyer_id: case.buyer_id.clone(),
+                    order_no: case.order_no.clone(),
                     filled_by: event.actor().to_owned(),
-                    product: e.items.clone(),
-                    quantity: 1,
+                    signed_off_by: None,
+                    lines: lines_or(&[], &e.items, 1),
                     reason: e.reason.clone(),
                     tracking_no: Some(e.tracking_no.clone()),
                     carrier: Some(e.carrier.clone()),
@@ -685,11 +711,19 @@ fn apply_case(
     }
     let case = case.clone();
     apply_handoff(event, case_event, docs);
-    if let CaseEvent::ReshipOrderShipped(e) = case_event {
-        if let Some(reship) = doc_mut!(docs, RESHIP, &e.reship_order_id.to_string(), Reship) {
-            reship.tracking_no = Some(e.tracking_no.clone());
-            reship.carrier = Some(e.carrier.clone());
+    match case_event {
+        CaseEvent::ReshipOrderSignedOff(e) => {
+            if let Some(reship) = doc_mut!(docs, RESHIP, &e.reship_order_id.to_string(), Reship) {
+                reship.signed_off_by = Some(e.signed_off_by.clone());
+            }
         }
+        CaseEvent::ReshipOrderShipped(e) => {
+            if let Some(reship) = doc_mut!(docs, RESHIP, &e.reship_order_id.to_string(), Reship) {
+                reship.tracking_no = Some(e.tracking_no.clone());
+                reship.carrier = Some(e.carrier.clone());
+            }
+        }
+        _ => {}
     }
     if let Some((collection, key, doc)) = row {
         docs.put(collection, key, doc);
@@ -749,6 +783,20 @@ fn agent_facts<'d>(docs: &'d mut Docs<ReportDoc>, agent: &str) -> &'d mut AgentF
     match docs.get_mut(AGENT, agent) {
         Some(ReportDoc::Agent(facts)) => facts,
         _ => unreachable!("the agent document was just written"),
+    }
+}
+
+/// A register's lines: those given, or one line of `product` when none
+/// were.
+fn lines_or(lines: &[GoodsLine], product: &str, quantity: u32) -> Vec<GoodsLine> {
+    if lines.is_empty() {
+        vec![GoodsLine {
+            product: product.to_owned(),
+            spec: None,
+            quantity,
+        }]
+    } else {
+        lines.to_vec()
     }
 }
 

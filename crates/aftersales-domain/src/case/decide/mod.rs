@@ -96,6 +96,7 @@ impl Case {
             CaseCommand::RecordAdvancedPostage(c) => self.record_advanced_postage(c, ctx),
             CaseCommand::ReimbursePostage(c) => self.reimburse_postage(c, ctx),
             CaseCommand::CreateReshipOrder(c) => self.create_reship_order(c, ctx),
+            CaseCommand::SignOffReshipOrder(c) => self.sign_off_reship_order(c, ctx),
             CaseCommand::ShipReshipOrder(c) => self.ship_reship_order(c, ctx),
             CaseCommand::RequestRefund(c) => self.request_refund(c, ctx),
             CaseCommand::RecordPlatformRefundDeadline(c) => {

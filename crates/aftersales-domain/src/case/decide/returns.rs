@@ -1,6 +1,8 @@
 //! Returns (退货 SOP), exchanges (换货 SOP), the postage the buyer advanced and
 //! reship orders for what the warehouse left out.
 
+use uuid::Uuid;
+
 use super::Decision;
 use crate::aggregate::Context;
 use crate::case::commands::*;
@@ -8,7 +10,8 @@ use crate::case::events::*;
 use crate::case::state::*;
 use crate::error::DomainError;
 use crate::model::{
-    check_list, check_optional, require_short, require_text, ReturnCause, MAX_LIST_ITEMS,
+    check_goods, check_list, check_optional, require_short, require_text, ReturnCause,
+    MAX_LIST_ITEMS,
 };
 
 impl Case {
@@ -65,14 +68,13 @@ impl Case {
     ) -> Decision {
         let now = ctx.now;
         require_short("tracking_no", &c.tracking_no)?;
-        if c.quantity == 0 || c.quantity > 10_000 {
-            return Err(DomainError::invalid("quantity", "must be 1 to 10000"));
-        }
+        check_goods(c.quantity, &c.lines)?;
         self.return_at(ReturnStage::Authorised)?;
         Ok(vec![ReturnParcelReceived {
             tracking_no: c.tracking_no.clone(),
             quantity: c.quantity,
             at: now,
+            lines: c.lines.clone(),
         }
         .into()])
     }
@@ -143,9 +145,7 @@ impl Case {
     ) -> Decision {
         let now = ctx.now;
         require_short("tracking_no", &c.tracking_no)?;
-        if c.quantity == 0 || c.quantity > 10_000 {
-            return Err(DomainError::invalid("quantity", "must be 1 to 10000"));
-        }
+        check_goods(c.quantity, &c.lines)?;
         if self.exchange_cause.is_none() {
             return Err(DomainError::NoReturnOrExchange);
         }
@@ -158,6 +158,7 @@ impl Case {
             tracking_no: c.tracking_no.clone(),
             quantity: c.quantity,
             at: now,
+            lines: c.lines.clone(),
         }
         .into()])
     }
@@ -207,9 +208,7 @@ impl Case {
         let now = ctx.now;
         require_short("stock_name", &c.stock_name)?;
         require_text("reason", &c.reason)?;
-        if c.quantity == 0 || c.quantity > 10_000 {
-            return Err(DomainError::invalid("quantity", "must be 1 to 10000"));
-        }
+        check_goods(c.quantity, &c.lines)?;
         if self.reship_orders.contains_key(&c.reship_order_id) {
             return Err(DomainError::AlreadyDone {
                 what: "this reship order was created",
@@ -236,24 +235,48 @@ impl Case {
             quantity: c.quantity,
             reason: c.reason.clone(),
             at: now,
+            lines: c.lines.clone(),
         }
         .into()])
+    }
+
+    pub(super) fn sign_off_reship_order(
+        &self,
+        c: &SignOffReshipOrder,
+        ctx: &Context<'_>,
+    ) -> Decision {
+        let order = self.reship_order(c.reship_order_id)?;
+        if order.signed_off {
+            return Err(DomainError::AlreadyDone {
+                what: "the reship order was signed off",
+            });
+        }
+        Ok(vec![ReshipOrderSignedOff {
+            reship_order_id: c.reship_order_id,
+            signed_off_by: ctx.actor.id.clone(),
+            at: ctx.now,
+        }
+        .into()])
+    }
+
+    fn reship_order(&self, id: Uuid) -> Result<&ReshipOrder, DomainError> {
+        self.reship_orders.get(&id).ok_or(DomainError::Unknown {
+            what: "reship order",
+        })
     }
 
     pub(super) fn ship_reship_order(&self, c: &ShipReshipOrder, ctx: &Context<'_>) -> Decision {
         let now = ctx.now;
         require_short("tracking_no", &c.tracking_no)?;
         require_short("carrier", &c.carrier)?;
-        let order = self
-            .reship_orders
-            .get(&c.reship_order_id)
-            .ok_or(DomainError::Unknown {
-                what: "reship order",
-            })?;
+        let order = self.reship_order(c.reship_order_id)?;
         if order.shipped {
             return Err(DomainError::AlreadyDone {
                 what: "the reship order was shipped",
             });
+        }
+        if ctx.policy.reship_sign_off_required && !order.signed_off {
+            return Err(DomainError::ReshipNotSignedOff);
         }
         Ok(vec![ReshipOrderShipped {
             reship_order_id: c.reship_order_id,

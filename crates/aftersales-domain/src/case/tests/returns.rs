@@ -55,6 +55,7 @@ fn a_return_is_received_inspected_and_restocked_in_order() {
     let receive = ReceiveReturnParcel {
         tracking_no: "YT123".into(),
         quantity: 1,
+        lines: Vec::new(),
     };
     assert!(matches!(
         warehouse(case).when(receive.clone()),
@@ -136,6 +137,7 @@ fn a_buyer_s_own_exchange_needs_resellable_goods_and_postage_is_reimbursed_only_
     let receive = ReceiveExchangeParcel {
         tracking_no: "SF100200300".into(),
         quantity: 1,
+        lines: Vec::new(),
     };
     let warehouse = |s: Scenario| s.by("wh-1", Role::Warehouse);
     assert_eq!(
@@ -196,6 +198,7 @@ fn an_unverified_short_shipment_is_reshipped_only_after_approval() {
         reason: "少发赠品".into(),
         verified_by_weight: Some(false),
         approval_id: Some(id(71)),
+        lines: Vec::new(),
     };
     assert_eq!(
         case.when(reship_order.clone()),
@@ -215,4 +218,118 @@ fn an_unverified_short_shipment_is_reshipped_only_after_approval() {
         })
         .by("agent-1", Role::Agent);
     assert!(case.when(reship_order).is_ok());
+}
+
+fn line(product: &str, spec: &str, quantity: u32) -> GoodsLine {
+    GoodsLine {
+        product: product.into(),
+        spec: Some(spec.into()),
+        quantity,
+    }
+}
+
+/// 退件表: a parcel's lines name product and specification and add up to
+/// its quantity; lines that do not are refused and record nothing.
+#[test]
+fn a_returned_parcel_s_lines_add_up_to_its_quantity() {
+    let case = open_case(Priority::P2, PlatformState::TradeSucceeded)
+        .then_apply(return_request(ReturnCause::Quality, false, false))
+        .then_apply(AuthoriseReturn {
+            return_address: "仓库".into(),
+        })
+        .by("wh-1", Role::Warehouse);
+    let receive = |quantity, lines| ReceiveReturnParcel {
+        tracking_no: "YT9".into(),
+        quantity,
+        lines,
+    };
+    let two_lines = vec![line("T恤", "红/L", 2), line("T恤", "白/M", 1)];
+    let received = only(case.when(receive(3, two_lines.clone())), |e| match e {
+        CaseEvent::ReturnParcelReceived(r) => Some(r.clone()),
+        _ => None,
+    });
+    assert_eq!(received.lines, two_lines);
+    assert!(matches!(
+        case.when(receive(4, two_lines)),
+        Err(DomainError::Invalid { field: "lines", .. })
+    ));
+    assert!(matches!(
+        case.when(receive(1, vec![line("T恤", "红/L", 0)])),
+        Err(DomainError::Invalid {
+            field: "lines.quantity",
+            ..
+        })
+    ));
+    assert!(matches!(
+        case.when(receive(1, vec![line("", "红/L", 1)])),
+        Err(DomainError::Invalid {
+            field: "lines.product",
+            ..
+        })
+    ));
+    assert!(matches!(
+        case.when(receive(
+            51,
+            (0..51).map(|_| line("袜子", "均码", 1)).collect()
+        )),
+        Err(DomainError::Invalid { field: "lines", .. })
+    ));
+}
+
+/// 重发单: the department head signs a reship order once; a shop whose
+/// policy asks for the signature ships none without it.
+#[test]
+fn a_reship_order_is_signed_off_by_the_department_head_before_it_ships_where_the_policy_says() {
+    let case = given(vec![]).then_apply(register(
+        Priority::P2,
+        Category::WarehouseError,
+        Some(PlatformState::TradeSucceeded),
+    ));
+    let case = case.then_apply(CreateReshipOrder {
+        reship_order_id: id(70),
+        stock_name: "T恤".into(),
+        quantity: 2,
+        reason: "少发".into(),
+        verified_by_weight: Some(true),
+        approval_id: None,
+        lines: vec![line("T恤", "红/L", 1), line("T恤", "白/M", 1)],
+    });
+    let ship = ShipReshipOrder {
+        reship_order_id: id(70),
+        tracking_no: "SF1".into(),
+        carrier: "顺丰".into(),
+    };
+    let sign = SignOffReshipOrder {
+        reship_order_id: id(70),
+    };
+    let mut strict = case.by("wh-1", Role::Warehouse);
+    strict.policy.reship_sign_off_required = true;
+    assert_eq!(
+        strict.when(ship.clone()),
+        Err(DomainError::ReshipNotSignedOff)
+    );
+    // Without the policy, the order ships unsigned as before.
+    assert!(case.by("wh-1", Role::Warehouse).when(ship.clone()).is_ok());
+    assert!(matches!(
+        case.when(sign.clone()),
+        Err(DomainError::RoleNotAllowed { .. })
+    ));
+    assert_eq!(
+        case.by("sup-1", Role::Supervisor).when(SignOffReshipOrder {
+            reship_order_id: id(99)
+        }),
+        Err(DomainError::Unknown {
+            what: "reship order"
+        })
+    );
+    let signed = case.by("sup-1", Role::Supervisor).then_apply(sign.clone());
+    assert_eq!(
+        signed.when(sign),
+        Err(DomainError::AlreadyDone {
+            what: "the reship order was signed off"
+        })
+    );
+    let mut strict = signed.by("wh-1", Role::Warehouse);
+    strict.policy.reship_sign_off_required = true;
+    assert!(strict.when(ship).is_ok());
 }
