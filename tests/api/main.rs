@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 mod closed_loop;
+mod conventions;
 mod policy;
 mod sandbox;
 mod security;
@@ -187,13 +188,19 @@ impl Service {
         self.register_as(Priority::P1, category).await
     }
 
-    async fn register_as(&self, priority: Priority, category: Category) -> Uuid {
-        let body = serde_json::to_value(registration(
-            priority,
+    /// The body of a registration, as `register` sends it.
+    fn registration_body(&self, category: Category) -> Value {
+        serde_json::to_value(registration(
+            Priority::P1,
             category,
             PlatformState::SellerShipped,
         ))
-        .unwrap();
+        .unwrap()
+    }
+
+    async fn register_as(&self, priority: Priority, category: Category) -> Uuid {
+        let mut body = self.registration_body(category);
+        body["priority"] = json!(priority);
         let (status, headers, accepted) = self.post("/v1/cases", &self.agent, &body).await;
         assert_eq!(status, StatusCode::CREATED, "{accepted}");
         let id: Uuid = accepted["id"].as_str().unwrap().parse().unwrap();
@@ -424,6 +431,34 @@ async fn idempotent_retries(db: TestDb) {
         .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(created["id"], retried["id"]);
+}
+
+/// The agent who takes a call and registers the case goes on with it: the
+/// customer shows to them until the case is assigned to someone else.
+async fn the_agent_who_registers_a_case_sees_its_customer_until_it_is_assigned(db: TestDb) {
+    let service = Service::start(db).await;
+    let id = service.register(Category::Logistics).await;
+    let own = service.view(id, &service.agent, 0).await;
+    assert_eq!(own["customer"]["phone"], "13912345678");
+    let (_, list) = service.get("/v1/cases?limit=500", &service.agent).await;
+    assert!(list.to_string().contains("13912345678"), "{list}");
+    let other = service.view(id, &service.other_agent, 0).await;
+    assert_eq!(other["customer"]["phone"], "139****5678");
+
+    let (status, _, _) = service
+        .post(
+            &format!("/v1/cases/{id}/assign-case"),
+            &service.supervisor,
+            &json!({"agent_id": "agent-wu"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let former = service.view(id, &service.agent, 1).await;
+    assert_eq!(former["customer"]["phone"], "139****5678");
+    let (_, list) = service.get("/v1/cases?limit=500", &service.agent).await;
+    assert!(!list.to_string().contains("13912345678"), "{list}");
+    let assignee = service.view(id, &service.other_agent, 1).await;
+    assert_eq!(assignee["customer"]["phone"], "13912345678");
 }
 
 async fn personal_data_is_masked_and_unmasked_reads_are_recorded(db: TestDb) {
@@ -829,6 +864,7 @@ on_both_backends!(
     commands_conflicts_and_roles,
     idempotent_retries,
     personal_data_is_masked_and_unmasked_reads_are_recorded,
+    the_agent_who_registers_a_case_sees_its_customer_until_it_is_assigned,
     bad_input_changes_nothing,
     rate_limit_answers_429,
     event_stream_resumes_after_a_disconnect,

@@ -626,6 +626,8 @@ async fn the_repairs_report_sets_quotes_against_caps(db: TestDb) {
     assert_consistent(&store, &read).await;
     let table = report(&read, "repairs").await;
     let row = |column| cell(&table, "tier", json!(2), column).clone();
+    // The tier's turnaround target in days (4/8/16), not the tier again.
+    assert_eq!(row("tier_days"), json!(8));
     assert_eq!(row("quoted"), json!(1));
     assert_eq!(row("quotes_minor"), json!(26_000));
     assert_eq!(row("caps_minor"), json!(30_000));

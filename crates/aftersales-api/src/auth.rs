@@ -17,13 +17,16 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub key: KeyInfo,
+    quota: QuotaSlot,
 }
 
 impl Caller {
     /// Takes what work beyond the request itself costs from the caller's
     /// rate, before the work starts.
     pub fn spend(&self, state: &AppState, cost: Cost) -> Result<(), ApiError> {
-        state.inner.limiter.take(&self.key.id, cost)
+        let left = state.inner.limiter.take(&self.key.id, cost);
+        self.quota.record(&left);
+        left.map(|_| ())
     }
 
     /// The actor recorded in the metadata of the events the request causes.
@@ -115,8 +118,48 @@ impl FromRequestParts<AppState> for Caller {
                 "the API key is unknown or revoked",
             ));
         };
-        state.inner.limiter.take(&key.id, Cost::Request)?;
-        Ok(Self { key })
+        let quota = parts
+            .extensions
+            .get::<QuotaSlot>()
+            .cloned()
+            .unwrap_or_default();
+        let left = state.inner.limiter.take(&key.id, Cost::Request);
+        quota.record(&left);
+        left?;
+        Ok(Self { key, quota })
+    }
+}
+
+/// What is left of the caller's rate after a request, for the answer's
+/// `RateLimit` header: the tokens left, or the refusal.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum QuotaLeft {
+    Tokens(f64),
+    Refused,
+}
+
+/// Where the request's key check leaves what remains of its rate, for the
+/// layer that answers to read ([`crate::rate_limit_headers`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct QuotaSlot(std::sync::Arc<Mutex<Option<QuotaLeft>>>);
+
+impl QuotaSlot {
+    fn record(&self, left: &Result<f64, ApiError>) {
+        let left = match left {
+            Ok(tokens) => QuotaLeft::Tokens(*tokens),
+            Err(_) => QuotaLeft::Refused,
+        };
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(left);
+    }
+
+    pub(crate) fn left(&self) -> Option<QuotaLeft> {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -199,13 +242,35 @@ impl RateLimiter {
     /// Takes a request's worth of tokens: for the bucket of a client
     /// address, where every attempt is alike.
     pub(crate) fn check(&self, key: &str) -> Result<(), ApiError> {
-        self.take(key, Cost::Request)
+        self.take(key, Cost::Request).map(|_| ())
     }
 
-    /// Takes `cost`'s tokens from `key`'s bucket, or refuses with the wait
-    /// until they are there. Work that costs more than a full bucket holds
-    /// beside its request takes all of it: it must stay possible.
-    pub(crate) fn take(&self, key: &str, cost: Cost) -> Result<(), ApiError> {
+    /// The `RateLimit-Policy` and `RateLimit` header values (IETF
+    /// draft-ietf-httpapi-ratelimit-headers) of a key's bucket: the quota is
+    /// the burst, its window the seconds an empty bucket takes to fill; the
+    /// reset is when this bucket will be full again.
+    pub(crate) fn headers(&self, left: QuotaLeft) -> (String, String) {
+        let tokens = match left {
+            QuotaLeft::Tokens(tokens) => tokens.max(0.0),
+            QuotaLeft::Refused => 0.0,
+        };
+        let window = (self.burst / self.rate).ceil() as u64;
+        let reset = ((self.burst - tokens) / self.rate).ceil() as u64;
+        (
+            format!(
+                "\"default\";q={};w={}",
+                self.burst.floor() as u64,
+                window.max(1)
+            ),
+            format!("\"default\";r={};t={reset}", tokens.floor() as u64),
+        )
+    }
+
+    /// Takes `cost`'s tokens from `key`'s bucket and says how many are left,
+    /// or refuses with the wait until they are there. Work that costs more
+    /// than a full bucket holds beside its request takes all of it: it must
+    /// stay possible.
+    pub(crate) fn take(&self, key: &str, cost: Cost) -> Result<f64, ApiError> {
         let cost = match cost {
             Cost::Request => cost.tokens(),
             // Taken after the request's own token, which it must leave room for.
@@ -229,7 +294,7 @@ impl RateLimiter {
         *last = now;
         if *tokens >= cost {
             *tokens -= cost;
-            Ok(())
+            Ok(*tokens)
         } else {
             let wait = ((cost - *tokens) / self.rate).ceil();
             Err(ApiError::RateLimited {

@@ -288,10 +288,20 @@ where
         .find(|name| *name != R::CREATE && kebab(name) == action)
         .ok_or_else(|| ApiError::NotFound(format!("no command {action:?} on {}", R::COLLECTION)))?;
     let key = idempotency_key(&headers)?;
-    idempotent(&state, &caller, &path, key.as_deref(), body, |bytes| {
+    let answer = idempotent(&state, &caller, &path, key.as_deref(), body, |bytes| {
         execute::<R>(&state, &caller, id, name, &headers, key.as_deref(), bytes)
     })
-    .await
+    .await;
+    // Counted under the command's own route, which a known command name
+    // makes one of a fixed few.
+    let mut response = answer.into_response();
+    response
+        .extensions_mut()
+        .insert(crate::metrics::Route(format!(
+            "/v1/{}/{{id}}/{action}",
+            R::COLLECTION
+        )));
+    Ok(response)
 }
 
 pub(crate) fn parse_id(id: &str) -> Result<Uuid, ApiError> {

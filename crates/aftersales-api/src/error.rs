@@ -22,6 +22,8 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("the resource does not answer this method")]
+    MethodNotAllowed,
     #[error("the request body is not JSON: {0}")]
     MalformedJson(String),
     #[error("{message}")]
@@ -77,6 +79,7 @@ impl ApiError {
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
             Self::InvalidRequest { .. } | Self::IdempotencyKeyReused => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -102,6 +105,7 @@ impl ApiError {
             Self::Unauthenticated(_) => "unauthenticated",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not-found",
+            Self::MethodNotAllowed => "method-not-allowed",
             Self::MalformedJson(_) => "malformed-json",
             Self::InvalidRequest { .. } => "invalid-request",
             Self::UnsupportedMediaType => "unsupported-media-type",

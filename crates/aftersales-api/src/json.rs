@@ -121,16 +121,51 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
 pub fn decode<T: DeserializeOwned>(value: Value, strip: &str) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
-        let field = path
+        let parent = path
             .strip_prefix(strip)
             .map(|rest| rest.trim_start_matches('.'))
             .unwrap_or(&path);
-        let field = (!field.is_empty() && field != ".").then(|| field.to_owned());
+        let parent = if parent == "." { "" } else { parent };
+        let message = error.into_inner().to_string();
+        // serde names a missing field in its message, at its object's path.
+        let field = match missing_field(&message) {
+            Some(name) if parent.is_empty() => name.to_owned(),
+            Some(name) => format!("{parent}.{name}"),
+            None => parent.to_owned(),
+        };
         ApiError::InvalidRequest {
-            field,
-            message: error.into_inner().to_string(),
+            field: (!field.is_empty()).then_some(field),
+            message: with_expected_format(message),
         }
     })
+}
+
+fn missing_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("missing field `")?
+        .split_once('`')
+        .map(|(name, _)| name)
+}
+
+/// chrono's parse errors say what went wrong with a time, not what a time
+/// should look like.
+fn with_expected_format(message: String) -> String {
+    const CHRONO: &[&str] = &[
+        "premature end of input",
+        "input contains invalid characters",
+        "trailing input",
+        "input is out of range",
+        "input is not enough for unique date and time",
+        "no possible date and time matching input",
+    ];
+    if CHRONO.contains(&message.as_str()) {
+        format!(
+            "{message}: expected a time in RFC 3339 with its offset, such as \
+             2026-03-01T09:30:00+08:00, or a day as 2026-03-01"
+        )
+    } else {
+        message
+    }
 }
 
 #[cfg(test)]

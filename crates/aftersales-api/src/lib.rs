@@ -77,6 +77,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), bounded))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit_headers,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(middleware::from_fn_with_state(state.clone(), observed))
@@ -87,10 +91,8 @@ async fn not_found() -> ApiError {
     ApiError::NotFound("no such resource".to_owned())
 }
 
-async fn method_not_allowed() -> Response {
-    let mut response = ApiError::NotFound("no such operation".to_owned()).into_response();
-    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-    response
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }
 
 /// A panic in a handler is a bug: logged, answered 500, and the server
@@ -102,6 +104,29 @@ fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
         .unwrap_or_default();
     ApiError::Internal(format!("a handler panicked: {reason}")).into_response()
+}
+
+/// Tells an authenticated caller, on every answer, its rate and what is
+/// left of it (`RateLimit-Policy`, `RateLimit`), so that a client can slow
+/// down before it is refused.
+async fn rate_limit_headers(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let slot = auth::QuotaSlot::default();
+    request.extensions_mut().insert(slot.clone());
+    let mut response = next.run(request).await;
+    if let Some(left) = slot.left() {
+        let (policy, now) = state.inner.limiter.headers(left);
+        let headers = response.headers_mut();
+        for (name, value) in [("ratelimit-policy", policy), ("ratelimit", now)] {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+    }
+    response
 }
 
 /// Every request gets at most the configured time (except the live feed,
@@ -137,6 +162,11 @@ async fn observed(State(state): State<AppState>, mut request: Request, next: Nex
         .map(|p| p.as_str().to_owned());
     let started = std::time::Instant::now();
     let mut response = next.run(request).await;
+    let route = response
+        .extensions()
+        .get::<metrics::Route>()
+        .map(|route| route.0.clone())
+        .or(route);
     let status = response.status();
     let elapsed = started.elapsed();
     state

@@ -28,6 +28,11 @@ use tokio::sync::watch;
 
 use crate::state::AppState;
 
+/// The route a request is counted under when it is narrower than the
+/// matched path: a command's route names the command.
+#[derive(Debug, Clone)]
+pub(crate) struct Route(pub String);
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     method: String,

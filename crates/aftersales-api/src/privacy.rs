@@ -53,15 +53,16 @@ fn mask_field(value: &mut Value, field: Option<&str>, parent: Option<&str>) {
 }
 
 /// A line of a list as `caller` sees it: personal data shows only on the
-/// caller's own cases (those assigned to them). Unmasked reads of others'
-/// cases go through the case itself, and are recorded.
+/// caller's own cases (assigned to them, or registered by them and not yet
+/// assigned). Unmasked reads of others' cases go through the case itself,
+/// and are recorded.
 pub fn in_list(
     line: &impl Serialize,
-    assignee: Option<&str>,
+    owner: Option<&str>,
     caller: &Caller,
 ) -> Result<Value, ApiError> {
     let mut json = serde_json::to_value(line).map_err(|e| ApiError::Internal(e.to_string()))?;
-    if assignee != Some(caller.key.name.as_str()) {
+    if owner != Some(caller.key.name.as_str()) {
         mask(&mut json);
     }
     Ok(json)
@@ -70,8 +71,9 @@ pub fn in_list(
 /// Why a caller sees a case's personal data unmasked.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Sight {
-    /// The case is the caller's own (assigned to them), and they have read
-    /// it since it came to them: nothing to record.
+    /// The case is the caller's own (assigned to them, or registered by
+    /// them and not yet assigned), and they have read it since it came to
+    /// them: nothing to record.
     Own,
     /// The caller's own case, read for the first time since it was
     /// assigned to them: recorded like any other unmasked read, so that a
@@ -93,7 +95,7 @@ pub async fn sight(
     view: &CaseView,
     grant: Option<Uuid>,
 ) -> Result<Sight, ApiError> {
-    if view.assignee.as_deref() == Some(caller.key.name.as_str()) {
+    if view.owner() == Some(caller.key.name.as_str()) {
         return Ok(if read_since_assigned(state, caller, view).await? {
             Sight::Own
         } else {

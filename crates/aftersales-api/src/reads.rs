@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use aftersales_domain::model::{Category, Priority};
 use aftersales_domain::Role;
-use aftersales_projections::case_views::{self, CaseFilter};
+use aftersales_projections::case_views::{self, CaseFilter, CaseStatus};
 use aftersales_projections::reports::catalogue::{self, Period};
-use aftersales_projections::{admin, ledger, Table};
+use aftersales_projections::{admin, ledger, Table, TableDocument};
 use aftersales_store::{
     Direction, EventMetadata, EventStore, RecordedEvent, StreamFrom, StreamName,
 };
@@ -90,8 +90,7 @@ pub(crate) mod text {
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaseListQuery {
-    /// open | waiting | closed | merged
-    pub status: Option<String>,
+    pub status: Option<CaseStatus>,
     pub priority: Option<Priority>,
     pub assignee: Option<String>,
     pub phone: Option<String>,
@@ -190,7 +189,7 @@ async fn list_cases(
     let cases = page
         .cases
         .iter()
-        .map(|view| privacy::in_list(view, view.assignee.as_deref(), &caller))
+        .map(|view| privacy::in_list(view, view.owner(), &caller))
         .collect::<Result<_, ApiError>>()?;
     Ok(Json(CaseList {
         cases,
@@ -366,38 +365,20 @@ pub struct ReportQuery {
     pub until: Option<NaiveDate>,
 }
 
-/// A report: its columns and its rows as objects. Personal data in reports
-/// is always masked over the API.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct ReportBody {
-    pub name: String,
-    pub title: String,
-    pub columns: Vec<String>,
-    pub rows: Vec<serde_json::Map<String, Value>>,
-    /// The log position the report reflects, when asked "as of".
-    pub position: Option<u64>,
-}
+/// A report as the API answers it. Personal data in reports is always
+/// masked over the API.
+pub type ReportBody = TableDocument;
 
 fn report_body(table: &Table, position: Option<u64>) -> ReportBody {
-    let mut rows = Value::Array(table.records().into_iter().map(Value::Object).collect());
-    privacy::mask(&mut rows);
-    let rows = match rows {
-        Value::Array(rows) => rows
-            .into_iter()
-            .filter_map(|row| match row {
-                Value::Object(map) => Some(map),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    ReportBody {
-        name: table.name.clone(),
-        title: table.title.clone(),
-        columns: table.columns.clone(),
-        rows,
-        position,
+    let mut body = table.document(position);
+    for row in &mut body.rows {
+        let mut value = Value::Object(std::mem::take(row));
+        privacy::mask(&mut value);
+        if let Value::Object(masked) = value {
+            *row = masked;
+        }
     }
+    body
 }
 
 async fn report(
@@ -463,8 +444,9 @@ async fn report_as_of(
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BalanceQuery {
-    /// account | case | day | counterparty; account if not given.
-    pub by: Option<String>,
+    /// What the balances are grouped by; all accounts if not given.
+    #[serde(default)]
+    pub by: ledger::BalanceBy,
 }
 
 async fn balances(
@@ -474,18 +456,7 @@ async fn balances(
 ) -> Result<Json<ReportBody>, ApiError> {
     caller.require(LEDGER_READERS, "read the ledger")?;
     let params: BalanceQuery = query(raw)?;
-    let by = match params.by.as_deref().unwrap_or("account") {
-        "account" => ledger::BalanceBy::Account,
-        "case" => ledger::BalanceBy::Case,
-        "day" => ledger::BalanceBy::Day,
-        "counterparty" => ledger::BalanceBy::Counterparty,
-        _ => {
-            return Err(ApiError::invalid(
-                "by",
-                "one of account, case, day, counterparty",
-            ))
-        }
-    };
+    let by = params.by;
     let transactions = ledger::transactions(&state.inner.read_db).await?;
     Ok(Json(report_body(
         &ledger::balances(&transactions, by),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use aftersales_domain::model::{Category, Department, Priority};
 use aftersales_domain::Role;
-use aftersales_projections::case_views::{self, CaseFilter, CaseView, WorkItemKind};
+use aftersales_projections::case_views::{self, CaseFilter, CaseStatus, CaseView, WorkItemKind};
 use aftersales_projections::worklists::{self, WorkItem};
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::get;
@@ -177,7 +177,7 @@ pub struct AgentHandover {
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct HandoverCase {
     pub case_id: Uuid,
-    pub status: String,
+    pub status: CaseStatus,
     pub priority: Priority,
     pub category: String,
     pub resolution_due: Option<DateTime<Utc>>,
@@ -207,9 +207,9 @@ async fn handover(
     let now = state.inner.clock.now();
     let mut agents: BTreeMap<String, AgentHandover> = BTreeMap::new();
     let mut truncated = false;
-    for status in ["open", "waiting"] {
+    for status in [CaseStatus::Open, CaseStatus::Waiting] {
         let filter = CaseFilter {
-            status: Some(status.to_owned()),
+            status: Some(status),
             assignee: params.agent.clone(),
             ..CaseFilter::default()
         };
@@ -249,7 +249,7 @@ async fn handover(
 fn add(agent: &mut AgentHandover, view: &CaseView, now: DateTime<Utc>) {
     let at_risk = view.sla.at_risk_since.is_some();
     agent.open_cases += 1;
-    agent.waiting_cases += usize::from(view.status == "waiting");
+    agent.waiting_cases += usize::from(view.status == CaseStatus::Waiting);
     agent.at_risk += usize::from(at_risk);
     agent.escalated += usize::from(view.escalated_to.is_some());
     agent.breached += usize::from(view.breached());
@@ -275,7 +275,7 @@ fn add(agent: &mut AgentHandover, view: &CaseView, now: DateTime<Utc>) {
             .sum::<usize>();
     agent.cases.push(HandoverCase {
         case_id: view.case_id,
-        status: view.status.clone(),
+        status: view.status,
         priority: view.priority,
         category: view.category.clone(),
         resolution_due: view.sla.resolution_due,

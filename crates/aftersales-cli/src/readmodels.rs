@@ -114,7 +114,7 @@ pub enum LedgerCommand {
     },
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Table,
     Json,
@@ -351,7 +351,7 @@ pub async fn reports(
             catalogue::build(&db, &args.name, period).await?
         }
     };
-    print_table(&table, args.format)
+    print_report(&table, position, args.format)
 }
 
 pub async fn ledger(
@@ -387,9 +387,20 @@ pub async fn ledger(
                 By::Counterparty => BalanceBy::Counterparty,
             };
             let transactions = ledger::transactions(&db).await?;
-            print_table(&ledger::balances(&transactions, by), format)
+            print_report(&ledger::balances(&transactions, by), None, format)
         }
     }
+}
+
+/// Prints a report; in JSON, in the API's shape.
+fn print_report(table: &Table, position: Option<u64>, format: Format) -> anyhow::Result<()> {
+    if format == Format::Json {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &table.document(position))?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    print_table(table, format)
 }
 
 pub fn print_table(table: &Table, format: Format) -> anyhow::Result<()> {

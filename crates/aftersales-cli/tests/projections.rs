@@ -96,11 +96,14 @@ async fn reports_list_and_print_in_every_format(db: TestDb) {
         &db,
         &["reports", "sampling-audit", "--format", "json"],
     ));
-    let rows: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(rows[0]["sampled"], 50, "{rows}");
+    // The API's shape: name, title, columns and rows as objects.
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["name"], "sampling-audit", "{report}");
+    assert_eq!(report["rows"][0]["sampled"], 50, "{report}");
+    assert_eq!(report["position"], serde_json::Value::Null);
     let csv = ok(aftersales(&db, &["reports", "returns", "--format", "csv"]));
     assert!(
-        csv.starts_with("day,case,product,quantity,running_total"),
+        csv.starts_with("day,case,buyer_id,order_no,product,spec,quantity,running_total"),
         "{csv}"
     );
     let table = ok(aftersales(&db, &["reports", "sla", "--position", "5"]));

@@ -23,12 +23,33 @@ pub const CASE: &str = "case";
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CaseViews;
 
+/// Where a case stands, as lists filter it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseStatus {
+    Open,
+    /// Open, with an SLA clock paused (waiting for the customer).
+    Waiting,
+    Closed,
+    Merged,
+}
+
+impl CaseStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Waiting => "waiting",
+            Self::Closed => "closed",
+            Self::Merged => "merged",
+        }
+    }
+}
+
 /// A case as the team sees it now.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseView {
     pub case_id: Uuid,
-    /// open | waiting (an SLA clock paused) | closed | merged
-    pub status: String,
+    pub status: CaseStatus,
     pub priority: Priority,
     pub category: String,
     /// Why the case is a complaint (投诉), once it is flagged one.
@@ -49,6 +70,9 @@ pub struct CaseView {
     #[serde(default)]
     pub root_cause: Option<String>,
     pub registered_at: DateTime<Utc>,
+    /// Who registered the case: its owner until it is assigned.
+    #[serde(default)]
+    pub registered_by: Option<String>,
     pub assignee: Option<String>,
     /// When the case went to its assignee: their first unmasked read after
     /// it is recorded.
@@ -58,7 +82,7 @@ pub struct CaseView {
     pub escalated_to: Option<String>,
     pub open_approvals: BTreeMap<Uuid, ApprovalView>,
     pub parcel: Option<ParcelView>,
-    pub return_: Option<ReturnView>,
+    pub goods_return: Option<ReturnView>,
     pub exchange: Option<String>,
     pub open_handoffs: BTreeMap<Uuid, HandoffView>,
     pub refunds: BTreeMap<Uuid, RefundView>,
@@ -204,15 +228,21 @@ impl CaseView {
         !self.sla.breaches.is_empty()
     }
 
-    fn status_now(&self) -> &'static str {
+    /// Whose case it is: its assignee, or until it has one, who registered
+    /// it. The owner sees the customer's personal data.
+    pub fn owner(&self) -> Option<&str> {
+        self.assignee.as_deref().or(self.registered_by.as_deref())
+    }
+
+    fn status_now(&self) -> CaseStatus {
         if self.merged_into.is_some() {
-            "merged"
+            CaseStatus::Merged
         } else if self.closed_at.is_some() {
-            "closed"
+            CaseStatus::Closed
         } else if self.sla.paused_since.is_some() {
-            "waiting"
+            CaseStatus::Waiting
         } else {
-            "open"
+            CaseStatus::Open
         }
     }
 }
@@ -220,7 +250,7 @@ impl CaseView {
 impl Projection for CaseViews {
     type Doc = CaseView;
     const NAME: &'static str = "case_views";
-    const VERSION: u32 = 6;
+    const VERSION: u32 = 7;
 
     fn reads(&self, event: &Envelope, keys: &mut Vec<DocKey>) {
         if let AnyEvent::Case(_) = event.event {
@@ -236,7 +266,7 @@ impl Projection for CaseViews {
         if let CaseEvent::CaseRegistered(registered) = case_event {
             let view = CaseView {
                 case_id: event.aggregate_id,
-                status: String::new(),
+                status: CaseStatus::Open,
                 priority: registered.priority,
                 category: registered.category.as_str().to_owned(),
                 complaint: None,
@@ -253,6 +283,7 @@ impl Projection for CaseViews {
                 batch: None,
                 root_cause: None,
                 registered_at: registered.registered_at,
+                registered_by: Some(event.actor().to_owned()),
                 assignee: None,
                 assigned_at: None,
                 sla: SlaView {
@@ -263,7 +294,7 @@ impl Projection for CaseViews {
                 escalated_to: None,
                 open_approvals: BTreeMap::new(),
                 parcel: None,
-                return_: None,
+                goods_return: None,
                 exchange: None,
                 open_handoffs: BTreeMap::new(),
                 refunds: BTreeMap::new(),
@@ -303,7 +334,7 @@ impl Projection for CaseViews {
                 reason: format!("{} before the case was registered", case_event.event_type()),
             })?;
         evolve(view, case_event);
-        view.status = view.status_now().to_owned();
+        view.status = view.status_now();
         view.revision = event.revision;
         view.updated_at = event.recorded_at;
         view.timeline.push(TimelineEntry {
@@ -322,7 +353,7 @@ impl Projection for CaseViews {
     }
 
     fn tags(&self, view: &CaseView, tags: &mut Vec<(&'static str, String)>) {
-        tags.push(("status", view.status.clone()));
+        tags.push(("status", view.status.as_str().to_owned()));
         tags.push(("priority", format!("{:?}", view.priority)));
         tags.push(("category", view.category.clone()));
         tags.push(("phone", view.customer.phone.clone()));
@@ -444,7 +475,7 @@ fn evolve(view: &mut CaseView, event: &CaseEvent) {
         CaseEvent::CourierClaimFiled(e) => money.claims_filed += e.amount.minor,
         CaseEvent::CourierClaimSettled(e) => money.claims_settled += e.amount.minor,
         CaseEvent::ReturnRequested(e) => {
-            view.return_ = Some(ReturnView {
+            view.goods_return = Some(ReturnView {
                 cause: e.cause,
                 no_reason: e.no_reason,
                 state: "requested".to_owned(),
@@ -644,8 +675,8 @@ fn with_parcel(view: &mut CaseView, change: impl FnOnce(&mut ParcelView)) {
 }
 
 fn with_return(view: &mut CaseView, change: impl FnOnce(&mut ReturnView)) {
-    if let Some(return_) = view.return_.as_mut() {
-        change(return_);
+    if let Some(goods_return) = view.goods_return.as_mut() {
+        change(goods_return);
     }
 }
 
@@ -670,7 +701,7 @@ pub(crate) fn sortable_time(at: DateTime<Utc>) -> String {
 /// Filters of the case list; all given ones must match.
 #[derive(Debug, Clone, Default)]
 pub struct CaseFilter {
-    pub status: Option<String>,
+    pub status: Option<CaseStatus>,
     pub priority: Option<Priority>,
     pub assignee: Option<String>,
     pub phone: Option<String>,
@@ -751,7 +782,7 @@ pub async fn list(
             tags.push((field, value));
         }
     };
-    tag("status", filter.status.clone());
+    tag("status", filter.status.map(|s| s.as_str().to_owned()));
     tag("priority", filter.priority.map(|p| format!("{p:?}")));
     tag("assignee", filter.assignee.clone());
     tag("phone", filter.phone.clone());

@@ -316,8 +316,10 @@ pub async fn transactions(db: &crate::ReadDb) -> Result<Vec<Transaction>, Projec
 }
 
 /// What balances are grouped by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum BalanceBy {
+    #[default]
     Account,
     Case,
     Day,
@@ -346,7 +348,7 @@ pub fn balances(transactions: &[Transaction], by: BalanceBy) -> crate::Table {
         BalanceBy::Day => "day",
         BalanceBy::Counterparty => "counterparty",
     };
-    crate::Table::new(
+    let mut table = crate::Table::new(
         &[column, "account", "currency", "balance"],
         sums.into_iter().filter(|(_, balance)| *balance != 0).map(
             |((group, account, currency), balance)| {
@@ -358,7 +360,10 @@ pub fn balances(transactions: &[Transaction], by: BalanceBy) -> crate::Table {
                 ]
             },
         ),
-    )
+    );
+    table.name = "balances".to_owned();
+    table.title = format!("Ledger balances in minor units, by {column}");
+    table
 }
 
 /// The outcome of `ledger check`.

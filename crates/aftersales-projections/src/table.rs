@@ -35,12 +35,34 @@ impl Table {
             .collect()
     }
 
+    /// The table as the API answers it and the CLI prints it in JSON.
+    pub fn document(&self, position: Option<u64>) -> TableDocument {
+        TableDocument {
+            name: self.name.clone(),
+            title: self.title.clone(),
+            columns: self.columns.clone(),
+            rows: self.records(),
+            position,
+        }
+    }
+
     /// The value of `column` in the first row where `key_column` is `key`.
     pub fn cell(&self, key_column: &str, key: &Value, column: &str) -> Option<&Value> {
         let k = self.columns.iter().position(|c| c == key_column)?;
         let c = self.columns.iter().position(|c| c == column)?;
         self.rows.iter().find(|row| row.get(k) == Some(key))?.get(c)
     }
+}
+
+/// A report or a register: its columns, and its rows as objects.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct TableDocument {
+    pub name: String,
+    pub title: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Map<String, Value>>,
+    /// The log position the report reflects, when asked "as of".
+    pub position: Option<u64>,
 }
 
 /// A cell as plain text: strings unquoted, null empty.
