@@ -2,7 +2,8 @@
 # Property-based API testing: starts `aftersales serve` on a free loopback
 # port over a small demo history and runs schemathesis (from PyPI, installed
 # by scripts/venv.sh) against the OpenAPI document the server publishes.
-# Fails on any 5xx and on any answer that does not match the document.
+# Fails on any 5xx, on any answer that does not match the document, and if
+# no case could be registered from the document's schemas.
 #
 #   scripts/schemathesis.sh [DB_URL] [-- extra schemathesis arguments]
 #
@@ -43,6 +44,13 @@ status=0
     --seed 2026 \
     --no-color \
     "$@" || status=$?
+
+# A run that only ever saw its requests refused has tested the refusals
+# alone: cases must have been registered through the document's schemas.
+if ! grep -Eq 'method=POST route="?/v1/cases"? status=201' "$work/server.log"; then
+    echo "schemathesis.sh: no case was registered: the document's RegisterCase schema is not one the server accepts" >&2
+    status=1
+fi
 
 if grep -q "panicked" "$work/server.log"; then
     echo "schemathesis.sh: the server logged a panic:" >&2

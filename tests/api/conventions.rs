@@ -14,7 +14,8 @@ use super::{call, problem_code, sample, Service};
 on_both_backends!(
     bad_input_is_refused_naming_the_field_and_what_it_takes,
     every_answer_tells_the_caller_its_rate_and_what_is_left,
-    a_command_is_counted_under_its_own_route
+    a_command_is_counted_under_its_own_route,
+    browsers_on_the_origins_configured_may_call_the_api
 );
 
 async fn bad_input_is_refused_naming_the_field_and_what_it_takes(db: TestDb) {
@@ -69,6 +70,18 @@ async fn bad_input_is_refused_naming_the_field_and_what_it_takes(db: TestDb) {
     let view = service.view(id, token, 0).await;
     assert!(view.get("goods_return").is_some(), "{view}");
     assert!(view.get("return_").is_none(), "{view}");
+
+    // Unless origins are configured, no page on another origin may read
+    // an answer.
+    let answer = service
+        .http
+        .get(format!("{}/v1/cases", service.base))
+        .bearer_auth(token)
+        .header("origin", "https://console.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert!(!answer.headers().contains_key("access-control-allow-origin"));
 }
 
 /// The IETF rate-limit fields: `RateLimit-Policy` (the quota and its
@@ -172,4 +185,53 @@ async fn a_command_is_counted_under_its_own_route(db: TestDb) {
     assert_eq!(count("/v1/cases/{id}/log-call", 422), Some(1.0), "{text}");
     assert_eq!(count("/v1/cases/{id}/{action}", 404), Some(1.0), "{text}");
     assert!(!text.contains("no-such-command"), "{text}");
+}
+
+/// CORS: off unless configured; then a preflight from a configured origin
+/// is answered with what it may send and read, and any other origin's is
+/// not.
+async fn browsers_on_the_origins_configured_may_call_the_api(db: TestDb) {
+    let console = "https://console.example.com";
+    let preflight = |service: &Service, origin: &str| {
+        service
+            .http
+            .request(Method::OPTIONS, format!("{}/v1/cases", service.base))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type,idempotency-key",
+            )
+            .send()
+    };
+    let service = Service::start_with_cors(db, &[console]).await;
+    let answer = preflight(&service, console).await.unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+    let headers = answer.headers();
+    assert_eq!(headers["access-control-allow-origin"], console);
+    let allowed = headers["access-control-allow-headers"].to_str().unwrap();
+    assert!(allowed.contains("idempotency-key"), "{allowed}");
+    assert!(!headers.contains_key("access-control-allow-credentials"));
+
+    let answer = preflight(&service, "https://evil.example.net")
+        .await
+        .unwrap();
+    assert!(!answer.headers().contains_key("access-control-allow-origin"));
+
+    // A simple read from the console's page may read the answer and its
+    // headers.
+    let answer = service
+        .http
+        .get(format!("{}/v1/cases", service.base))
+        .bearer_auth(&service.agent)
+        .header("origin", console)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(answer.headers()["access-control-allow-origin"], console);
+    let exposed = answer.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap();
+    assert!(exposed.contains("x-log-position"), "{exposed}");
 }

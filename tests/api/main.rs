@@ -51,20 +51,31 @@ impl Service {
     }
 
     async fn start_with(db: TestDb, limits: Limits) -> Self {
-        Self::launch(db, limits, true, false).await
+        Self::launch(db, limits, true, false, &[]).await
+    }
+
+    /// A service whose API browsers on `origins` may call (CORS).
+    async fn start_with_cors(db: TestDb, origins: &[&str]) -> Self {
+        Self::launch(db, Limits::default(), true, false, origins).await
     }
 
     /// A service whose read models stand still: nothing follows the log.
     async fn start_without_read_models(db: TestDb) -> Self {
-        Self::launch(db, Limits::default(), false, false).await
+        Self::launch(db, Limits::default(), false, false, &[]).await
     }
 
     /// A service on a new sandbox store, deciding by the sandbox's clock.
     async fn start_sandbox(db: TestDb) -> Self {
-        Self::launch(db, Limits::default(), true, true).await
+        Self::launch(db, Limits::default(), true, true, &[]).await
     }
 
-    async fn launch(db: TestDb, limits: Limits, read_models: bool, sandbox: bool) -> Self {
+    async fn launch(
+        db: TestDb,
+        limits: Limits,
+        read_models: bool,
+        sandbox: bool,
+        cors_origins: &[&str],
+    ) -> Self {
         let store = db.open().await;
         let operator = Actor::new("configuration", Role::Admin);
         if sandbox {
@@ -103,7 +114,12 @@ impl Service {
         let access = state.access().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router(state)).await });
+        let origins: Vec<String> = cors_origins.iter().map(|o| (*o).to_owned()).collect();
+        let app = match aftersales_api::cors(&origins).unwrap() {
+            Some(cors) => router(state).layer(cors),
+            None => router(state),
+        };
+        tokio::spawn(async move { axum::serve(listener, app).await });
         let key = |name: &'static str, role: Role, categories: Option<Vec<String>>| {
             let access = access.clone();
             async move {
@@ -788,6 +804,27 @@ async fn openapi_documents_every_command(db: TestDb) {
         assert!(documented, "{name} is not documented");
     }
     assert!(paths["/v1/cases"]["get"].is_object() && paths["/v1/cases"]["post"].is_object());
+    // Schema names are unique: the case's problem (故障现象) and the error
+    // body are two schemas, and a registration that follows the document
+    // is one the service takes.
+    let schemas = &document["components"]["schemas"];
+    let resolve = |schema: &Value| match schema["$ref"].as_str() {
+        Some(reference) => schemas[reference.rsplit('/').next().unwrap()].clone(),
+        None => schema.clone(),
+    };
+    let registration = resolve(
+        &paths["/v1/cases"]["post"]["requestBody"]["content"]["application/json"]["schema"],
+    );
+    let case_problem = resolve(&registration["properties"]["problem"]);
+    assert!(
+        case_problem["properties"]["phenomenon"].is_object(),
+        "{case_problem}"
+    );
+    let error = resolve(
+        &paths["/v1/cases"]["post"]["responses"]["default"]["content"]["application/problem+json"]
+            ["schema"],
+    );
+    assert!(error["properties"]["code"].is_object(), "{error}");
     // Every documented command route exists: an unknown case is 404 with a
     // problem, never 405 or an empty body.
     for (path, item) in paths {

@@ -19,6 +19,7 @@ mod auth;
 mod budget;
 mod clock;
 mod commands;
+mod cors;
 mod due;
 mod error;
 mod feed;
@@ -50,6 +51,7 @@ use uuid::Uuid;
 
 pub use access::{AccessDb, IssuedKey, KeyInfo, Naming};
 pub use budget::Budgets;
+pub use cors::{cors, CorsError};
 pub use due::ScheduleIndex;
 pub use error::{ApiError, Problem, PROBLEM_TYPE_PREFIX};
 pub use state::{AppState, Limits};

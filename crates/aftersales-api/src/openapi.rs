@@ -22,6 +22,9 @@ use crate::reads::{
 use crate::visibility::{LOG_POSITION, MIN_LOG_POSITION};
 use crate::worklists::{Handover, HandoverQuery, Worklist, WorklistQuery};
 
+/// The schema name of the error body (RFC 9457 problem details).
+const PROBLEM_DETAILS: &str = "ProblemDetails";
+
 pub fn document() -> Value {
     let mut generator = SchemaSettings::draft2020_12()
         .with(|settings| settings.definitions_path = "/components/schemas".into())
@@ -36,8 +39,10 @@ pub fn document() -> Value {
     policy(&mut generator, &mut paths);
     clock(&mut generator, &mut paths);
     let mut schemas = generator.take_definitions(true);
+    // Not `Problem`: that is the case's problem (故障现象) the registration
+    // form records, a schema of the domain's own.
     schemas.insert(
-        "Problem".to_owned(),
+        PROBLEM_DETAILS.to_owned(),
         generator.root_schema_for::<Problem>().to_value(),
     );
     json!({
@@ -143,7 +148,7 @@ fn add(paths: &mut Map<String, Value>, path: &str, method: &str, operation: Valu
 fn problem() -> Value {
     json!({
         "description": "A problem (RFC 9457)",
-        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        "content": {"application/problem+json": {"schema": {"$ref": format!("#/components/schemas/{PROBLEM_DETAILS}")}}},
     })
 }
 

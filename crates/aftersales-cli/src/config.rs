@@ -29,6 +29,7 @@ const SERVER_KEYS: &[&str] = &[
     "request_timeout",
     "max_connections",
     "header_timeout",
+    "cors_origins",
 ];
 
 /// Top-level keys with an environment variable of their own.
@@ -80,6 +81,10 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Seconds a client has to send a request's headers.
     pub header_timeout: u64,
+    /// Origins whose pages may call the API from a browser
+    /// (`https://console.example.com`); none: cross-origin calls are off.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -100,6 +105,7 @@ impl Default for Config {
                 request_timeout: limits.timeout.as_secs(),
                 max_connections: 4096,
                 header_timeout: 10,
+                cors_origins: Vec::new(),
             },
             policy: Policy::default(),
         }
@@ -183,6 +189,20 @@ mod tests {
         let config = load(Some(&example()), &[]).unwrap();
         assert_eq!(config.policy, Policy::default());
         assert_eq!(config.server.listen, Config::default().server.listen);
+    }
+
+    #[test]
+    fn cross_origin_calls_are_off_unless_origins_are_named() {
+        assert!(Config::default().server.cors_origins.is_empty());
+        let config = load(
+            Some(write("[server]\ncors_origins = [\"https://console.example.com\"]\n").path()),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            config.server.cors_origins,
+            vec!["https://console.example.com".to_owned()]
+        );
     }
 
     #[test]

@@ -81,6 +81,13 @@ pub struct ServeArgs {
     /// then too) [server.header_timeout; AFTERSALES_HEADER_TIMEOUT].
     #[arg(long)]
     header_timeout: Option<u64>,
+
+    /// An origin whose pages may call the API from a browser
+    /// (`https://console.example.com`); repeat for more. None: cross-origin
+    /// calls are off [server.cors_origins; AFTERSALES_CORS_ORIGINS as
+    /// `[a, b]`].
+    #[arg(long = "cors-origin")]
+    cors_origins: Vec<String>,
 }
 
 impl ServeArgs {
@@ -116,6 +123,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.header_timeout {
             keys.push(("server.header_timeout", v.into()));
+        }
+        if !self.cors_origins.is_empty() {
+            keys.push(("server.cors_origins", self.cors_origins.clone().into()));
         }
     }
 }
@@ -172,6 +182,7 @@ pub async fn run(
     let db = databases.log.as_str();
     let server = config.server;
     let limits = server.limits()?;
+    let cors = aftersales_api::cors(&server.cors_origins)?;
     let connections = server.connections()?;
     let unsafe_fast = options.unsafe_fast;
     let store = aftersales_store::open(db, options)
@@ -236,7 +247,10 @@ pub async fn run(
         read_db,
         state.on_reached(),
     ));
-    let app = router(state);
+    let app = match cors {
+        Some(cors) => router(state).layer(cors),
+        None => router(state),
+    };
     let listener = tokio::net::TcpListener::bind(server.listen)
         .await
         .with_context(|| format!("binding {}", server.listen))?;
