@@ -825,6 +825,34 @@ async fn openapi_documents_every_command(db: TestDb) {
             ["schema"],
     );
     assert!(error["properties"]["code"].is_object(), "{error}");
+    // Every example body in the document is one the service takes, sent by
+    // the first role its operation names.
+    let case = service.register(Category::Logistics).await;
+    let mut examples = 0;
+    for (path, item) in paths {
+        let operation = &item["post"];
+        let Some(example) = operation["requestBody"]["content"]["application/json"].get("example")
+        else {
+            continue;
+        };
+        let role: Role = operation["description"].as_str().unwrap()["Roles: ".len()..]
+            .split([',', '.'])
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let token = service
+            .access
+            .create_key(&format!("example-{examples}"), role, None, Naming::New)
+            .await
+            .unwrap()
+            .token;
+        let path = path.replace("{id}", &case.to_string());
+        let (status, _, body) = service.post(&path, &token, example).await;
+        assert!(status.is_success(), "{path}: {status} {body}");
+        examples += 1;
+    }
+    assert!(examples >= 5, "{examples} examples");
     // Every documented command route exists: an unknown case is 404 with a
     // problem, never 405 or an empty body.
     for (path, item) in paths {

@@ -22,6 +22,7 @@ mod commands;
 mod cors;
 mod due;
 mod error;
+mod examples;
 mod feed;
 mod json;
 mod metrics;

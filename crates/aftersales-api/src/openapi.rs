@@ -270,6 +270,9 @@ where
             "requestBody": {"required": true, "content": {"application/json": {"schema": body}}},
             "responses": {status: ok(accepted.clone()), "default": problem()},
         });
+        if let Some(example) = crate::examples::request(&name) {
+            operation["requestBody"]["content"]["application/json"]["example"] = example;
+        }
         if creates {
             operation["responses"][status]["links"] = Value::Object(links.clone());
         }
