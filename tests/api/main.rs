@@ -825,6 +825,24 @@ async fn openapi_documents_every_command(db: TestDb) {
             ["schema"],
     );
     assert!(error["properties"]["code"].is_object(), "{error}");
+    // A case reads back typed, field by field.
+    let case_view = resolve(
+        &paths["/v1/cases/{id}"]["get"]["responses"]["200"]["content"]["application/json"]
+            ["schema"],
+    );
+    for field in [
+        "status",
+        "customer",
+        "sla",
+        "goods_return",
+        "money",
+        "timeline",
+    ] {
+        assert!(
+            case_view["properties"][field].is_object(),
+            "{field}: {case_view}"
+        );
+    }
     // Every example body in the document is one the service takes, sent by
     // the first role its operation names.
     let case = service.register(Category::Logistics).await;

@@ -316,7 +316,8 @@ fn reads(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
         ("/v1/cases", get("listCases", "Cases, newest last, filtered and paged by cursor",
             query_parameters::<CaseListQuery>(generator), case_list)),
         ("/v1/cases/{id}", get("getCase", "A case now; its revision is the ETag",
-            vec![id_parameter(), grant.clone()], object.clone())),
+            vec![id_parameter(), grant.clone()],
+            generator.subschema_for::<aftersales_projections::CaseView>().to_value())),
         ("/v1/cases/{id}/history", get("caseHistory", "Every event of a case and every unmasked read of it, in order",
             vec![id_parameter(), grant], json!({"type": "object", "properties": {
                 "case_id": {"type": "string", "format": "uuid"}, "events": history}}))),

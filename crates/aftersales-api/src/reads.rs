@@ -116,6 +116,9 @@ pub struct CaseListQuery {
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct CaseList {
+    /// Each case as the caller may see it: personal data masked unless the
+    /// case is the caller's own.
+    #[schemars(with = "Vec<aftersales_projections::CaseView>")]
     pub cases: Vec<Value>,
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next: Option<String>,

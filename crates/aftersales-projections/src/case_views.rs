@@ -46,7 +46,7 @@ impl CaseStatus {
 }
 
 /// A case as the team sees it now.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseView {
     pub case_id: Uuid,
     pub status: CaseStatus,
@@ -109,7 +109,7 @@ pub struct CaseView {
     pub timeline: Vec<TimelineEntry>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SlaView {
     pub first_response_due: Option<DateTime<Utc>>,
     pub first_response_at: Option<DateTime<Utc>>,
@@ -126,13 +126,13 @@ pub struct SlaView {
     pub agreed_by: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RevisitDueView {
     pub kind: RevisitKind,
     pub due_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FollowUpView {
     pub reason: String,
     pub owner: Option<String>,
@@ -140,7 +140,7 @@ pub struct FollowUpView {
     pub opened_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ApprovalView {
     pub subject: String,
     pub amount: Option<Money>,
@@ -148,7 +148,7 @@ pub struct ApprovalView {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ParcelView {
     pub tracking_no: String,
     pub carrier: String,
@@ -162,7 +162,7 @@ pub struct ParcelView {
     pub returned_to_sender: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReturnView {
     pub cause: ReturnCause,
     pub no_reason: bool,
@@ -173,7 +173,7 @@ pub struct ReturnView {
     pub restocked: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HandoffView {
     pub department: Department,
     pub due_at: DateTime<Utc>,
@@ -185,7 +185,7 @@ pub struct HandoffView {
     pub escalated_to: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RefundView {
     pub amount: Money,
     /// requested | approved | auto_accepted | rejected | paid
@@ -194,7 +194,7 @@ pub struct RefundView {
 }
 
 /// Money on the case, in minor units of the case's currency.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MoneyTotals {
     pub currency: Option<String>,
     pub order_paid: i64,
@@ -212,7 +212,7 @@ pub struct MoneyTotals {
 }
 
 /// One event of the case, as its timeline lists it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TimelineEntry {
     pub revision: u64,
     pub position: u64,
