@@ -222,11 +222,11 @@ async fn report_figures_of_a_fixed_scenario(db: TestDb) {
         &json!(1)
     );
     assert_eq!(
-        cell(&summary, "day", day.clone(), "unpaid_total"),
+        cell(&summary, "day", day.clone(), "unpaid_total_minor"),
         &json!(30_000)
     );
     assert_eq!(
-        cell(&summary, "day", day.clone(), "recovered"),
+        cell(&summary, "day", day.clone(), "recovered_minor"),
         &json!(15_800)
     );
     // 158.00 recovered of 300.00 unpaid.
@@ -280,16 +280,21 @@ async fn report_figures_of_a_fixed_scenario(db: TestDb) {
     let transactions = ledger::transactions(&read).await.unwrap();
     let balances = ledger::balances(&transactions, BalanceBy::Account);
     assert_eq!(
-        cell(&balances, "account", json!("refund_expense"), "balance"),
+        cell(
+            &balances,
+            "account",
+            json!("refund_expense"),
+            "balance_minor"
+        ),
         &json!(29_900)
     );
     assert_eq!(
-        cell(&balances, "account", json!("refunds_paid"), "balance"),
+        cell(&balances, "account", json!("refunds_paid"), "balance_minor"),
         &json!(-29_900)
     );
     assert!(
         balances
-            .cell("account", &json!("refunds_payable"), "balance")
+            .cell("account", &json!("refunds_payable"), "balance_minor")
             .is_none(),
         "settled in full"
     );
@@ -308,7 +313,7 @@ async fn a_report_as_of_a_position_equals_the_live_one_then(db: TestDb) {
     let then = store.head().await.unwrap();
     let live_then = report(&read, "reminder-summary").await;
     assert_eq!(
-        cell(&live_then, "handler", json!("agent-1"), "recovered"),
+        cell(&live_then, "handler", json!("agent-1"), "recovered_minor"),
         &json!(0)
     );
 
@@ -320,7 +325,7 @@ async fn a_report_as_of_a_position_equals_the_live_one_then(db: TestDb) {
         .is_empty());
     let live_now = report(&read, "reminder-summary").await;
     assert_eq!(
-        cell(&live_now, "handler", json!("agent-1"), "recovered"),
+        cell(&live_now, "handler", json!("agent-1"), "recovered_minor"),
         &json!(25_800)
     );
 

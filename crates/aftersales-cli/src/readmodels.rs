@@ -9,7 +9,7 @@ use aftersales_projections::admin::{self, Difference};
 use aftersales_projections::ledger::{self, BalanceBy};
 use aftersales_projections::reports::catalogue;
 use aftersales_projections::runner::{Progress, Target};
-use aftersales_projections::{plain, spreadsheet_cell, ParkedEvent, ReadDb, Table};
+use aftersales_projections::{for_reading, heading, spreadsheet_cell, ParkedEvent, ReadDb, Table};
 use aftersales_store::{EventStore, Position, StoreOptions};
 use anyhow::{bail, Context};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -424,9 +424,15 @@ pub fn print_table(table: &Table, format: Format) -> anyhow::Result<()> {
             }
             let mut pretty = comfy_table::Table::new();
             pretty.load_style(comfy_table::presets::UTF8_BORDERS_ONLY);
-            pretty.set_header(&table.columns);
+            pretty.set_header(table.columns.iter().map(|column| heading(column)));
             for row in &table.rows {
-                pretty.add_row(row.iter().map(plain));
+                pretty.add_row(
+                    table
+                        .columns
+                        .iter()
+                        .zip(row)
+                        .map(|(column, value)| for_reading(column, value)),
+                );
             }
             writeln!(out, "{pretty}")?;
             writeln!(out, "{} rows", table.rows.len())?;

@@ -111,10 +111,36 @@ async fn reports_list_and_print_in_every_format(db: TestDb) {
     let unknown = aftersales(&db, &["reports", "no-such-report"]);
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("reports list"));
-    ok(aftersales(
+    // A person reads money in yuan with two decimals; the JSON keeps fen.
+    let balances = ok(aftersales(&db, &["ledger", "balances"]));
+    assert!(
+        balances.contains("balance") && !balances.contains("balance_minor"),
+        "{balances}"
+    );
+    let in_yuan = |cell: &str| {
+        cell.split_once('.').is_some_and(|(whole, cents)| {
+            whole.trim_start_matches('-').parse::<u64>().is_ok()
+                && cents.len() == 2
+                && cents.chars().all(|c| c.is_ascii_digit())
+        })
+    };
+    assert!(
+        balances.split_whitespace().any(in_yuan),
+        "{balances}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&ok(aftersales(
         &db,
-        &["ledger", "balances", "--by", "counterparty"],
-    ));
+        &[
+            "ledger",
+            "balances",
+            "--by",
+            "counterparty",
+            "--format",
+            "json",
+        ],
+    )))
+    .unwrap();
+    assert!(json["rows"][0]["balance_minor"].is_i64(), "{json}");
     let reset = ok(aftersales(&db, &["projections", "reset", "reports"]));
     assert!(reset.contains("reset"));
     ok(aftersales(&db, &["projections", "rebuild", "--all"]));

@@ -349,7 +349,7 @@ pub fn balances(transactions: &[Transaction], by: BalanceBy) -> crate::Table {
         BalanceBy::Counterparty => "counterparty",
     };
     let mut table = crate::Table::new(
-        &[column, "account", "currency", "balance"],
+        &[column, "account", "currency", "balance_minor"],
         sums.into_iter().filter(|(_, balance)| *balance != 0).map(
             |((group, account, currency), balance)| {
                 vec![
@@ -362,7 +362,7 @@ pub fn balances(transactions: &[Transaction], by: BalanceBy) -> crate::Table {
         ),
     );
     table.name = "balances".to_owned();
-    table.title = format!("Ledger balances in minor units, by {column}");
+    table.title = format!("Ledger balances by {column}");
     table
 }
 

@@ -35,4 +35,4 @@ pub use error::ProjectionError;
 pub use ledger::Ledger;
 pub use projection::{DocKey, Projection};
 pub use reports::Reports;
-pub use table::{plain, spreadsheet_cell, Table, TableDocument};
+pub use table::{for_reading, heading, plain, spreadsheet_cell, Table, TableDocument};

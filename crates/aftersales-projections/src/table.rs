@@ -65,6 +65,28 @@ pub struct TableDocument {
     pub position: Option<u64>,
 }
 
+/// How a column of money is named: its amounts are in minor units (fen).
+pub const MINOR_UNITS: &str = "_minor";
+
+/// A cell for a person reading a table: as [`plain`], and an amount of a
+/// `…_minor` column in major units with two decimals (`12900` → `129.00`).
+pub fn for_reading(column: &str, value: &Value) -> String {
+    match value.as_i64() {
+        Some(minor) if column.ends_with(MINOR_UNITS) => {
+            let sign = if minor < 0 { "-" } else { "" };
+            let minor = minor.unsigned_abs();
+            format!("{sign}{}.{:02}", minor / 100, minor % 100)
+        }
+        _ => plain(value),
+    }
+}
+
+/// A column's heading for a person reading a table: money without the
+/// `_minor` of its name, since [`for_reading`] shows it in major units.
+pub fn heading(column: &str) -> &str {
+    column.strip_suffix(MINOR_UNITS).unwrap_or(column)
+}
+
 /// A cell as plain text: strings unquoted, null empty.
 pub fn plain(value: &Value) -> String {
     match value {
@@ -92,6 +114,19 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn money_reads_in_major_units_with_two_decimals() {
+        assert_eq!(for_reading("balance_minor", &json!(12900)), "129.00");
+        assert_eq!(for_reading("balance_minor", &json!(-5)), "-0.05");
+        assert_eq!(
+            for_reading("balance_minor", &json!(i64::MIN)),
+            "-92233720368547758.08"
+        );
+        assert_eq!(for_reading("quantity", &json!(12900)), "12900");
+        assert_eq!(heading("caps_minor"), "caps");
+        assert_eq!(heading("quantity"), "quantity");
+    }
 
     #[test]
     fn text_a_spreadsheet_would_run_is_written_as_text() {

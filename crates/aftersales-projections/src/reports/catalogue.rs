@@ -498,8 +498,8 @@ fn parcels(cases: Vec<CaseFacts>, period: Period) -> Table {
             "chases",
             "loss_confirmed",
             "reshipped",
-            "claimed",
-            "settled",
+            "claimed_minor",
+            "settled_minor",
         ],
         rows.into_iter().map(|(case_id, p)| {
             vec![
@@ -536,13 +536,13 @@ fn reminders(mut rows: Vec<ReminderRow>, orders: Vec<UnpaidRow>) -> Table {
             "order_no",
             "order_day",
             "buyer_id",
-            "unpaid_total",
+            "unpaid_total_minor",
             "handler",
             "channel",
             "result",
             "paid",
             "paid_at",
-            "paid_total",
+            "paid_total_minor",
         ],
         rows.iter().filter_map(|r| {
             let order = orders.get(&r.order_id)?;
@@ -582,8 +582,8 @@ fn reminder_summary(rows: Vec<ReminderRow>, orders: Vec<UnpaidRow>) -> Table {
             "handler",
             "customers_reminded",
             "customers_paid",
-            "unpaid_total",
-            "recovered",
+            "unpaid_total_minor",
+            "recovered_minor",
             "success_rate_pct",
         ],
         groups.into_iter().map(|((day, handler), order_ids)| {
