@@ -5,6 +5,7 @@
 
 mod closed_loop;
 mod conventions;
+mod incremental;
 mod policy;
 mod sandbox;
 mod security;

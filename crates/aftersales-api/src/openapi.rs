@@ -17,7 +17,8 @@ use crate::error::Problem;
 use crate::feed::{FeedPage, FeedQuery};
 use crate::policy::{PolicyApplied, PolicyHistory, PolicyQuery, PolicyRecord};
 use crate::reads::{
-    BalanceQuery, CaseList, CaseListQuery, HistoryEntry, ReportBody, ReportEntry, ReportQuery,
+    BalanceQuery, CaseList, CaseListQuery, ChangedCaseList, ChangedCasesQuery, HistoryEntry,
+    ReportBody, ReportEntry, ReportQuery,
 };
 use crate::visibility::{LOG_POSITION, MIN_LOG_POSITION};
 use crate::worklists::{Handover, HandoverQuery, Worklist, WorklistQuery};
@@ -315,6 +316,10 @@ fn reads(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
     let entries = [
         ("/v1/cases", get("listCases", "Cases, newest last, filtered and paged by cursor",
             query_parameters::<CaseListQuery>(generator), case_list)),
+        ("/v1/incremental/cases", get("changedCases",
+            "Cases changed after a log position, in the order of their last change (incremental export)",
+            query_parameters::<ChangedCasesQuery>(generator),
+            generator.subschema_for::<ChangedCaseList>().to_value())),
         ("/v1/cases/{id}", get("getCase", "A case now; its revision is the ETag",
             vec![id_parameter(), grant.clone()],
             generator.subschema_for::<aftersales_projections::CaseView>().to_value())),

@@ -124,10 +124,7 @@ async fn reports_list_and_print_in_every_format(db: TestDb) {
                 && cents.chars().all(|c| c.is_ascii_digit())
         })
     };
-    assert!(
-        balances.split_whitespace().any(in_yuan),
-        "{balances}"
-    );
+    assert!(balances.split_whitespace().any(in_yuan), "{balances}");
     let json: serde_json::Value = serde_json::from_str(&ok(aftersales(
         &db,
         &[

@@ -741,6 +741,38 @@ impl ReadDb {
             .collect())
     }
 
+    /// The documents whose search term `field` sorts after `after`, in the
+    /// order of that term, with it: one statement, so one snapshot of the
+    /// read model, never half a batch.
+    pub async fn after_term(
+        &self,
+        table: &str,
+        collection: &str,
+        field: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, DocRow)>, ProjectionError> {
+        let sql = format!(
+            "SELECT t.value, d.key, d.sort, d.doc FROM {table}_tags t \
+             JOIN {table} d ON d.collection = t.collection AND d.key = t.key \
+             WHERE t.collection = $1 AND t.field = $2 AND t.value > $3 \
+             ORDER BY t.value, t.key LIMIT $4"
+        );
+        let rows: Vec<(String, String, String, String)> = with_pool!(self, pool => {
+            sqlx::query_as(&sql)
+                .bind(collection)
+                .bind(field)
+                .bind(after)
+                .bind(to_i64(limit as u64))
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(value, key, sort, doc)| (value, DocRow { key, sort, doc }))
+            .collect())
+    }
+
     /// Every document of a collection, in key order.
     pub async fn all(&self, table: &str, collection: &str) -> Result<Vec<DocRow>, ProjectionError> {
         let sql = format!("SELECT key, sort, doc FROM {table} WHERE collection = $1 ORDER BY key");
