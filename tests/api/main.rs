@@ -826,6 +826,27 @@ async fn openapi_documents_every_command(db: TestDb) {
             ["schema"],
     );
     assert!(error["properties"]["code"].is_object(), "{error}");
+    // The headers a client reads are declared where they are sent.
+    let headers = |path: &str, method: &str, status: &str| {
+        paths[path][method]["responses"][status]["headers"].clone()
+    };
+    for name in [
+        "ETag",
+        "RateLimit",
+        "RateLimit-Policy",
+        "X-Correlation-Id",
+        "x-log-position",
+    ] {
+        assert!(
+            headers("/v1/cases/{id}", "get", "200")[name].is_object(),
+            "{name}"
+        );
+    }
+    assert!(headers("/v1/cases", "post", "201")["Location"].is_object());
+    assert!(headers("/v1/cases", "post", "201")["ETag"].is_object());
+    assert!(headers("/v1/cases/{id}/log-call", "post", "200")["ETag"].is_object());
+    assert!(headers("/v1/cases", "post", "default")["Retry-After"].is_object());
+    assert!(headers("/healthz", "get", "200")["RateLimit"].is_null());
     // A case reads back typed, field by field.
     let case_view = resolve(
         &paths["/v1/cases/{id}"]["get"]["responses"]["200"]["content"]["application/json"]

@@ -39,6 +39,7 @@ pub fn document() -> Value {
     reads(&mut generator, &mut paths);
     policy(&mut generator, &mut paths);
     clock(&mut generator, &mut paths);
+    describe_response_headers(&mut paths);
     let mut schemas = generator.take_definitions(true);
     // Not `Problem`: that is the case's problem (故障现象) the registration
     // form records, a schema of the domain's own.
@@ -138,6 +139,74 @@ fn clock(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
                           "default": problem()},
         }),
     );
+}
+
+/// Declares the headers answers carry: on every answer to a keyed request
+/// the rate-limit fields and the correlation id; `ETag` where a resource's
+/// revision is answered, `Location` on a create, `Retry-After` on a
+/// problem that can be retried.
+fn describe_response_headers(paths: &mut Map<String, Value>) {
+    let text =
+        |description: &str| json!({"description": description, "schema": {"type": "string"}});
+    for (path, item) in paths.iter_mut() {
+        let Some(operations) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in operations.values_mut() {
+            let keyed = operation.get("security") != Some(&json!([]));
+            let creates = operation["responses"].get("201").is_some();
+            let revisioned = creates
+                || path == "/v1/cases/{id}"
+                || (path.contains("{id}") && operation["requestBody"].is_object());
+            let Some(responses) = operation["responses"].as_object_mut() else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                let headers = response
+                    .as_object_mut()
+                    .map(|response| response.entry("headers").or_insert_with(|| json!({})));
+                let Some(headers) = headers.and_then(Value::as_object_mut) else {
+                    continue;
+                };
+                headers.insert(
+                    "X-Correlation-Id".to_owned(),
+                    text("the request's correlation id, as the service's log and the events' metadata carry it"),
+                );
+                if keyed {
+                    headers.insert(
+                        "RateLimit-Policy".to_owned(),
+                        text("the key's quota (`q`, the burst) and window in seconds (`w`), as `\"default\";q=400;w=2`"),
+                    );
+                    headers.insert(
+                        "RateLimit".to_owned(),
+                        text("what is left of the quota (`r`) and the seconds until it is whole again (`t`)"),
+                    );
+                }
+                match status.as_str() {
+                    "default" => {
+                        headers.insert(
+                            "Retry-After".to_owned(),
+                            json!({"description": "seconds to wait, on a 429 or a 503 that can be retried",
+                                   "schema": {"type": "integer", "minimum": 0}}),
+                        );
+                    }
+                    "200" | "201" if revisioned => {
+                        headers.insert(
+                            "ETag".to_owned(),
+                            text("the resource's revision, to send as If-Match"),
+                        );
+                    }
+                    _ => {}
+                }
+                if status == "201" {
+                    headers.insert(
+                        "Location".to_owned(),
+                        text("the path of the resource created"),
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// Adds an operation to a path, beside the path's other methods.
