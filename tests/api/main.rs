@@ -7,6 +7,7 @@ mod closed_loop;
 mod conventions;
 mod incremental;
 mod policy;
+mod resources;
 mod sandbox;
 mod security;
 mod visibility;

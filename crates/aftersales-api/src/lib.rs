@@ -30,6 +30,7 @@ mod openapi;
 mod policy;
 pub mod privacy;
 mod reads;
+mod resources;
 mod state;
 mod visibility;
 mod worklists;
@@ -71,9 +72,15 @@ pub fn router(state: AppState) -> Router {
         .merge(commands::routes::<SamplingAudit>())
         .merge(commands::routes::<RepairOrder>())
         .merge(commands::routes::<AccessGrant>())
-        .merge(reads::routes().merge(worklists::routes()).route_layer(
-            middleware::from_fn_with_state(state.clone(), visibility::consistent_reads),
-        ))
+        .merge(
+            reads::routes()
+                .merge(worklists::routes())
+                .merge(resources::routes())
+                .route_layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    visibility::consistent_reads,
+                )),
+        )
         .merge(feed::routes())
         .merge(policy::routes())
         .merge(clock::routes())

@@ -20,6 +20,7 @@ use crate::reads::{
     BalanceQuery, CaseList, CaseListQuery, ChangedCaseList, ChangedCasesQuery, HistoryEntry,
     ReportBody, ReportEntry, ReportQuery,
 };
+use crate::resources::{AccessGrantQuery, RepairQuery, ResourceList, UnpaidOrderQuery};
 use crate::visibility::{LOG_POSITION, MIN_LOG_POSITION};
 use crate::worklists::{Handover, HandoverQuery, Worklist, WorklistQuery};
 
@@ -152,11 +153,12 @@ fn describe_response_headers(paths: &mut Map<String, Value>) {
         let Some(operations) = item.as_object_mut() else {
             continue;
         };
-        for operation in operations.values_mut() {
+        for (method, operation) in operations.iter_mut() {
             let keyed = operation.get("security") != Some(&json!([]));
             let creates = operation["responses"].get("201").is_some();
+            // A resource read whole, or a command on one, answers its revision.
             let revisioned = creates
-                || path == "/v1/cases/{id}"
+                || (method == "get" && path.ends_with("/{id}"))
                 || (path.contains("{id}") && operation["requestBody"].is_object());
             let Some(responses) = operation["responses"].as_object_mut() else {
                 continue;
@@ -352,6 +354,10 @@ where
 
 fn reads(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
     let case_list = generator.subschema_for::<CaseList>().to_value();
+    let resource_list = generator.subschema_for::<ResourceList>().to_value();
+    let resource = generator
+        .subschema_for::<aftersales_projections::resources::ResourceView>()
+        .to_value();
     let history = generator.subschema_for::<Vec<HistoryEntry>>().to_value();
     let reports = generator.subschema_for::<Vec<ReportEntry>>().to_value();
     let report = generator.subschema_for::<ReportBody>().to_value();
@@ -389,6 +395,21 @@ fn reads(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
             "Cases changed after a log position, in the order of their last change (incremental export)",
             query_parameters::<ChangedCasesQuery>(generator),
             generator.subschema_for::<ChangedCaseList>().to_value())),
+        ("/v1/unpaid-orders", get("listUnpaidOrders",
+            "Unpaid orders under payment reminder (催款), oldest first, filtered and paged by cursor",
+            query_parameters::<UnpaidOrderQuery>(generator), resource_list.clone())),
+        ("/v1/unpaid-orders/{id}", get("getUnpaidOrder", "An unpaid order now; its revision is the ETag",
+            vec![id_parameter()], resource.clone())),
+        ("/v1/repairs", get("listRepairs",
+            "Repair orders (返修), oldest first, filtered and paged by cursor",
+            query_parameters::<RepairQuery>(generator), resource_list.clone())),
+        ("/v1/repairs/{id}", get("getRepair", "A repair order now; its revision is the ETag",
+            vec![id_parameter()], resource.clone())),
+        ("/v1/access-grants", get("listAccessGrants",
+            "Access grants (客户信息借阅): an agent's own, or all for supervisors, auditors and admins",
+            query_parameters::<AccessGrantQuery>(generator), resource_list)),
+        ("/v1/access-grants/{id}", get("getAccessGrant", "An access grant now; its revision is the ETag",
+            vec![id_parameter()], resource)),
         ("/v1/cases/{id}", get("getCase", "A case now; its revision is the ETag",
             vec![id_parameter(), grant.clone()],
             generator.subschema_for::<aftersales_projections::CaseView>().to_value())),

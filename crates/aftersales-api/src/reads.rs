@@ -176,7 +176,7 @@ async fn changed_cases(
     }))
 }
 
-fn page_limit(state: &AppState, limit: Option<usize>) -> Result<usize, ApiError> {
+pub(crate) fn page_limit(state: &AppState, limit: Option<usize>) -> Result<usize, ApiError> {
     let max = state.inner.limits.max_page;
     match limit {
         None => Ok(50.min(max)),

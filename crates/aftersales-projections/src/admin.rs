@@ -21,6 +21,7 @@ use crate::error::ProjectionError;
 use crate::ledger::Ledger;
 use crate::projection::Projection;
 use crate::reports::{catalogue, Reports};
+use crate::resources::ResourceViews;
 use crate::runner::{self, status_name, table_name, Progress, Projector, Runtime, Target, Until};
 use crate::schedule::{self, Schedule};
 use crate::table::Table;
@@ -55,6 +56,11 @@ pub const READ_MODELS: &[ReadModel] = &[
         name: Reports::NAME,
         version: Reports::VERSION,
         runtime: |_, target| Box::new(Runtime::new(Reports, target)),
+    },
+    ReadModel {
+        name: ResourceViews::NAME,
+        version: ResourceViews::VERSION,
+        runtime: |_, target| Box::new(Runtime::new(ResourceViews, target)),
     },
     ReadModel {
         name: schedule::NAME,

@@ -1,10 +1,11 @@
 //! Read models: everything the team reads, folded from the event log.
 //!
-//! Four projections keep documents in a read database of their own
+//! Five projections keep documents in a read database of their own
 //! ([`ReadDb`], derived data beside the log):
 //! [`CaseViews`] (each case now, its timeline and a searchable list),
 //! [`Ledger`] (double-entry postings of every money event), [`Reports`]
-//! (the facts the SOP reports are built from) and the [`schedule`] (when
+//! (the facts the SOP reports are built from), the [`resources`] beside
+//! cases (unpaid orders, repair orders, access grants) and the [`schedule`] (when
 //! each aggregate's next time-driven command falls due). A [`runner`] feeds them from
 //! a catch-up subscription, writing each batch's documents with the
 //! checkpoint in one transaction; [`admin`] rebuilds them into shadow tables
@@ -22,6 +23,7 @@ mod error;
 pub mod ledger;
 mod projection;
 pub mod reports;
+pub mod resources;
 pub mod runner;
 pub mod schedule;
 mod table;

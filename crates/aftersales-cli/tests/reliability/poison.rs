@@ -13,7 +13,13 @@ use crate::service::{cli, Service};
 use crate::traffic::register_case;
 
 /// The read models, as `projections status` names them.
-const READ_MODELS: [&str; 4] = ["case_views", "ledger", "reports", "schedule"];
+const READ_MODELS: [&str; 5] = [
+    "case_views",
+    "ledger",
+    "reports",
+    "resource_views",
+    "schedule",
+];
 
 async fn register(service: &Service, key: &str) -> String {
     let sent = register_case(key);

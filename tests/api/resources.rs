@@ -1,0 +1,189 @@
+//! Unpaid orders, repair orders and access grants read back by those who
+//! act on them: one at a time with its ETag, and listed by status, paged.
+
+use aftersales_api::Naming;
+use aftersales_domain::Role;
+use aftersales_tests::{on_both_backends, TestDb};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use super::{problem_code, Service};
+
+on_both_backends!(
+    a_technician_reads_back_the_repairs_they_work_on,
+    unpaid_orders_and_access_grants_are_read_by_those_who_may
+);
+
+impl Service {
+    async fn key(&self, name: &str, role: Role) -> String {
+        self.access
+            .create_key(name, role, None, Naming::New)
+            .await
+            .unwrap()
+            .token
+    }
+
+    /// Sends a command and reads back the resource once the read models
+    /// reflect it: the view and its ETag.
+    async fn act_and_read(&self, path: &str, token: &str, body: Value) -> (Value, String) {
+        let (status, _, answer) = self.post(path, token, &body).await;
+        assert!(status.is_success(), "{path}: {status} {answer}");
+        let id = answer["id"].as_str().unwrap();
+        let collection = path.split('/').nth(2).unwrap();
+        let position = answer["position"].as_u64().unwrap().to_string();
+        let (status, headers, view) = self
+            .send(
+                Method::GET,
+                &format!("/v1/{collection}/{id}"),
+                token,
+                &[("x-min-log-position", &position)],
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{view}");
+        let etag = headers["etag"].to_str().unwrap().to_owned();
+        (view, etag)
+    }
+}
+
+fn items(list: &Value) -> Vec<Value> {
+    list["items"].as_array().unwrap().clone()
+}
+
+async fn a_technician_reads_back_the_repairs_they_work_on(db: TestDb) {
+    let service = Service::start(db).await;
+    let tech = service.key("tech-sun", Role::Technician).await;
+    let mut repairs = Vec::new();
+    for serial in ["SN-1", "SN-2", "SN-3"] {
+        let body = json!({"serial_outside": serial, "tier": 2, "accessories": ["电源线"]});
+        let (view, etag) = service.act_and_read("/v1/repairs", &tech, body).await;
+        assert_eq!(view["resource"], "repair");
+        assert_eq!(view["status"], "received");
+        assert_eq!(view["serial_outside"], serial);
+        assert_eq!(view["tier"], 2);
+        assert_eq!(view["created_by"], "tech-sun");
+        assert_eq!(etag, format!("\"{}\"", view["revision"]));
+        repairs.push(view["id"].as_str().unwrap().to_owned());
+    }
+    let check = json!({"serial_inside": "SN-1", "seal_intact": true, "liquid_damage": false,
+                       "unauthorised_repair": false});
+    let (checked, _) = service
+        .act_and_read(
+            &format!("/v1/repairs/{}/record-intake-check", repairs[0]),
+            &tech,
+            check,
+        )
+        .await;
+    assert_eq!(checked["status"], "checked");
+    assert_eq!(checked["serial_matches"], true);
+
+    // Listed by status, and paged oldest first.
+    let (status, list) = service.get("/v1/repairs?status=checked", &tech).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let ids: Vec<Value> = items(&list).iter().map(|r| r["id"].clone()).collect();
+    assert_eq!(ids, vec![json!(repairs[0])]);
+    let (_, first) = service.get("/v1/repairs?limit=2", &tech).await;
+    assert_eq!(items(&first).len(), 2);
+    let next = first["next"].as_str().unwrap();
+    let (_, second) = service
+        .get(&format!("/v1/repairs?limit=2&cursor={next}"), &tech)
+        .await;
+    let paged: Vec<Value> = items(&first)
+        .into_iter()
+        .chain(items(&second))
+        .map(|r| r["id"].clone())
+        .collect();
+    assert_eq!(
+        paged,
+        repairs.iter().map(|id| json!(id)).collect::<Vec<_>>()
+    );
+    assert!(second["next"].is_null());
+
+    let (status, body) = service.get("/v1/repairs?status=fixed", &tech).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "status");
+    // Finance does not act on repairs; a key limited to a case category
+    // reads cases alone.
+    let (status, body) = service.get("/v1/repairs", &service.finance).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _) = service
+        .get(
+            &format!("/v1/repairs/{}", repairs[0]),
+            &service.courier_feed,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = service
+        .get(&format!("/v1/repairs/{}", uuid::Uuid::new_v4()), &tech)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(problem_code(&body), "not-found");
+}
+
+async fn unpaid_orders_and_access_grants_are_read_by_those_who_may(db: TestDb) {
+    let service = Service::start(db).await;
+    let order = json!({"order_no": "TB2026001", "buyer_id": "tb_wangxm",
+                       "ordered_at": "2026-03-01T02:00:00Z",
+                       "amount": {"minor": 20000, "currency": "CNY"}});
+    let (view, _) = service
+        .act_and_read("/v1/unpaid-orders", &service.agent, order)
+        .await;
+    assert_eq!(view["status"], "open");
+    assert_eq!(view["buyer_id"], "tb_wangxm", "the agent's own order");
+    let id = view["id"].as_str().unwrap().to_owned();
+    let payment = json!({"paid_at": "2026-03-01T05:00:00Z",
+                         "amount": {"minor": 20000, "currency": "CNY"}});
+    let (paid, _) = service
+        .act_and_read(
+            &format!("/v1/unpaid-orders/{id}/record-payment"),
+            &service.finance,
+            payment,
+        )
+        .await;
+    assert_eq!(paid["status"], "paid");
+    assert_eq!(paid["paid"]["minor"], 20000);
+    assert_ne!(paid["buyer_id"], "tb_wangxm", "masked for others: {paid}");
+    let (_, open) = service
+        .get("/v1/unpaid-orders?status=open", &service.supervisor)
+        .await;
+    assert!(items(&open).is_empty(), "{open}");
+    let (_, paid_list) = service
+        .get("/v1/unpaid-orders?status=paid", &service.supervisor)
+        .await;
+    assert_eq!(items(&paid_list).len(), 1);
+
+    // An agent sees the grants they asked for; supervisors see every one.
+    let request = json!({"customer": "13912345678", "purpose": "回访核实地址"});
+    let (grant, _) = service
+        .act_and_read("/v1/access-grants", &service.agent, request)
+        .await;
+    assert_eq!(grant["status"], "requested");
+    assert_eq!(grant["customer"], "13912345678");
+    let grant_id = grant["id"].as_str().unwrap().to_owned();
+    let (status, _) = service
+        .get(
+            &format!("/v1/access-grants/{grant_id}"),
+            &service.other_agent,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, theirs) = service.get("/v1/access-grants", &service.other_agent).await;
+    assert!(items(&theirs).is_empty(), "{theirs}");
+    let (approved, _) = service
+        .act_and_read(
+            &format!("/v1/access-grants/{grant_id}/approve-access"),
+            &service.supervisor,
+            json!({"valid_for_hours": 2}),
+        )
+        .await;
+    assert_eq!(approved["status"], "granted");
+    assert_eq!(approved["decided_by"], "lead-zhang");
+    assert_ne!(
+        approved["customer"], "13912345678",
+        "masked for the supervisor"
+    );
+    let (_, all) = service
+        .get("/v1/access-grants?status=granted", &service.supervisor)
+        .await;
+    assert_eq!(items(&all).len(), 1, "{all}");
+}
