@@ -845,29 +845,15 @@ pub async fn list(
     tag("category", filter.category.clone());
     tag("breached", filter.breached.map(|b| b.to_string()));
     tag("open_item", filter.open_item.map(|k| k.as_str().to_owned()));
-    let after = cursor
-        .map(|cursor| {
-            cursor
-                .split_once('|')
-                .map(|(sort, key)| (sort.to_owned(), key.to_owned()))
-                .ok_or_else(|| ProjectionError::InvalidCursor(cursor.to_owned()))
-        })
-        .transpose()?;
     let query = crate::ListQuery {
         collection: CASE,
         tags,
         sort_from: filter.created_from.map(sortable_time),
         sort_until: filter.created_until.map(sortable_time),
-        after,
-        limit: limit + 1,
+        after: None,
+        limit,
     };
-    let mut rows = db.list(&table(), &query).await?;
-    let next = if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last().map(|row| format!("{}|{}", row.sort, row.key))
-    } else {
-        None
-    };
+    let (rows, next) = db.page(&table(), query, cursor).await?;
     let cases = rows
         .into_iter()
         .map(|row| {

@@ -741,6 +741,34 @@ impl ReadDb {
             .collect())
     }
 
+    /// A page of `list`'s rows (at most `list.limit`) after a cursor of a
+    /// previous page, and the cursor of the next page if there is one.
+    pub async fn page(
+        &self,
+        table: &str,
+        mut list: ListQuery,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<DocRow>, Option<String>), ProjectionError> {
+        list.after = cursor
+            .map(|cursor| {
+                cursor
+                    .split_once('|')
+                    .map(|(sort, key)| (sort.to_owned(), key.to_owned()))
+                    .ok_or_else(|| ProjectionError::InvalidCursor(cursor.to_owned()))
+            })
+            .transpose()?;
+        let limit = list.limit;
+        list.limit += 1;
+        let mut rows = self.list(table, &list).await?;
+        let next = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().map(|row| format!("{}|{}", row.sort, row.key))
+        } else {
+            None
+        };
+        Ok((rows, next))
+    }
+
     /// The documents whose search term `field` sorts after `after`, in the
     /// order of that term, with it: one statement, so one snapshot of the
     /// read model, never half a batch.

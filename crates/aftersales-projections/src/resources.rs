@@ -437,28 +437,13 @@ pub async fn list(
     cursor: Option<&str>,
     limit: usize,
 ) -> Result<(Vec<ResourceView>, Option<String>), ProjectionError> {
-    let after = cursor
-        .map(|cursor| {
-            cursor
-                .split_once('|')
-                .map(|(sort, key)| (sort.to_owned(), key.to_owned()))
-                .ok_or_else(|| ProjectionError::InvalidCursor(cursor.to_owned()))
-        })
-        .transpose()?;
     let query = crate::ListQuery {
         collection: kind.collection(),
         tags,
-        after,
-        limit: limit + 1,
+        limit,
         ..crate::ListQuery::default()
     };
-    let mut rows = db.list(&table(), &query).await?;
-    let next = if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last().map(|row| format!("{}|{}", row.sort, row.key))
-    } else {
-        None
-    };
+    let (rows, next) = db.page(&table(), query, cursor).await?;
     let views = rows
         .into_iter()
         .map(|row| {
