@@ -11,7 +11,8 @@ use super::{problem_code, Service};
 
 on_both_backends!(
     a_technician_reads_back_the_repairs_they_work_on,
-    unpaid_orders_and_access_grants_are_read_by_those_who_may
+    unpaid_orders_and_access_grants_are_read_by_those_who_may,
+    a_sampling_audit_is_read_back_customer_by_customer
 );
 
 impl Service {
@@ -186,4 +187,55 @@ async fn unpaid_orders_and_access_grants_are_read_by_those_who_may(db: TestDb) {
         .get("/v1/access-grants?status=granted", &service.supervisor)
         .await;
     assert_eq!(items(&all).len(), 1, "{all}");
+}
+
+async fn a_sampling_audit_is_read_back_customer_by_customer(db: TestDb) {
+    let service = Service::start(db).await;
+    let population: Vec<String> = (0..60).map(|i| format!("1380000{i:04}")).collect();
+    let draw = json!({"month": "2026-03", "seed": 7, "population": population, "size": 50});
+    let (audit, _) = service
+        .act_and_read("/v1/sampling-audits", &service.supervisor, draw)
+        .await;
+    assert_eq!(audit["resource"], "sampling_audit");
+    assert_eq!(audit["status"], "open");
+    assert_eq!(audit["month"], "2026-03");
+    let customers = audit["customers"].as_array().unwrap();
+    assert_eq!(customers.len(), 50);
+    let first = customers[0]["customer"].as_str().unwrap().to_owned();
+    assert!(population.contains(&first), "the drawer sees the numbers");
+    let id = audit["id"].as_str().unwrap().to_owned();
+
+    // Friday 2026-03-20 09:30 in Shanghai: within the calling window.
+    let call = json!({"customer": first, "called_at": "2026-03-20T01:30:00Z",
+                      "outcome": {"kind": "answered", "score": 4, "reason": "等待时间长"},
+                      "agent": "agent-li"});
+    let (called, _) = service
+        .act_and_read(
+            &format!("/v1/sampling-audits/{id}/record-audit-call"),
+            &service.agent,
+            call,
+        )
+        .await;
+    let customer = &called["customers"][0];
+    assert_eq!(customer["calls"], 1, "{called}");
+    assert_eq!(customer["score"], 4);
+    assert_eq!(customer["agent"], "agent-li");
+    assert_ne!(
+        customer["customer"], first,
+        "masked for the agent: {customer}"
+    );
+
+    let (_, open) = service
+        .get(
+            "/v1/sampling-audits?status=open&month=2026-03",
+            &service.supervisor,
+        )
+        .await;
+    assert_eq!(items(&open).len(), 1, "{open}");
+    let (_, closed) = service
+        .get("/v1/sampling-audits?status=closed", &service.supervisor)
+        .await;
+    assert!(items(&closed).is_empty());
+    let (status, _) = service.get("/v1/sampling-audits", &service.finance).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }

@@ -20,7 +20,9 @@ use crate::reads::{
     BalanceQuery, CaseList, CaseListQuery, ChangedCaseList, ChangedCasesQuery, HistoryEntry,
     ReportBody, ReportEntry, ReportQuery,
 };
-use crate::resources::{AccessGrantQuery, RepairQuery, ResourceList, UnpaidOrderQuery};
+use crate::resources::{
+    AccessGrantQuery, RepairQuery, ResourceList, SamplingAuditQuery, UnpaidOrderQuery,
+};
 use crate::visibility::{LOG_POSITION, MIN_LOG_POSITION};
 use crate::worklists::{Handover, HandoverQuery, Worklist, WorklistQuery};
 
@@ -404,6 +406,11 @@ fn reads(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
             "Repair orders (返修), oldest first, filtered and paged by cursor",
             query_parameters::<RepairQuery>(generator), resource_list.clone())),
         ("/v1/repairs/{id}", get("getRepair", "A repair order now; its revision is the ETag",
+            vec![id_parameter()], resource.clone())),
+        ("/v1/sampling-audits", get("listSamplingAudits",
+            "Monthly sampling audits (回访抽查) with their customers, oldest first",
+            query_parameters::<SamplingAuditQuery>(generator), resource_list.clone())),
+        ("/v1/sampling-audits/{id}", get("getSamplingAudit", "A sampling audit now; its revision is the ETag",
             vec![id_parameter()], resource.clone())),
         ("/v1/access-grants", get("listAccessGrants",
             "Access grants (客户信息借阅): an agent's own, or all for supervisors, auditors and admins",

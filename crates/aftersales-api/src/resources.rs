@@ -1,18 +1,21 @@
-//! Reads of the resources beside cases: unpaid orders, repair orders and
-//! access grants, one at a time and as filtered, cursor-paged lists.
+//! Reads of the resources beside cases: unpaid orders, repair orders,
+//! sampling audits and access grants, one at a time and as filtered,
+//! cursor-paged lists.
 //!
 //! Who may read a kind of resource: the roles that may act on it, and
 //! supervisors, auditors and administrators. A key limited to some case
 //! categories reads cases alone. Personal data (a buyer id, a grant's
 //! customer) is masked unless the resource is the caller's own (an access
-//! grant they asked for, an unpaid order they registered).
+//! grant they asked for, an unpaid order they registered, an audit they
+//! drew).
 
+use aftersales_domain::audit::SamplingAudit;
 use aftersales_domain::grant::AccessGrant;
 use aftersales_domain::reminder::UnpaidOrder;
 use aftersales_domain::repair::RepairOrder;
 use aftersales_domain::Role;
 use aftersales_projections::resources::{
-    self, status_term, GrantStatus, Kind, RepairStatus, ResourceView, UnpaidStatus,
+    self, status_term, AuditStatus, GrantStatus, Kind, RepairStatus, ResourceView, UnpaidStatus,
 };
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
@@ -36,6 +39,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/unpaid-orders/{id}", get(one::<UnpaidOrder>))
         .route("/v1/repairs", get(list_repairs))
         .route("/v1/repairs/{id}", get(one::<RepairOrder>))
+        .route("/v1/sampling-audits", get(list_sampling_audits))
+        .route("/v1/sampling-audits/{id}", get(one::<SamplingAudit>))
         .route("/v1/access-grants", get(list_access_grants))
         .route("/v1/access-grants/{id}", get(one::<AccessGrant>))
 }
@@ -62,6 +67,7 @@ macro_rules! readable {
 readable!(
     UnpaidOrder => Kind::UnpaidOrder,
     RepairOrder => Kind::Repair,
+    SamplingAudit => Kind::SamplingAudit,
     AccessGrant => Kind::AccessGrant,
 );
 
@@ -89,12 +95,14 @@ fn require_reader<R: Readable>(caller: &Caller) -> Result<(), ApiError> {
     }
 }
 
-/// Whose a resource is: an access grant is its requester's, an unpaid
-/// order the agent's who registered it.
+/// Whose a resource is: an access grant is its requester's; an unpaid
+/// order or an audit the one's who registered or drew it.
 fn owner(view: &ResourceView) -> Option<&str> {
     match view {
         ResourceView::AccessGrant(grant) => Some(grant.requested_by.as_str()),
-        ResourceView::UnpaidOrder(order) => Some(order.common.created_by.as_str()),
+        ResourceView::UnpaidOrder(_) | ResourceView::SamplingAudit(_) => {
+            Some(view.common().created_by.as_str())
+        }
         ResourceView::Repair(_) => None,
     }
 }
@@ -105,7 +113,9 @@ fn visible(view: &ResourceView, caller: &Caller) -> bool {
         ResourceView::AccessGrant(grant) => {
             OVERSEERS.contains(&caller.role()) || grant.requested_by == caller.key.name
         }
-        ResourceView::UnpaidOrder(_) | ResourceView::Repair(_) => true,
+        ResourceView::UnpaidOrder(_) | ResourceView::Repair(_) | ResourceView::SamplingAudit(_) => {
+            true
+        }
     }
 }
 
@@ -121,11 +131,7 @@ async fn one<R: Readable>(
         .await?
         .filter(|view| visible(view, &caller))
         .ok_or_else(not_found)?;
-    let revision = match &view {
-        ResourceView::UnpaidOrder(v) => v.common.revision,
-        ResourceView::Repair(v) => v.common.revision,
-        ResourceView::AccessGrant(v) => v.common.revision,
-    };
+    let revision = view.common().revision;
     let json = privacy::in_list(&view, owner(&view), &caller)?;
     let mut response = Json(json).into_response();
     response.headers_mut().insert(header::ETAG, etag(revision));
@@ -230,6 +236,32 @@ async fn list_repairs(
     );
     tag(&mut tags, "serial", params.serial);
     list::<RepairOrder>(&state, &caller, tags, params.cursor, params.limit).await
+}
+
+/// Filters and paging of the sampling audits.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SamplingAuditQuery {
+    pub status: Option<AuditStatus>,
+    /// `YYYY-MM`.
+    pub month: Option<String>,
+    /// The `next` of the previous page.
+    pub cursor: Option<String>,
+    /// 1 to 500; 50 if not given.
+    #[serde(default, deserialize_with = "text::option")]
+    pub limit: Option<usize>,
+}
+
+async fn list_sampling_audits(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<ResourceList>, ApiError> {
+    let params: SamplingAuditQuery = query(raw)?;
+    let mut tags = Vec::new();
+    tag(&mut tags, "status", params.status.map(status_term));
+    tag(&mut tags, "month", params.month);
+    list::<SamplingAudit>(&state, &caller, tags, params.cursor, params.limit).await
 }
 
 /// Filters and paging of the access grants.

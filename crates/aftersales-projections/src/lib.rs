@@ -5,7 +5,7 @@
 //! [`CaseViews`] (each case now, its timeline and a searchable list),
 //! [`Ledger`] (double-entry postings of every money event), [`Reports`]
 //! (the facts the SOP reports are built from), the [`resources`] beside
-//! cases (unpaid orders, repair orders, access grants) and the [`schedule`] (when
+//! cases (unpaid orders, repair orders, sampling audits, access grants) and the [`schedule`] (when
 //! each aggregate's next time-driven command falls due). A [`runner`] feeds them from
 //! a catch-up subscription, writing each batch's documents with the
 //! checkpoint in one transaction; [`admin`] rebuilds them into shadow tables

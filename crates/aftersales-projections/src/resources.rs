@@ -1,7 +1,9 @@
 //! The resources beside cases, as a client reads them back after acting on
-//! them: unpaid orders under payment reminder (催款), repair orders (返修)
-//! and access grants (客户信息借阅), each now, searchable and paged.
+//! them: unpaid orders under payment reminder (催款), repair orders (返修),
+//! monthly sampling audits (回访抽查) and access grants (客户信息借阅), each
+//! now, searchable and paged.
 
+use aftersales_domain::audit::{AuditCallOutcome, AuditEvent};
 use aftersales_domain::grant::GrantEvent;
 use aftersales_domain::reminder::{CloseReason, ReminderChannel, ReminderEvent, ReminderResult};
 use aftersales_domain::repair::RepairEvent;
@@ -25,6 +27,7 @@ pub struct ResourceViews;
 pub enum Kind {
     UnpaidOrder,
     Repair,
+    SamplingAudit,
     AccessGrant,
 }
 
@@ -33,6 +36,7 @@ impl Kind {
         match self {
             Self::UnpaidOrder => "unpaid_order",
             Self::Repair => "repair",
+            Self::SamplingAudit => "sampling_audit",
             Self::AccessGrant => "access_grant",
         }
     }
@@ -43,6 +47,7 @@ impl Kind {
 pub enum ResourceView {
     UnpaidOrder(UnpaidOrderView),
     Repair(RepairView),
+    SamplingAudit(SamplingAuditView),
     AccessGrant(AccessGrantView),
 }
 
@@ -51,23 +56,26 @@ impl ResourceView {
         match self {
             Self::UnpaidOrder(_) => Kind::UnpaidOrder,
             Self::Repair(_) => Kind::Repair,
+            Self::SamplingAudit(_) => Kind::SamplingAudit,
             Self::AccessGrant(_) => Kind::AccessGrant,
         }
     }
 
-    fn common(&mut self) -> &mut Common {
+    fn common_mut(&mut self) -> &mut Common {
         match self {
             Self::UnpaidOrder(view) => &mut view.common,
             Self::Repair(view) => &mut view.common,
+            Self::SamplingAudit(view) => &mut view.common,
             Self::AccessGrant(view) => &mut view.common,
         }
     }
 
-    fn created_at(&self) -> DateTime<Utc> {
+    pub fn common(&self) -> &Common {
         match self {
-            Self::UnpaidOrder(view) => view.common.created_at,
-            Self::Repair(view) => view.common.created_at,
-            Self::AccessGrant(view) => view.common.created_at,
+            Self::UnpaidOrder(view) => &view.common,
+            Self::Repair(view) => &view.common,
+            Self::SamplingAudit(view) => &view.common,
+            Self::AccessGrant(view) => &view.common,
         }
     }
 }
@@ -179,6 +187,46 @@ pub struct RepairView {
     pub revisit_due: Option<DateTime<Utc>>,
 }
 
+/// Where a month's sampling audit stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditStatus {
+    Open,
+    Closed,
+}
+
+/// 回访抽查: a month's sample of customers called back, and their scores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SamplingAuditView {
+    #[serde(flatten)]
+    pub common: Common,
+    /// `YYYY-MM`.
+    pub month: String,
+    pub status: AuditStatus,
+    /// The month's satisfaction target in tenths (45: 4.5).
+    pub target_tenths: Option<u32>,
+    /// The customers drawn, in the order drawn.
+    pub customers: Vec<AuditCustomerView>,
+    /// The month's satisfaction in hundredths, once closed.
+    pub satisfaction_hundredths: Option<u32>,
+    pub target_met: Option<bool>,
+}
+
+/// 服务抽查明细: one customer of the sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct AuditCustomerView {
+    /// A phone number or buyer id (personal data).
+    pub customer: String,
+    pub calls: u32,
+    pub last_called_at: Option<DateTime<Utc>>,
+    pub score: Option<u8>,
+    pub refused: bool,
+    pub excluded: bool,
+    /// The agent whose service was rated.
+    pub agent: Option<String>,
+    pub complaint: Option<String>,
+}
+
 /// 客户信息借阅: someone's request to see a customer's personal data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AccessGrantView {
@@ -198,7 +246,7 @@ pub struct AccessGrantView {
 impl Projection for ResourceViews {
     type Doc = ResourceView;
     const NAME: &'static str = "resource_views";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
 
     fn reads(&self, event: &Envelope, keys: &mut Vec<DocKey>) {
         if let Some(kind) = kind_of(&event.event) {
@@ -236,7 +284,7 @@ impl Projection for ResourceViews {
                     ),
                 })?;
         evolve(view, &event.event);
-        let common = view.common();
+        let common = view.common_mut();
         common.revision = event.revision;
         common.updated_at = event.recorded_at;
         common.position = event.position;
@@ -244,7 +292,7 @@ impl Projection for ResourceViews {
     }
 
     fn sort_key(&self, view: &ResourceView) -> String {
-        sortable_time(view.created_at())
+        sortable_time(view.common().created_at)
     }
 
     fn tags(&self, view: &ResourceView, tags: &mut Vec<(&'static str, String)>) {
@@ -261,6 +309,10 @@ impl Projection for ResourceViews {
                     tags.push(("case_id", case.to_string()));
                 }
             }
+            ResourceView::SamplingAudit(audit) => {
+                tags.push(("status", status_term(audit.status)));
+                tags.push(("month", audit.month.clone()));
+            }
             ResourceView::AccessGrant(grant) => {
                 tags.push(("status", status_term(grant.status)));
                 tags.push(("requested_by", grant.requested_by.clone()));
@@ -273,8 +325,9 @@ fn kind_of(event: &AnyEvent) -> Option<Kind> {
     match event {
         AnyEvent::Reminder(_) => Some(Kind::UnpaidOrder),
         AnyEvent::Repair(_) => Some(Kind::Repair),
+        AnyEvent::Audit(_) => Some(Kind::SamplingAudit),
         AnyEvent::Grant(_) => Some(Kind::AccessGrant),
-        AnyEvent::Case(_) | AnyEvent::Audit(_) => None,
+        AnyEvent::Case(_) => None,
     }
 }
 
@@ -319,6 +372,30 @@ fn created(event: &AnyEvent, common: Common) -> Option<ResourceView> {
                 turnaround_days: None,
                 on_time: None,
                 revisit_due: None,
+            })
+        }
+        AnyEvent::Audit(AuditEvent::AuditSampleDrawn(e)) => {
+            ResourceView::SamplingAudit(SamplingAuditView {
+                common,
+                month: e.month.clone(),
+                status: AuditStatus::Open,
+                target_tenths: e.target_tenths,
+                customers: e
+                    .drawn
+                    .iter()
+                    .map(|customer| AuditCustomerView {
+                        customer: customer.clone(),
+                        calls: 0,
+                        last_called_at: None,
+                        score: None,
+                        refused: false,
+                        excluded: false,
+                        agent: None,
+                        complaint: None,
+                    })
+                    .collect(),
+                satisfaction_hundredths: None,
+                target_met: None,
             })
         }
         AnyEvent::Grant(GrantEvent::AccessRequested(e)) => {
@@ -405,6 +482,38 @@ fn evolve(view: &mut ResourceView, event: &AnyEvent) {
             };
             repair.status = status;
         }
+        (ResourceView::SamplingAudit(audit), AnyEvent::Audit(event)) => match event {
+            AuditEvent::AuditSampleDrawn(_) => {}
+            AuditEvent::AuditCallRecorded(e) => {
+                if let Some(c) = sampled(audit, &e.customer) {
+                    c.calls += 1;
+                    c.last_called_at = Some(e.called_at);
+                    if let AuditCallOutcome::Answered { .. } | AuditCallOutcome::Refused = e.outcome
+                    {
+                        c.agent.clone_from(&e.agent);
+                    }
+                    if e.complaint.is_some() {
+                        c.complaint.clone_from(&e.complaint);
+                    }
+                }
+            }
+            AuditEvent::AuditCustomerScored(e) => {
+                if let Some(c) = sampled(audit, &e.customer) {
+                    c.score = Some(e.score);
+                    c.refused = e.refused;
+                }
+            }
+            AuditEvent::AuditCustomerExcluded(e) => {
+                if let Some(c) = sampled(audit, &e.customer) {
+                    c.excluded = true;
+                }
+            }
+            AuditEvent::AuditClosed(e) => {
+                audit.status = AuditStatus::Closed;
+                audit.satisfaction_hundredths = e.satisfaction_hundredths;
+                audit.target_met = Some(e.target_met);
+            }
+        },
         (ResourceView::AccessGrant(grant), AnyEvent::Grant(event)) => match event {
             GrantEvent::AccessRequested(_) => {}
             GrantEvent::AccessGranted(e) => {
@@ -426,6 +535,14 @@ fn evolve(view: &mut ResourceView, event: &AnyEvent) {
         },
         _ => {}
     }
+}
+
+/// The customer of a sample, by their phone number or buyer id.
+fn sampled<'a>(
+    audit: &'a mut SamplingAuditView,
+    customer: &str,
+) -> Option<&'a mut AuditCustomerView> {
+    audit.customers.iter_mut().find(|c| c.customer == customer)
 }
 
 /// A page of one kind of resource in the order they were created, after
