@@ -5,6 +5,7 @@
 
 mod closed_loop;
 mod conventions;
+mod customers;
 mod incremental;
 mod policy;
 mod resources;

@@ -20,6 +20,7 @@ mod budget;
 mod clock;
 mod commands;
 mod cors;
+mod customers;
 mod due;
 mod error;
 mod examples;
@@ -76,6 +77,7 @@ pub fn router(state: AppState) -> Router {
             reads::routes()
                 .merge(worklists::routes())
                 .merge(resources::routes())
+                .merge(customers::routes())
                 .route_layer(middleware::from_fn_with_state(
                     state.clone(),
                     visibility::consistent_reads,

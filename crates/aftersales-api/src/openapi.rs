@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 
 use crate::clock::{ClockMoved, ClockReading, SetClock};
 use crate::commands::{kebab, CommandAccepted, Resource};
+use crate::customers::{CustomerCard, CustomerMatches, CustomerQuery};
 use crate::error::Problem;
 use crate::feed::{FeedPage, FeedQuery};
 use crate::policy::{PolicyApplied, PolicyHistory, PolicyQuery, PolicyRecord};
@@ -144,6 +145,15 @@ fn clock(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
     );
 }
 
+/// The reads that answer a resource's revision as its ETag.
+const READ_WITH_REVISION: &[&str] = &[
+    "/v1/cases/{id}",
+    "/v1/unpaid-orders/{id}",
+    "/v1/repairs/{id}",
+    "/v1/sampling-audits/{id}",
+    "/v1/access-grants/{id}",
+];
+
 /// Declares the headers answers carry: on every answer to a keyed request
 /// the rate-limit fields and the correlation id; `ETag` where a resource's
 /// revision is answered, `Location` on a create, `Retry-After` on a
@@ -160,7 +170,7 @@ fn describe_response_headers(paths: &mut Map<String, Value>) {
             let creates = operation["responses"].get("201").is_some();
             // A resource read whole, or a command on one, answers its revision.
             let revisioned = creates
-                || (method == "get" && path.ends_with("/{id}"))
+                || (method == "get" && READ_WITH_REVISION.contains(&path.as_str()))
                 || (path.contains("{id}") && operation["requestBody"].is_object());
             let Some(responses) = operation["responses"].as_object_mut() else {
                 continue;
@@ -407,6 +417,13 @@ fn reads(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
             query_parameters::<RepairQuery>(generator), resource_list.clone())),
         ("/v1/repairs/{id}", get("getRepair", "A repair order now; its revision is the ETag",
             vec![id_parameter()], resource.clone())),
+        ("/v1/customers", get("findCustomers",
+            "Customers found by phone number or buyer id (masked; others' only for supervisors and admins)",
+            query_parameters::<CustomerQuery>(generator),
+            generator.subschema_for::<CustomerMatches>().to_value())),
+        ("/v1/customers/{id}", get("getCustomerCard",
+            "A customer's card (客户信息卡): their cases, calls, revisit scores, refunds and repairs, masked",
+            vec![id_parameter()], generator.subschema_for::<CustomerCard>().to_value())),
         ("/v1/sampling-audits", get("listSamplingAudits",
             "Monthly sampling audits (回访抽查) with their customers, oldest first",
             query_parameters::<SamplingAuditQuery>(generator), resource_list.clone())),

@@ -103,7 +103,7 @@ fn owner(view: &ResourceView) -> Option<&str> {
         ResourceView::UnpaidOrder(_) | ResourceView::SamplingAudit(_) => {
             Some(view.common().created_by.as_str())
         }
-        ResourceView::Repair(_) => None,
+        ResourceView::Repair(_) | ResourceView::Customer(_) => None,
     }
 }
 
@@ -116,6 +116,8 @@ fn visible(view: &ResourceView, caller: &Caller) -> bool {
         ResourceView::UnpaidOrder(_) | ResourceView::Repair(_) | ResourceView::SamplingAudit(_) => {
             true
         }
+        // Customers are read through their cards.
+        ResourceView::Customer(_) => false,
     }
 }
 

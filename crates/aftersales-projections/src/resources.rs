@@ -1,9 +1,11 @@
 //! The resources beside cases, as a client reads them back after acting on
 //! them: unpaid orders under payment reminder (催款), repair orders (返修),
 //! monthly sampling audits (回访抽查) and access grants (客户信息借阅), each
-//! now, searchable and paged.
+//! now, searchable and paged; and each customer (客户信息卡), known by their
+//! phone number, with the cases registered for them.
 
 use aftersales_domain::audit::{AuditCallOutcome, AuditEvent};
+use aftersales_domain::case::CaseEvent;
 use aftersales_domain::grant::GrantEvent;
 use aftersales_domain::reminder::{CloseReason, ReminderChannel, ReminderEvent, ReminderResult};
 use aftersales_domain::repair::RepairEvent;
@@ -29,6 +31,7 @@ pub enum Kind {
     Repair,
     SamplingAudit,
     AccessGrant,
+    Customer,
 }
 
 impl Kind {
@@ -38,6 +41,7 @@ impl Kind {
             Self::Repair => "repair",
             Self::SamplingAudit => "sampling_audit",
             Self::AccessGrant => "access_grant",
+            Self::Customer => "customer",
         }
     }
 }
@@ -49,6 +53,7 @@ pub enum ResourceView {
     Repair(RepairView),
     SamplingAudit(SamplingAuditView),
     AccessGrant(AccessGrantView),
+    Customer(CustomerView),
 }
 
 impl ResourceView {
@@ -58,6 +63,7 @@ impl ResourceView {
             Self::Repair(_) => Kind::Repair,
             Self::SamplingAudit(_) => Kind::SamplingAudit,
             Self::AccessGrant(_) => Kind::AccessGrant,
+            Self::Customer(_) => Kind::Customer,
         }
     }
 
@@ -67,6 +73,7 @@ impl ResourceView {
             Self::Repair(view) => &mut view.common,
             Self::SamplingAudit(view) => &mut view.common,
             Self::AccessGrant(view) => &mut view.common,
+            Self::Customer(view) => &mut view.common,
         }
     }
 
@@ -76,6 +83,7 @@ impl ResourceView {
             Self::Repair(view) => &view.common,
             Self::SamplingAudit(view) => &view.common,
             Self::AccessGrant(view) => &view.common,
+            Self::Customer(view) => &view.common,
         }
     }
 }
@@ -227,6 +235,32 @@ pub struct AuditCustomerView {
     pub complaint: Option<String>,
 }
 
+/// 客户信息卡: a customer, known by their phone number, and the cases
+/// registered for them. Its id is their first case's, so that it says
+/// nothing of the number; its revision counts the cases after the first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CustomerView {
+    #[serde(flatten)]
+    pub common: Common,
+    /// The name the last case gave.
+    pub name: String,
+    pub phone: String,
+    /// The platform buyer ids the cases gave (旺旺ID).
+    pub buyer_ids: Vec<String>,
+    /// Their cases, oldest first.
+    pub cases: Vec<Uuid>,
+}
+
+/// A phone number as it identifies a customer: its digits, without China's
+/// country code, so that `+86 138-0013-8000` and `13800138000` are one.
+pub fn phone_key(phone: &str) -> String {
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    match digits.strip_prefix("86") {
+        Some(national) if national.len() == 11 => national.to_owned(),
+        _ => digits,
+    }
+}
+
 /// 客户信息借阅: someone's request to see a customer's personal data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AccessGrantView {
@@ -246,9 +280,12 @@ pub struct AccessGrantView {
 impl Projection for ResourceViews {
     type Doc = ResourceView;
     const NAME: &'static str = "resource_views";
-    const VERSION: u32 = 2;
+    const VERSION: u32 = 3;
 
     fn reads(&self, event: &Envelope, keys: &mut Vec<DocKey>) {
+        if let AnyEvent::Case(CaseEvent::CaseRegistered(e)) = &event.event {
+            keys.push((Kind::Customer.collection(), phone_key(&e.customer.phone)));
+        }
         if let Some(kind) = kind_of(&event.event) {
             keys.push((kind.collection(), event.aggregate_id.to_string()));
         }
@@ -259,6 +296,9 @@ impl Projection for ResourceViews {
         event: &Envelope,
         docs: &mut Docs<ResourceView>,
     ) -> Result<(), ProjectionError> {
+        if let AnyEvent::Case(CaseEvent::CaseRegistered(e)) = &event.event {
+            add_case(event, &e.customer, docs);
+        }
         let Some(kind) = kind_of(&event.event) else {
             return Ok(());
         };
@@ -317,6 +357,13 @@ impl Projection for ResourceViews {
                 tags.push(("status", status_term(grant.status)));
                 tags.push(("requested_by", grant.requested_by.clone()));
             }
+            ResourceView::Customer(customer) => {
+                tags.push(("id", customer.common.id.to_string()));
+                tags.push(("phone", customer.phone.clone()));
+                for buyer_id in &customer.buyer_ids {
+                    tags.push(("buyer_id", buyer_id.clone()));
+                }
+            }
         }
     }
 }
@@ -329,6 +376,56 @@ fn kind_of(event: &AnyEvent) -> Option<Kind> {
         AnyEvent::Grant(_) => Some(Kind::AccessGrant),
         AnyEvent::Case(_) => None,
     }
+}
+
+/// A case registered for a customer: on their card, which the first one
+/// starts.
+fn add_case(
+    event: &Envelope,
+    customer: &aftersales_domain::model::Customer,
+    docs: &mut Docs<ResourceView>,
+) {
+    let key = phone_key(&customer.phone);
+    let collection = Kind::Customer.collection();
+    let card = match docs.get_mut(collection, &key) {
+        Some(ResourceView::Customer(card)) => card,
+        _ => {
+            docs.put(
+                collection,
+                key.clone(),
+                ResourceView::Customer(CustomerView {
+                    common: Common {
+                        id: event.aggregate_id,
+                        created_at: event.recorded_at,
+                        created_by: event.actor().to_owned(),
+                        revision: 0,
+                        updated_at: event.recorded_at,
+                        position: event.position,
+                    },
+                    name: customer.name.clone(),
+                    phone: key.clone(),
+                    buyer_ids: Vec::new(),
+                    cases: Vec::new(),
+                }),
+            );
+            match docs.get_mut(collection, &key) {
+                Some(ResourceView::Customer(card)) => card,
+                _ => unreachable!("the customer's card was just written"),
+            }
+        }
+    };
+    if !card.cases.is_empty() {
+        card.common.revision += 1;
+    }
+    card.cases.push(event.aggregate_id);
+    card.name.clone_from(&customer.name);
+    if let Some(buyer_id) = &customer.buyer_id {
+        if !card.buyer_ids.contains(buyer_id) {
+            card.buyer_ids.push(buyer_id.clone());
+        }
+    }
+    card.common.updated_at = event.recorded_at;
+    card.common.position = event.position;
 }
 
 /// The view a stream's first event starts.
@@ -593,4 +690,22 @@ pub async fn get(
 
 fn table() -> String {
     crate::runner::table_name(ResourceViews::NAME, crate::runner::Target::Live)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::phone_key;
+
+    #[test]
+    fn one_number_written_several_ways_is_one_customer() {
+        for written in [
+            "13800138000",
+            "+86 138-0013-8000",
+            "86 13800138000",
+            "(138) 0013 8000",
+        ] {
+            assert_eq!(phone_key(written), "13800138000", "{written}");
+        }
+        assert_eq!(phone_key("0571-88886666"), "057188886666");
+    }
 }
