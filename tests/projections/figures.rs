@@ -25,7 +25,8 @@ on_both_backends!(
     a_report_as_of_a_position_equals_the_live_one_then,
     the_registers_list_goods_line_by_line_and_batch_quality_faults_for_the_factory,
     the_sampling_audit_sheets_list_each_customer_and_score_each_agent,
-    the_incidents_report_groups_a_failing_batch_with_its_root_causes
+    the_incidents_report_groups_a_failing_batch_with_its_root_causes,
+    the_churn_report_counts_regular_customers_who_stopped_coming
 );
 
 fn cell<'t>(table: &'t Table, key_column: &str, key: Value, column: &str) -> &'t Value {
@@ -977,4 +978,107 @@ async fn the_incidents_report_groups_a_failing_batch_with_its_root_causes(db: Te
     batch.sort();
     assert_eq!(found, batch);
     assert!(page.cases.iter().all(|c| c.root_cause.is_some()));
+}
+
+/// 客户流失率: a customer who came in January and February and not in
+/// March is a regular customer lost in March, with what their revisit
+/// said; one who also came in March is kept; one who came once is not a
+/// regular customer. In April, both regular customers are lost.
+async fn the_churn_report_counts_regular_customers_who_stopped_coming(db: TestDb) {
+    let (store, read) = open(&db).await;
+    let desk = Desk::new(store.clone());
+    let visit = |phone: &'static str, at: &'static str, said: Option<&'static str>| {
+        let desk = &desk;
+        async move {
+            desk.clock.set(at.parse().unwrap());
+            let mut registration = registration(
+                Priority::P3,
+                Category::ProductQuality,
+                PlatformState::TradeSucceeded,
+            );
+            registration.customer.phone = phone.into();
+            // Paid the day before they came.
+            if let Some(order) = registration.order.as_mut() {
+                order.paid_at = desk.clock.now() - Duration::days(1);
+            }
+            let (case, _) = desk.create::<Case>(&agent(), registration).await;
+            let Some(comment) = said else {
+                return;
+            };
+            desk.run(
+                case,
+                &agent(),
+                InformCustomer {
+                    channel: ContactChannel::Phone,
+                    summary: "已处理".into(),
+                    about: InformedAbout::Result,
+                    proof: Vec::new(),
+                },
+            )
+            .await;
+            desk.run(
+                case,
+                &agent(),
+                CloseCase {
+                    solution: "已换新".into(),
+                    resolution: Resolution::Resolved,
+                },
+            )
+            .await;
+            let revisit_id = Uuid::new_v4();
+            desk.run(
+                case,
+                &agent(),
+                ScheduleRevisit {
+                    revisit_id,
+                    kind: RevisitKind::AfterResolution,
+                    due_at: desk.clock.now() + Duration::days(1),
+                },
+            )
+            .await;
+            desk.run(
+                case,
+                &agent(),
+                RecordRevisit {
+                    revisit_id,
+                    outcome: RevisitOutcome::Scored {
+                        score: 3,
+                        attitude: Some(3),
+                        skill: Some(3),
+                        comment: Some(comment.into()),
+                    },
+                    complaint: None,
+                },
+            )
+            .await;
+        }
+    };
+    visit("13900000001", "2026-01-12T02:00:00Z", None).await;
+    visit(
+        "+86 139-0000-0001",
+        "2026-02-09T02:00:00Z",
+        Some("价格太高"),
+    )
+    .await;
+    visit("13900000002", "2026-01-13T02:00:00Z", None).await;
+    visit("13900000002", "2026-02-10T02:00:00Z", None).await;
+    visit("13900000002", "2026-03-10T02:00:00Z", None).await;
+    visit("13900000003", "2026-02-11T02:00:00Z", None).await;
+    assert_consistent(&store, &read).await;
+
+    let churn = report(&read, "churn").await;
+    let row = |month: &str| {
+        let month = json!(month);
+        ["regular_customers", "lost", "churn_rate_pct", "reasons"]
+            .map(|column| cell(&churn, "month", month.clone(), column).clone())
+    };
+    assert_eq!(row("2026-02"), [json!(0), json!(0), Value::Null, json!("")]);
+    assert_eq!(
+        row("2026-03"),
+        [json!(2), json!(1), json!(50.0), json!("价格太高")]
+    );
+    assert_eq!(
+        row("2026-04"),
+        [json!(2), json!(2), json!(100.0), json!("价格太高")]
+    );
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use aftersales_domain::audit::hundredths_half_up;
 use aftersales_domain::case::SlaClock;
 use aftersales_domain::model::{Category, GoodsLine, Priority};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde_json::{json, Value};
 
 use super::{
@@ -63,6 +63,10 @@ pub const REPORTS: &[(&str, &str)] = &[
     (
         "complaints",
         "Monthly complaint resolution: problem, solution, customer reaction (客户投诉问题解决情况表)",
+    ),
+    (
+        "churn",
+        "Monthly customer churn: regular customers who stopped coming, with their revisits' reasons (客户流失率)",
     ),
     (
         "incidents",
@@ -140,6 +144,11 @@ pub async fn build(db: &ReadDb, name: &str, period: Period) -> Result<Table, Pro
         "complaints" => complaints(
             facts.load(CASE, as_case).await?,
             facts.load(AUDIT_CUSTOMER, as_audit_customer).await?,
+        ),
+        "churn" => churn(
+            facts.all(CASE, as_case).await?,
+            facts.all(REVISIT, as_revisit).await?,
+            period,
         ),
         "incidents" => incidents(facts.load(CASE, as_case).await?),
         "sla" => sla(facts.load(CASE, as_case).await?),
@@ -741,6 +750,96 @@ fn sampling_audit(mut rows: Vec<AuditRow>) -> Table {
 
 /// 客户投诉问题解决情况表, filed on the 3rd for the month before: each
 /// complaint with the problem, the solution and how the customer took it.
+/// Months as numbers that count on across years.
+fn month_number(day: NaiveDate) -> i32 {
+    day.year() * 12 + day.month0() as i32
+}
+
+fn month_name(number: i32) -> String {
+    format!(
+        "{:04}-{:02}",
+        number.div_euclid(12),
+        number.rem_euclid(12) + 1
+    )
+}
+
+/// How many months before a month a customer must have come back in, and
+/// in how many of them, to count as a regular customer.
+const REGULAR_WINDOW: i32 = 3;
+const REGULAR_MONTHS: usize = 2;
+
+const CHURN_COLUMNS: &[&str] = &[
+    "month",
+    "regular_customers",
+    "lost",
+    "churn_rate_pct",
+    "reasons",
+];
+
+/// 客户流失率: for each month, the regular customers (cases in at least two
+/// of the three months before, known by their phone number) and those of
+/// them with no case that month: lost, with the last thing their revisits
+/// recorded (a complaint, else a comment).
+fn churn(cases: Vec<CaseFacts>, revisits: Vec<RevisitRow>, period: Period) -> Table {
+    let mut months_of: HashMap<String, BTreeSet<i32>> = HashMap::new();
+    let mut customer_of: HashMap<uuid::Uuid, String> = HashMap::new();
+    for case in &cases {
+        let customer = crate::resources::phone_key(&case.phone);
+        months_of
+            .entry(customer.clone())
+            .or_default()
+            .insert(month_number(case.registered_day));
+        customer_of.insert(case.case_id, customer);
+    }
+    let mut last_said: HashMap<&str, (NaiveDate, &str)> = HashMap::new();
+    for revisit in &revisits {
+        let Some(customer) = customer_of.get(&revisit.case_id) else {
+            continue;
+        };
+        let Some(said) = revisit.complaint.as_deref().or(revisit.comment.as_deref()) else {
+            continue;
+        };
+        let last = last_said.entry(customer).or_insert((revisit.day, said));
+        if revisit.day >= last.0 {
+            *last = (revisit.day, said);
+        }
+    }
+    let all_months: BTreeSet<i32> = months_of.values().flatten().copied().collect();
+    let (Some(&first), Some(&last)) = (all_months.first(), all_months.last()) else {
+        return Table::new(CHURN_COLUMNS, Vec::new());
+    };
+    let rows = (first + 1..=last + 1)
+        .filter(|month| period.overlaps_month(&month_name(*month)))
+        .map(|month| {
+            let mut regular = 0u64;
+            let mut reasons = Vec::new();
+            let mut lost = 0u64;
+            for (customer, months) in &months_of {
+                let before = months.range(month - REGULAR_WINDOW..month).count();
+                if before < REGULAR_MONTHS {
+                    continue;
+                }
+                regular += 1;
+                if !months.contains(&month) {
+                    lost += 1;
+                    if let Some((_, said)) = last_said.get(customer.as_str()) {
+                        reasons.push(*said);
+                    }
+                }
+            }
+            reasons.sort_unstable();
+            vec![
+                json!(month_name(month)),
+                json!(regular),
+                json!(lost),
+                percent(lost, regular),
+                json!(reasons.join("；")),
+            ]
+        })
+        .collect::<Vec<_>>();
+    Table::new(CHURN_COLUMNS, rows)
+}
+
 fn complaints(cases: Vec<CaseFacts>, audit_calls: Vec<AuditCustomerRow>) -> Table {
     let mut rows: Vec<&CaseFacts> = cases.iter().filter(|c| c.complaint).collect();
     rows.sort_by_key(|c| c.registered_at);
