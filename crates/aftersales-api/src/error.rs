@@ -134,8 +134,10 @@ impl ApiError {
     }
 }
 
-/// The body of every error response.
+/// The body of every error response. Its schema is `ProblemDetails`, apart
+/// from the case's problem (故障现象) the registration form records.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ProblemDetails")]
 pub struct Problem {
     /// `urn:aftersales:problem:<code>`: stable, one per rule.
     #[serde(rename = "type")]

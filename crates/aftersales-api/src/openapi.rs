@@ -27,7 +27,8 @@ use crate::resources::{
 use crate::visibility::{LOG_POSITION, MIN_LOG_POSITION};
 use crate::worklists::{Handover, HandoverQuery, Worklist, WorklistQuery};
 
-/// The schema name of the error body (RFC 9457 problem details).
+/// The schema name of the error body (RFC 9457 problem details), as
+/// [`Problem`] names it.
 const PROBLEM_DETAILS: &str = "ProblemDetails";
 
 pub fn document() -> Value {
@@ -44,14 +45,9 @@ pub fn document() -> Value {
     policy(&mut generator, &mut paths);
     clock(&mut generator, &mut paths);
     describe_response_headers(&mut paths);
-    let mut schemas = generator.take_definitions(true);
-    // Not `Problem`: that is the case's problem (故障现象) the registration
-    // form records, a schema of the domain's own.
-    schemas.insert(
-        PROBLEM_DETAILS.to_owned(),
-        generator.root_schema_for::<Problem>().to_value(),
-    );
-    json!({
+    generator.subschema_for::<Problem>();
+    let schemas = generator.take_definitions(true);
+    let mut document = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "aftersales",
@@ -66,7 +62,9 @@ pub fn document() -> Value {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
-    })
+    });
+    spell_out_any(&mut document);
+    document
 }
 
 fn policy(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
@@ -143,6 +141,45 @@ fn clock(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
                           "default": problem()},
         }),
     );
+}
+
+/// Writes the schema that takes any value as `{}` rather than `true`: both
+/// mean the same in JSON Schema, but client generators read only the
+/// first (a field of free JSON, such as an event's data).
+fn spell_out_any(schema: &mut Value) {
+    match schema {
+        Value::Object(object) => {
+            for (key, child) in object.iter_mut() {
+                let holds_schemas = matches!(key.as_str(), "properties" | "$defs");
+                match child {
+                    Value::Bool(true) if matches!(key.as_str(), "items" | "not") => {
+                        *child = json!({});
+                    }
+                    Value::Object(children) if holds_schemas => {
+                        for grandchild in children.values_mut() {
+                            if *grandchild == Value::Bool(true) {
+                                *grandchild = json!({});
+                            }
+                            spell_out_any(grandchild);
+                        }
+                    }
+                    Value::Array(list)
+                        if matches!(key.as_str(), "anyOf" | "oneOf" | "allOf" | "prefixItems") =>
+                    {
+                        for item in list.iter_mut() {
+                            if *item == Value::Bool(true) {
+                                *item = json!({});
+                            }
+                            spell_out_any(item);
+                        }
+                    }
+                    _ => spell_out_any(child),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(spell_out_any),
+        _ => {}
+    }
 }
 
 /// The reads that answer a resource's revision as its ETag.
