@@ -15,7 +15,8 @@ on_both_backends!(
     bad_input_is_refused_naming_the_field_and_what_it_takes,
     every_answer_tells_the_caller_its_rate_and_what_is_left,
     a_command_is_counted_under_its_own_route,
-    browsers_on_the_origins_configured_may_call_the_api
+    browsers_on_the_origins_configured_may_call_the_api,
+    a_report_is_an_excel_workbook_with_the_forms_headings
 );
 
 async fn bad_input_is_refused_naming_the_field_and_what_it_takes(db: TestDb) {
@@ -234,4 +235,68 @@ async fn browsers_on_the_origins_configured_may_call_the_api(db: TestDb) {
         .to_str()
         .unwrap();
     assert!(exposed.contains("x-log-position"), "{exposed}");
+}
+
+/// 工作日志 as the team keeps it: an Excel workbook with Chinese headings,
+/// masked as the JSON is, and a customer's name that looks like a formula
+/// is text.
+async fn a_report_is_an_excel_workbook_with_the_forms_headings(db: TestDb) {
+    use std::io::Read as _;
+    let service = Service::start(db).await;
+    let mut registration = service.registration_body(Category::Logistics);
+    registration["customer"]["name"] = json!("=HYPERLINK(\"http://x\",\"点我\")");
+    let (status, _, answer) = service
+        .post("/v1/cases", &service.agent, &registration)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let position = answer["position"].as_u64().unwrap().to_string();
+    for (query, accept) in [
+        ("?format=xlsx", "application/json"),
+        (
+            "",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+    ] {
+        let answer = service
+            .http
+            .get(format!("{}/v1/reports/work-log{query}", service.base))
+            .bearer_auth(&service.supervisor)
+            .header("accept", accept)
+            .header("x-min-log-position", &position)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+        assert_eq!(
+            answer.headers()["content-type"],
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        );
+        assert!(answer.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("work-log.xlsx"));
+        let bytes = answer.bytes().await.unwrap();
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        let mut part = |name: &str| {
+            let mut text = String::new();
+            archive
+                .by_name(name)
+                .unwrap()
+                .read_to_string(&mut text)
+                .unwrap();
+            text
+        };
+        let strings = part("xl/sharedStrings.xml");
+        for heading in ["日期", "工单号", "客户", "电话", "经办人"] {
+            assert!(strings.contains(heading), "{heading}: {strings}");
+        }
+        assert!(!strings.contains("13912345678"), "masked: {strings}");
+        let sheet = part("xl/worksheets/sheet1.xml");
+        assert!(!sheet.contains("<f>"), "no formula: {sheet}");
+    }
+    let (status, body) = service
+        .get("/v1/reports/work-log?format=pdf", &service.supervisor)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "format");
 }

@@ -252,6 +252,7 @@ impl From<ProjectionError> for ApiError {
             ProjectionError::UnknownReport(_) => Self::NotFound(error.to_string()),
             ProjectionError::InvalidCursor(_) => Self::invalid("cursor", error.to_string()),
             ProjectionError::BeyondHead { .. } => Self::invalid("position", error.to_string()),
+            ProjectionError::TooManyRows { .. } => Self::invalid("format", error.to_string()),
             ProjectionError::Store(store) => store.into(),
             ProjectionError::Database(database) => database.into(),
             other => Self::Internal(other.to_string()),

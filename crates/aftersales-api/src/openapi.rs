@@ -19,7 +19,7 @@ use crate::feed::{FeedPage, FeedQuery};
 use crate::policy::{PolicyApplied, PolicyHistory, PolicyQuery, PolicyRecord};
 use crate::reads::{
     BalanceQuery, CaseList, CaseListQuery, ChangedCaseList, ChangedCasesQuery, HistoryEntry,
-    ReportBody, ReportEntry, ReportQuery,
+    ReportBody, ReportEntry, ReportQuery, XLSX,
 };
 use crate::resources::{
     AccessGrantQuery, RepairQuery, ResourceList, SamplingAuditQuery, UnpaidOrderQuery,
@@ -523,6 +523,9 @@ its type as `event` and a FeedEvent as JSON in `data`; `caught-up` carries the h
     for (path, item) in entries {
         add(paths, path, "get", item["get"].clone());
     }
+    // A report is also an Excel workbook (`?format=xlsx` or `Accept`).
+    paths["/v1/reports/{name}"]["get"]["responses"]["200"]["content"][XLSX] =
+        json!({"schema": {"type": "string", "format": "binary"}});
     for (path, id) in [
         ("/healthz", "healthz"),
         ("/readyz", "readyz"),

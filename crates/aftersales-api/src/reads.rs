@@ -12,7 +12,7 @@ use aftersales_store::{
     Direction, EventMetadata, EventStore, RecordedEvent, StreamFrom, StreamName,
 };
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -418,7 +418,20 @@ pub struct ReportQuery {
     /// The last business day the report covers, included.
     #[serde(default, deserialize_with = "text::option")]
     pub until: Option<NaiveDate>,
+    /// `json` (the default), or `xlsx` for an Excel workbook with the
+    /// forms' Chinese headings (also by `Accept`).
+    pub format: Option<ReportFormat>,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportFormat {
+    Json,
+    Xlsx,
+}
+
+/// The media type of an Excel workbook.
+pub(crate) const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// A report as the API answers it. Personal data in reports is always
 /// masked over the API.
@@ -441,9 +454,19 @@ async fn report(
     caller: Caller,
     Path(name): Path<String>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<ReportBody>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     caller.require(REPORT_READERS, "read reports")?;
     let params: ReportQuery = query(raw)?;
+    let accepts_xlsx = headers
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains(XLSX));
+    let format = params.format.unwrap_or(if accepts_xlsx {
+        ReportFormat::Xlsx
+    } else {
+        ReportFormat::Json
+    });
     let services = &state.inner;
     let position = match (params.as_of, params.position) {
         (Some(_), Some(_)) => {
@@ -471,7 +494,21 @@ async fn report(
             Arc::new(catalogue::build(&services.read_db, &name, period).await?)
         }
     };
-    Ok(Json(report_body(&table, position)))
+    let body = report_body(&table, position);
+    match format {
+        ReportFormat::Json => Ok(Json(body).into_response()),
+        ReportFormat::Xlsx => {
+            let workbook = aftersales_projections::workbook::workbook(&body)?;
+            let disposition = format!("attachment; filename=\"{}.xlsx\"", body.name);
+            let mut response = workbook.into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(XLSX));
+            if let Ok(disposition) = HeaderValue::from_str(&disposition) {
+                headers.insert(header::CONTENT_DISPOSITION, disposition);
+            }
+            Ok(response)
+        }
+    }
 }
 
 /// A report as of a past position: a replay of the log up to it, within

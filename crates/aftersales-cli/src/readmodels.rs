@@ -9,7 +9,9 @@ use aftersales_projections::admin::{self, Difference};
 use aftersales_projections::ledger::{self, BalanceBy};
 use aftersales_projections::reports::catalogue;
 use aftersales_projections::runner::{Progress, Target};
-use aftersales_projections::{for_reading, heading, spreadsheet_cell, ParkedEvent, ReadDb, Table};
+use aftersales_projections::{
+    for_reading, heading, spreadsheet_cell, workbook, ParkedEvent, ReadDb, Table,
+};
 use aftersales_store::{EventStore, Position, StoreOptions};
 use anyhow::{bail, Context};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -119,6 +121,9 @@ pub enum Format {
     Table,
     Json,
     Csv,
+    /// An Excel workbook with the forms' Chinese headings, to redirect to a
+    /// file (`> returns.xlsx`).
+    Xlsx,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -394,18 +399,33 @@ pub async fn ledger(
 
 /// Prints a report; in JSON, in the API's shape.
 fn print_report(table: &Table, position: Option<u64>, format: Format) -> anyhow::Result<()> {
-    if format == Format::Json {
-        let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, &table.document(position))?;
-        writeln!(out)?;
-        return Ok(());
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &table.document(position))?;
+            writeln!(out)?;
+        }
+        Format::Xlsx => {
+            use std::io::IsTerminal as _;
+            anyhow::ensure!(
+                !out.is_terminal(),
+                "a workbook is not for a terminal: redirect it to a file (> {}.xlsx)",
+                table.name
+            );
+            out.write_all(&workbook::workbook(&table.document(position))?)?;
+        }
+        Format::Table | Format::Csv => print_table(table, format)?,
     }
-    print_table(table, format)
+    Ok(())
 }
 
 pub fn print_table(table: &Table, format: Format) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match format {
+        Format::Xlsx => {
+            drop(out);
+            return print_report(table, None, format);
+        }
         Format::Json => {
             serde_json::to_writer_pretty(&mut out, &table.records())?;
             writeln!(out)?;

@@ -106,6 +106,11 @@ async fn reports_list_and_print_in_every_format(db: TestDb) {
         csv.starts_with("day,case,buyer_id,order_no,product,spec,quantity,running_total"),
         "{csv}"
     );
+    // A workbook for Excel, written to a file or a pipe (an xlsx file is a
+    // zip archive).
+    let workbook = aftersales(&db, &["reports", "returns", "--format", "xlsx"]);
+    assert!(workbook.status.success());
+    assert!(workbook.stdout.starts_with(b"PK"), "{workbook:?}");
     let table = ok(aftersales(&db, &["reports", "sla", "--position", "5"]));
     assert!(table.contains("SLA compliance"), "{table}");
     let unknown = aftersales(&db, &["reports", "no-such-report"]);

@@ -41,6 +41,10 @@ pub enum ProjectionError {
     Interrupted,
     #[error("a read model's task panicked: {0}")]
     Panicked(String),
+    #[error("the workbook cannot be written: {0}")]
+    Workbook(String),
+    #[error("{rows} rows are more than a worksheet holds; ask for a shorter period")]
+    TooManyRows { rows: usize },
 }
 
 impl ProjectionError {

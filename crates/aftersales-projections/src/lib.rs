@@ -27,6 +27,7 @@ pub mod resources;
 pub mod runner;
 pub mod schedule;
 mod table;
+pub mod workbook;
 pub mod worklists;
 
 pub use case_views::{CaseView, CaseViews};
