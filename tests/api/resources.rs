@@ -12,7 +12,8 @@ use super::{problem_code, Service};
 on_both_backends!(
     a_technician_reads_back_the_repairs_they_work_on,
     unpaid_orders_and_access_grants_are_read_by_those_who_may,
-    a_sampling_audit_is_read_back_customer_by_customer
+    a_sampling_audit_is_read_back_customer_by_customer,
+    the_day_s_unpaid_orders_are_imported_line_by_line_and_only_once
 );
 
 impl Service {
@@ -238,4 +239,88 @@ async fn a_sampling_audit_is_read_back_customer_by_customer(db: TestDb) {
     assert!(items(&closed).is_empty());
     let (status, _) = service.get("/v1/sampling-audits", &service.finance).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// 催款导单: the day's export registered in one call, line by line; the same
+/// file again registers nothing new; bad lines are refused with their
+/// reason and never stop the good ones.
+async fn the_day_s_unpaid_orders_are_imported_line_by_line_and_only_once(db: TestDb) {
+    let service = Service::start(db).await;
+    let csv = "订单号,买家ID,下单时间,金额\n\
+               TB90001,tb_zhang,2026-03-01 10:00:00,199.00\n\
+               TB90002,tb_li,2026-03-01T03:30:00Z,\"1,299.5\"\n\
+               TB90003,tb_wu,yesterday,88.00\n\
+               TB90004,tb_zhao,2026-03-01 11:00:00,-5\n";
+    let import = |body: &'static str, content_type: &'static str| {
+        let service = &service;
+        async move {
+            let answer = service
+                .http
+                .post(format!("{}/v1/unpaid-orders/import", service.base))
+                .bearer_auth(&service.agent)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = answer.status();
+            (status, answer.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, report) = import(csv, "text/csv; charset=utf-8").await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        (
+            &report["registered"],
+            &report["already_registered"],
+            &report["refused"]
+        ),
+        (&json!(2), &json!(0), &json!(2)),
+        "{report}"
+    );
+    let lines = report["lines"].as_array().unwrap();
+    assert_eq!(lines[2]["line"], 4);
+    assert_eq!(lines[2]["field"], "ordered_at");
+    assert_eq!(lines[3]["field"], "amount");
+    let id = lines[1]["id"].as_str().unwrap().to_owned();
+
+    let (_, again) = import(csv, "text/csv").await;
+    assert_eq!(
+        (
+            &again["registered"],
+            &again["already_registered"],
+            &again["refused"]
+        ),
+        (&json!(0), &json!(2), &json!(2)),
+        "{again}"
+    );
+    assert_eq!(
+        again["lines"][1]["id"],
+        json!(id),
+        "the same order, the same id"
+    );
+
+    // Read back: ordered at 10:00 in Shanghai is 02:00 UTC; 1,299.5 yuan.
+    let head = service.store.head().await.unwrap().to_string();
+    let (status, _, order) = service
+        .send(
+            Method::GET,
+            &format!("/v1/unpaid-orders/{id}"),
+            &service.supervisor,
+            &[("x-min-log-position", &head)],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{order}");
+    assert_eq!(order["amount"]["minor"], 129_950);
+    let (_, first) = service
+        .get("/v1/unpaid-orders?order_no=TB90001", &service.supervisor)
+        .await;
+    assert_eq!(items(&first)[0]["ordered_at"], "2026-03-01T02:00:00Z");
+
+    let (status, body) = import("order_no,amount\nTB1,1.00\n", "text/csv").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "file");
+    let (status, _) = import(csv, "application/json").await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }

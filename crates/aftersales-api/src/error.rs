@@ -31,8 +31,8 @@ pub enum ApiError {
         field: Option<String>,
         message: String,
     },
-    #[error("the request body must be application/json")]
-    UnsupportedMediaType,
+    #[error("the request body must be {0}")]
+    UnsupportedMediaType(&'static str),
     #[error("the request body exceeds {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error(transparent)]
@@ -84,7 +84,7 @@ impl ApiError {
             Self::InvalidRequest { .. } | Self::IdempotencyKeyReused => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Rule(DomainError::RoleNotAllowed { .. }) => StatusCode::FORBIDDEN,
             Self::Rule(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -108,7 +108,7 @@ impl ApiError {
             Self::MethodNotAllowed => "method-not-allowed",
             Self::MalformedJson(_) => "malformed-json",
             Self::InvalidRequest { .. } => "invalid-request",
-            Self::UnsupportedMediaType => "unsupported-media-type",
+            Self::UnsupportedMediaType(_) => "unsupported-media-type",
             Self::PayloadTooLarge { .. } => "payload-too-large",
             Self::Rule(rule) => rule.code(),
             Self::StaleRevision { .. } => "stale-revision",

@@ -37,7 +37,7 @@ pub fn parse(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, ApiError> {
         .unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim();
     if !(essence.eq_ignore_ascii_case("application/json") || essence.ends_with("+json")) {
-        return Err(ApiError::UnsupportedMediaType);
+        return Err(ApiError::UnsupportedMediaType("application/json"));
     }
     serde_json::from_slice::<Strict>(bytes)
         .map(|strict| strict.0)

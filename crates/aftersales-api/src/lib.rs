@@ -25,6 +25,7 @@ mod due;
 mod error;
 mod examples;
 mod feed;
+mod import;
 mod json;
 mod metrics;
 mod openapi;
@@ -83,6 +84,7 @@ pub fn router(state: AppState) -> Router {
                     visibility::consistent_reads,
                 )),
         )
+        .merge(import::routes())
         .merge(feed::routes())
         .merge(policy::routes())
         .merge(clock::routes())

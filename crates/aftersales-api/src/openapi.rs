@@ -2,6 +2,7 @@
 //! types and command tables the routes use: a command added to the domain
 //! appears here with its body's schema without anyone writing it down.
 
+use aftersales_commands::import::ImportReport;
 use aftersales_domain::audit::SamplingAudit;
 use aftersales_domain::case::Case;
 use aftersales_domain::grant::AccessGrant;
@@ -42,6 +43,7 @@ pub fn document() -> Value {
     commands::<RepairOrder>(&mut generator, &mut paths);
     commands::<AccessGrant>(&mut generator, &mut paths);
     reads(&mut generator, &mut paths);
+    imports(&mut generator, &mut paths);
     policy(&mut generator, &mut paths);
     clock(&mut generator, &mut paths);
     describe_response_headers(&mut paths);
@@ -65,6 +67,27 @@ pub fn document() -> Value {
     });
     spell_out_any(&mut document);
     document
+}
+
+fn imports(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
+    add(
+        paths,
+        "/v1/unpaid-orders/import",
+        "post",
+        json!({
+            "operationId": "importUnpaidOrders",
+            "summary": "Register the platform's export of unpaid orders (催款导单), line by line",
+            "description": "Roles: agent, supervisor, integration. CSV with a header line naming order_no (订单号), \
+                            buyer_id (买家ID), ordered_at (下单时间: RFC 3339, or YYYY-MM-DD HH:MM:SS in the shop's \
+                            time zone) and amount (金额, in yuan); at most 5,000 lines. Each order's id follows from \
+                            its number: importing a file again registers nothing new.",
+            "tags": ["unpaid-orders"],
+            "requestBody": {"required": true, "content": {"text/csv": {"schema": {"type": "string"},
+                "example": "order_no,buyer_id,ordered_at,amount\nTB2026030101,tb_wangxm,2026-03-01 10:00:00,199.00\n"}}},
+            "responses": {"200": ok(generator.subschema_for::<ImportReport>().to_value()),
+                          "default": problem()},
+        }),
+    );
 }
 
 fn policy(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {

@@ -12,6 +12,7 @@ mod keys;
 mod policy;
 mod readmodels;
 mod serve;
+mod unpaid;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -122,6 +123,9 @@ enum Command {
     /// The shop's policy: the one in force, its history, a new one.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Unpaid orders under payment reminder: import the platform's export.
+    #[command(subcommand)]
+    Unpaid(unpaid::UnpaidCommand),
     /// A sandbox store's clock: show, set, advance.
     #[command(subcommand)]
     Clock(clock::ClockCommand),
@@ -213,6 +217,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Keys(command) => keys::run(db, options, command).await,
         Command::Policy(command) => policy::run(db, options, command).await,
         Command::Clock(command) => clock::run(db, options, command).await,
+        Command::Unpaid(command) => unpaid::run(db, options, command).await,
     }
 }
 

@@ -33,6 +33,7 @@ on_both_backends!(
     an_import_that_does_not_continue_the_log_is_refused,
     appends_into_the_product_s_own_categories_are_refused_and_write_nothing,
     an_import_holding_an_event_the_domain_cannot_read_is_refused_whole,
+    the_day_s_unpaid_orders_are_imported_from_the_platform_s_export,
 );
 
 /// The categories the product writes only through its commands.
@@ -626,5 +627,31 @@ async fn a_backup_needs_a_store_and_never_overwrites() {
         stderr(&output).contains("exists already"),
         "{}",
         stderr(&output)
+    );
+}
+
+/// 催款导单 from the command line: each line answered, the same file again
+/// registers nothing new.
+async fn the_day_s_unpaid_orders_are_imported_from_the_platform_s_export(db: TestDb) {
+    ok(aftersales(&db, &["demo", "seed", "--cases", "3"]));
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        file.path(),
+        "order_no,buyer_id,ordered_at,amount\n\
+         TB70001,tb_qian,2026-03-01 09:00:00,59.90\n\
+         TB70002,tb_sun,2026-03-01 09:05:00,not-money\n",
+    )
+    .unwrap();
+    let path = file.path().to_str().unwrap();
+    let first = ok(aftersales(&db, &["unpaid", "import", path]));
+    assert!(first.contains("line 3: TB70002 refused"), "{first}");
+    assert!(
+        first.contains("1 registered, 0 already registered, 1 refused"),
+        "{first}"
+    );
+    let again = ok(aftersales(&db, &["unpaid", "import", path]));
+    assert!(
+        again.contains("0 registered, 1 already registered, 1 refused"),
+        "{again}"
     );
 }

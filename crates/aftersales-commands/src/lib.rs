@@ -13,10 +13,14 @@
 //! SLA breaches, parcels returned after 4 days unreachable, unpaid orders
 //! closed, access grants expired) through the same handlers, finding them
 //! through a [`DueIndex`]; running it twice appends nothing new.
+//!
+//! [`import`] registers a platform's export of unpaid orders (催款导单)
+//! through the same handler, line by line.
 
 mod clock;
 mod follow;
 mod handler;
+pub mod import;
 pub mod policy;
 pub mod sandbox;
 mod scheduler;
