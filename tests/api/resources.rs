@@ -318,6 +318,51 @@ async fn the_day_s_unpaid_orders_are_imported_line_by_line_and_only_once(db: Tes
         .await;
     assert_eq!(items(&first)[0]["ordered_at"], "2026-03-01T02:00:00Z");
 
+    // The export as an Excel workbook, a title above its header.
+    let mut row = serde_json::Map::new();
+    row.insert("order_no".into(), json!("TB90005"));
+    row.insert("buyer_id".into(), json!("tb_chen"));
+    row.insert("ordered_at".into(), json!("2026-03-02 09:00:00"));
+    row.insert("amount".into(), json!(88.5));
+    let workbook =
+        aftersales_projections::workbook::workbook(&aftersales_projections::TableDocument {
+            name: "unpaid".into(),
+            title: "待付款订单".into(),
+            columns: ["order_no", "buyer_id", "ordered_at", "amount"]
+                .map(String::from)
+                .to_vec(),
+            rows: vec![row],
+            position: None,
+        })
+        .unwrap();
+    let answer = service
+        .http
+        .post(format!("{}/v1/unpaid-orders/import", service.base))
+        .bearer_auth(&service.agent)
+        .header(
+            "content-type",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        .body(workbook)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let report: Value = answer.json().await.unwrap();
+    assert_eq!(report["registered"], 1, "{report}");
+    let head = service.store.head().await.unwrap().to_string();
+    let (_, _, listed) = service
+        .send(
+            Method::GET,
+            "/v1/unpaid-orders?order_no=TB90005",
+            &service.supervisor,
+            &[("x-min-log-position", &head)],
+            None,
+        )
+        .await;
+    assert_eq!(items(&listed)[0]["amount"]["minor"], 8_850, "{listed}");
+    assert_eq!(items(&listed)[0]["ordered_at"], "2026-03-02T01:00:00Z");
+
     let (status, body) = import("order_no,amount\nTB1,1.00\n", "text/csv").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["field"], "file");

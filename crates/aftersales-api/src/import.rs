@@ -1,5 +1,6 @@
-//! `POST /v1/unpaid-orders/import` (催款导单): the platform's CSV export of
-//! the day's unpaid orders, registered in one call, each line answered.
+//! `POST /v1/unpaid-orders/import` (催款导单): the platform's export of the
+//! day's unpaid orders (CSV or an `.xlsx` workbook), registered in one
+//! call, each line answered.
 
 use aftersales_commands::import::{import_unpaid_orders, ImportReport};
 use aftersales_domain::reminder::ReminderCommand;
@@ -39,10 +40,14 @@ async fn import(
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim();
-    if !(essence.eq_ignore_ascii_case("text/csv")
-        || essence.eq_ignore_ascii_case("application/csv"))
+    let readable = ["text/csv", "application/csv", crate::reads::XLSX];
+    if !readable
+        .iter()
+        .any(|media| essence.eq_ignore_ascii_case(media))
     {
-        return Err(ApiError::UnsupportedMediaType("text/csv"));
+        return Err(ApiError::UnsupportedMediaType(
+            "text/csv or an .xlsx workbook",
+        ));
     }
     // Each line is a command: an import costs what a replay does.
     caller.spend(&state, Cost::Replay)?;

@@ -82,8 +82,10 @@ fn imports(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
                             time zone) and amount (金额, in yuan); at most 5,000 lines. Each order's id follows from \
                             its number: importing a file again registers nothing new.",
             "tags": ["unpaid-orders"],
-            "requestBody": {"required": true, "content": {"text/csv": {"schema": {"type": "string"},
-                "example": "order_no,buyer_id,ordered_at,amount\nTB2026030101,tb_wangxm,2026-03-01 10:00:00,199.00\n"}}},
+            "requestBody": {"required": true, "content": {
+                "text/csv": {"schema": {"type": "string"},
+                    "example": "order_no,buyer_id,ordered_at,amount\nTB2026030101,tb_wangxm,2026-03-01 10:00:00,199.00\n"},
+                XLSX: {"schema": {"type": "string", "format": "binary"}}}},
             "responses": {"200": ok(generator.subschema_for::<ImportReport>().to_value()),
                           "default": problem()},
         }),

@@ -1,6 +1,6 @@
-//! `aftersales unpaid import FILE` (催款导单): the platform's CSV export of
-//! the day's unpaid orders, registered line by line as the API's import
-//! does; a file imported twice registers nothing new.
+//! `aftersales unpaid import FILE` (催款导单): the platform's export of the
+//! day's unpaid orders (CSV or `.xlsx`), registered line by line as the
+//! API's import does; a file imported twice registers nothing new.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
 pub enum UnpaidCommand {
-    /// Register the unpaid orders of a CSV export: a header line naming
+    /// Register the unpaid orders of an export (CSV or `.xlsx`): a header naming
     /// order_no (订单号), buyer_id (买家ID), ordered_at (下单时间) and amount
     /// (金额, in yuan).
     Import {

@@ -1,5 +1,5 @@
-//! 催款导单: the platform's export of the day's unpaid orders, registered
-//! in one go. Each order's stream follows from its number, so importing the
+//! 催款导单: the platform's export of the day's unpaid orders (CSV, or the
+//! first sheet of an `.xlsx` workbook), registered in one go. Each order's stream follows from its number, so importing the
 //! same file twice registers nothing new; each line is answered for itself
 //! (registered, already there, or refused and why), and a bad line never
 //! stops the good ones.
@@ -24,8 +24,8 @@ const AMOUNT: &[&str] = &["amount", "金额", "应付金额", "买家应付货�
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("the file is not CSV with a header line: {0}")]
-    NotCsv(String),
+    #[error("the file cannot be read: {0}")]
+    Unreadable(String),
     #[error("the header names no column for {0} (one of: {1})")]
     MissingColumn(&'static str, String),
     #[error("the file has more than {MAX_LINES} orders; split it")]
@@ -73,22 +73,19 @@ pub fn unpaid_order_id(order_no: &str) -> Uuid {
 /// being the shop's local time.
 pub async fn import_unpaid_orders(
     handler: &Handler<UnpaidOrder>,
-    csv: &[u8],
+    file: &[u8],
     calendar: &BusinessCalendar,
     actor: &Actor,
 ) -> Result<ImportReport, ImportError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(csv);
-    let header = reader
-        .headers()
-        .map_err(|e| ImportError::NotCsv(e.to_string()))?
-        .clone();
+    let (header, records) = if file.starts_with(ZIP_MAGIC) {
+        read_workbook(file)?
+    } else {
+        read_csv(file)?
+    };
     let column = |names: &'static [&'static str]| {
         header
             .iter()
-            .position(|name| names.contains(&name.trim_start_matches('\u{feff}')))
+            .position(|name| names.contains(&name.trim_start_matches('\u{feff}').trim()))
             .ok_or_else(|| ImportError::MissingColumn(names[0], names.join(", ")))
     };
     let columns = [
@@ -97,7 +94,6 @@ pub async fn import_unpaid_orders(
         column(ORDERED_AT)?,
         column(AMOUNT)?,
     ];
-    let records: Vec<_> = reader.records().take(MAX_LINES + 1).collect();
     if records.len() > MAX_LINES {
         return Err(ImportError::TooManyLines);
     }
@@ -110,9 +106,14 @@ pub async fn import_unpaid_orders(
     for (index, record) in records.into_iter().enumerate() {
         let line = index + 2;
         let imported = match record {
-            Err(error) => refused(line, None, "line", error.to_string()),
+            Err(error) => refused(line, None, "line", error),
             Ok(record) => {
-                let cell = |i: usize| record.get(columns[i]).unwrap_or("").to_owned();
+                let cell = |i: usize| {
+                    record
+                        .get(columns[i])
+                        .map_or("", |cell| cell.trim())
+                        .to_owned()
+                };
                 let order_no = cell(0);
                 match parse(&order_no, cell(1), &cell(2), &cell(3), calendar) {
                     Err((field, reason)) => refused(line, Some(order_no), field, reason),
@@ -128,6 +129,83 @@ pub async fn import_unpaid_orders(
         report.lines.push(imported);
     }
     Ok(report)
+}
+
+/// The rows of a worksheet searched for its header.
+const HEADER_SEARCH: usize = 10;
+
+/// How a zip archive, and so an `.xlsx` workbook, begins.
+const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+
+/// A file's header and its lines, each its cells or why it cannot be read.
+type Lines = (Vec<String>, Vec<Result<Vec<String>, String>>);
+
+fn read_csv(file: &[u8]) -> Result<Lines, ImportError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(file);
+    let header = reader
+        .headers()
+        .map_err(|e| ImportError::Unreadable(e.to_string()))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let records = reader
+        .records()
+        .take(MAX_LINES + 1)
+        .map(|record| {
+            record
+                .map(|record| record.iter().map(str::to_owned).collect())
+                .map_err(|e| e.to_string())
+        })
+        .collect();
+    Ok((header, records))
+}
+
+/// The first worksheet of an `.xlsx` export, its first row the header.
+fn read_workbook(file: &[u8]) -> Result<Lines, ImportError> {
+    use calamine::{Data, Reader as _};
+    let unreadable = |e: &dyn std::fmt::Display| ImportError::Unreadable(e.to_string());
+    let mut workbook: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(file)).map_err(|e| unreadable(&e))?;
+    let sheet = workbook
+        .worksheet_range_at(0)
+        .ok_or_else(|| ImportError::Unreadable("a workbook without a worksheet".to_owned()))?
+        .map_err(|e| unreadable(&e))?;
+    let text = |cell: &Data| match cell {
+        Data::Empty => String::new(),
+        Data::String(text) => text.clone(),
+        Data::Int(n) => n.to_string(),
+        Data::Float(f) => format!("{f:.2}"),
+        Data::Bool(yes) => yes.to_string(),
+        Data::DateTime(at) => excel_time(at.as_f64()),
+        Data::DateTimeIso(text) | Data::DurationIso(text) => text.replace('T', " "),
+        Data::Error(error) => format!("#{error:?}"),
+    };
+    let mut rows = sheet
+        .rows()
+        .map(|row| row.iter().map(text).collect::<Vec<_>>());
+    // A title may stand above the header (as in this product's own
+    // workbooks): the header is the first row naming the order number.
+    let header = rows
+        .by_ref()
+        .take(HEADER_SEARCH)
+        .find(|row| row.iter().any(|cell| ORDER_NO.contains(&cell.trim())))
+        .ok_or_else(|| ImportError::MissingColumn(ORDER_NO[0], ORDER_NO.join(", ")))?;
+    Ok((header, rows.take(MAX_LINES + 1).map(Ok).collect()))
+}
+
+/// An Excel date-time (days since 1899-12-30, the fraction the time of
+/// day) as `YYYY-MM-DD HH:MM:SS`, a local time.
+fn excel_time(serial: f64) -> String {
+    let epoch = chrono::NaiveDate::from_ymd_opt(1899, 12, 30)
+        .and_then(|day| day.and_hms_opt(0, 0, 0))
+        .unwrap_or_default();
+    let seconds = (serial * 86_400.0).round() as i64;
+    (epoch + chrono::Duration::seconds(seconds))
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
 }
 
 fn refused(
