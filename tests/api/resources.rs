@@ -87,8 +87,12 @@ async fn a_technician_reads_back_the_repairs_they_work_on(db: TestDb) {
     let (_, first) = service.get("/v1/repairs?limit=2", &tech).await;
     assert_eq!(items(&first).len(), 2);
     let next = first["next"].as_str().unwrap();
+    // A repair received while the pages are read comes last, once.
+    let body = json!({"serial_outside": "SN-4", "tier": 1});
+    let (latest, _) = service.act_and_read("/v1/repairs", &tech, body).await;
+    repairs.push(latest["id"].as_str().unwrap().to_owned());
     let (_, second) = service
-        .get(&format!("/v1/repairs?limit=2&cursor={next}"), &tech)
+        .get(&format!("/v1/repairs?limit=3&cursor={next}"), &tech)
         .await;
     let paged: Vec<Value> = items(&first)
         .into_iter()

@@ -20,7 +20,7 @@ use crate::feed::{FeedPage, FeedQuery};
 use crate::policy::{PolicyApplied, PolicyHistory, PolicyQuery, PolicyRecord};
 use crate::reads::{
     BalanceQuery, CaseList, CaseListQuery, ChangedCaseList, ChangedCasesQuery, HistoryEntry,
-    ReportBody, ReportEntry, ReportQuery, XLSX,
+    LedgerCheckAnswer, ReportBody, ReportEntry, ReportQuery, XLSX,
 };
 use crate::resources::{
     AccessGrantQuery, RepairQuery, ResourceList, SamplingAuditQuery, UnpaidOrderQuery,
@@ -438,7 +438,6 @@ fn reads(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
     let feed = generator.subschema_for::<FeedPage>().to_value();
     let worklist = generator.subschema_for::<Worklist>().to_value();
     let handover = generator.subschema_for::<Handover>().to_value();
-    let object = json!({"type": "object"});
     let grant = header(
         "X-Access-Grant",
         "an approved access grant of the caller's for this customer: personal data unmasked, and recorded",
@@ -515,9 +514,9 @@ fn reads(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
         ("/v1/ledger/balances", get("ledgerBalances", "Ledger balances",
             query_parameters::<BalanceQuery>(generator), report)),
         ("/v1/ledger/check", get("ledgerCheck", "Every transaction balances and agrees with the case views",
-            Vec::new(), object.clone())),
+            Vec::new(), generator.subschema_for::<LedgerCheckAnswer>().to_value())),
         ("/v1/projections", get("projections", "Where each read model stands", Vec::new(),
-            json!({"type": "array", "items": {"type": "object"}}))),
+            generator.subschema_for::<Vec<aftersales_projections::admin::Status>>().to_value())),
         ("/v1/events", json!({"get": {
             "operationId": "events",
             "summary": "A page of the log, personal data masked",

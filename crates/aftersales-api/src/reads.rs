@@ -556,18 +556,30 @@ async fn balances(
     )))
 }
 
+/// Whether the money ledger holds together.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct LedgerCheckAnswer {
+    /// Every transaction balances and agrees with the case views.
+    pub ok: bool,
+    pub transactions: usize,
+    /// The positions of transactions whose entries do not sum to zero.
+    pub unbalanced: Vec<u64>,
+    /// Cases where the ledger and the case view disagree.
+    pub disagreements: Vec<String>,
+}
+
 async fn ledger_check(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LedgerCheckAnswer>, ApiError> {
     caller.require(LEDGER_READERS, "read the ledger")?;
     let check = ledger::check(&state.inner.read_db).await?;
-    Ok(Json(serde_json::json!({
-        "ok": check.is_ok(),
-        "transactions": check.transactions,
-        "unbalanced": check.unbalanced,
-        "disagreements": check.disagreements,
-    })))
+    Ok(Json(LedgerCheckAnswer {
+        ok: check.is_ok(),
+        transactions: check.transactions,
+        unbalanced: check.unbalanced,
+        disagreements: check.disagreements,
+    }))
 }
 
 async fn projections(

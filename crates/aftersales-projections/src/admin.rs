@@ -378,7 +378,7 @@ pub async fn reset(db: &ReadDb, name: &str) -> Result<(), ProjectionError> {
 }
 
 /// One line of `projections status`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Status {
     pub name: String,
     pub version: u32,
