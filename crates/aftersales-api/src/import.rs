@@ -40,13 +40,19 @@ async fn import(
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim();
-    let readable = ["text/csv", "application/csv", crate::reads::XLSX];
+    // A workbook and CSV are told apart by their first bytes.
+    let readable = [
+        "text/csv",
+        "application/csv",
+        crate::reads::XLSX,
+        "application/octet-stream",
+    ];
     if !readable
         .iter()
         .any(|media| essence.eq_ignore_ascii_case(media))
     {
         return Err(ApiError::UnsupportedMediaType(
-            "text/csv or an .xlsx workbook",
+            "text/csv, an .xlsx workbook or application/octet-stream",
         ));
     }
     // Each line is a command: an import costs what a replay does.

@@ -80,12 +80,13 @@ fn imports(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
             "description": "Roles: agent, supervisor, integration. CSV with a header line naming order_no (订单号), \
                             buyer_id (买家ID), ordered_at (下单时间: RFC 3339, or YYYY-MM-DD HH:MM:SS in the shop's \
                             time zone) and amount (金额, in yuan); at most 5,000 lines. Each order's id follows from \
-                            its number: importing a file again registers nothing new.",
+                            its number: importing a file again registers nothing new. Send it as text/csv, as the .xlsx media type, \
+                            or as application/octet-stream.",
             "tags": ["unpaid-orders"],
+            // One binary body: client generators take no CSV or workbook
+            // media types, and the service tells the two apart by content.
             "requestBody": {"required": true, "content": {
-                "text/csv": {"schema": {"type": "string"},
-                    "example": "order_no,buyer_id,ordered_at,amount\nTB2026030101,tb_wangxm,2026-03-01 10:00:00,199.00\n"},
-                XLSX: {"schema": {"type": "string", "format": "binary"}}}},
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
             "responses": {"200": ok(generator.subschema_for::<ImportReport>().to_value()),
                           "default": problem()},
         }),
