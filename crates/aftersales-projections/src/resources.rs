@@ -387,32 +387,22 @@ fn add_case(
 ) {
     let key = phone_key(&customer.phone);
     let collection = Kind::Customer.collection();
-    let card = match docs.get_mut(collection, &key) {
-        Some(ResourceView::Customer(card)) => card,
-        _ => {
-            docs.put(
-                collection,
-                key.clone(),
-                ResourceView::Customer(CustomerView {
-                    common: Common {
-                        id: event.aggregate_id,
-                        created_at: event.recorded_at,
-                        created_by: event.actor().to_owned(),
-                        revision: 0,
-                        updated_at: event.recorded_at,
-                        position: event.position,
-                    },
-                    name: customer.name.clone(),
-                    phone: key.clone(),
-                    buyer_ids: Vec::new(),
-                    cases: Vec::new(),
-                }),
-            );
-            match docs.get_mut(collection, &key) {
-                Some(ResourceView::Customer(card)) => card,
-                _ => unreachable!("the customer's card was just written"),
-            }
-        }
+    let mut card = match docs.get(collection, &key) {
+        Some(ResourceView::Customer(card)) => card.clone(),
+        _ => CustomerView {
+            common: Common {
+                id: event.aggregate_id,
+                created_at: event.recorded_at,
+                created_by: event.actor().to_owned(),
+                revision: 0,
+                updated_at: event.recorded_at,
+                position: event.position,
+            },
+            name: customer.name.clone(),
+            phone: key.clone(),
+            buyer_ids: Vec::new(),
+            cases: Vec::new(),
+        },
     };
     if !card.cases.is_empty() {
         card.common.revision += 1;
@@ -426,6 +416,7 @@ fn add_case(
     }
     card.common.updated_at = event.recorded_at;
     card.common.position = event.position;
+    docs.put(collection, key, ResourceView::Customer(card));
 }
 
 /// The view a stream's first event starts.
