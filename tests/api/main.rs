@@ -12,6 +12,7 @@ mod resources;
 mod sandbox;
 mod security;
 mod visibility;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +28,7 @@ use aftersales_projections::ReadDb;
 use aftersales_store::EventStore;
 use aftersales_tests::desk::registration;
 use aftersales_tests::{on_both_backends, TestDb};
+use aftersales_webhooks::{Dispatcher, Settings, Subscriptions, WebhookDb};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -48,28 +50,53 @@ struct Service {
     _db: TestDb,
 }
 
+/// Webhooks as the tests send them: to receivers on 127.0.0.1, retried
+/// soon after a failure.
+fn webhook_settings() -> Settings {
+    Settings {
+        allow_private_targets: true,
+        timeout: Duration::from_millis(500),
+        first_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(400),
+        ..Settings::default()
+    }
+}
+
 impl Service {
     async fn start(db: TestDb) -> Self {
         Self::start_with(db, Limits::default()).await
     }
 
     async fn start_with(db: TestDb, limits: Limits) -> Self {
-        Self::launch(db, limits, true, false, &[]).await
+        Self::launch(db, limits, true, false, &[], webhook_settings()).await
     }
 
     /// A service whose API browsers on `origins` may call (CORS).
     async fn start_with_cors(db: TestDb, origins: &[&str]) -> Self {
-        Self::launch(db, Limits::default(), true, false, origins).await
+        Self::launch(
+            db,
+            Limits::default(),
+            true,
+            false,
+            origins,
+            webhook_settings(),
+        )
+        .await
     }
 
     /// A service whose read models stand still: nothing follows the log.
     async fn start_without_read_models(db: TestDb) -> Self {
-        Self::launch(db, Limits::default(), false, false, &[]).await
+        Self::launch(db, Limits::default(), false, false, &[], webhook_settings()).await
     }
 
     /// A service on a new sandbox store, deciding by the sandbox's clock.
     async fn start_sandbox(db: TestDb) -> Self {
-        Self::launch(db, Limits::default(), true, true, &[]).await
+        Self::launch(db, Limits::default(), true, true, &[], webhook_settings()).await
+    }
+
+    /// A service whose webhook dispatcher sends by `settings`.
+    async fn start_with_webhooks(db: TestDb, settings: Settings) -> Self {
+        Self::launch(db, Limits::default(), true, false, &[], settings).await
     }
 
     async fn launch(
@@ -78,6 +105,7 @@ impl Service {
         read_models: bool,
         sandbox: bool,
         cors_origins: &[&str],
+        webhooks: Settings,
     ) -> Self {
         let store = db.open().await;
         let operator = Actor::new("configuration", Role::Admin);
@@ -103,6 +131,11 @@ impl Service {
             store.clone(),
             read_db.clone(),
             AccessDb::connect(&db.url, false).await.unwrap(),
+            Subscriptions::new(
+                store.clone(),
+                WebhookDb::connect(&db.url, false).await.unwrap(),
+                webhooks.clone(),
+            ),
             Policies::load(store.as_ref()).await.unwrap(),
             clock,
             limits,
@@ -113,6 +146,12 @@ impl Service {
                 read_db.clone(),
                 state.on_reached(),
             ));
+            let subscriptions = Subscriptions::new(
+                store.clone(),
+                WebhookDb::connect(&db.url, false).await.unwrap(),
+                webhooks,
+            );
+            tokio::spawn(Dispatcher::new(subscriptions).unwrap().run());
         }
         let access = state.access().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

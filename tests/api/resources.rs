@@ -17,7 +17,7 @@ on_both_backends!(
 );
 
 impl Service {
-    async fn key(&self, name: &str, role: Role) -> String {
+    pub(super) async fn key(&self, name: &str, role: Role) -> String {
         self.access
             .create_key(name, role, None, Naming::New)
             .await

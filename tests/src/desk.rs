@@ -152,6 +152,13 @@ impl Desk {
             desk.store.clone(),
             read_db,
             AccessDb::connect(&db.url, false).await.unwrap(),
+            aftersales_webhooks::Subscriptions::new(
+                desk.store.clone(),
+                aftersales_webhooks::WebhookDb::connect(&db.url, false)
+                    .await
+                    .unwrap(),
+                aftersales_webhooks::Settings::default(),
+            ),
             Policies::fixed(Policy::default()),
             desk.clock.clone(),
             Limits {

@@ -7,6 +7,8 @@
 //!   `Idempotency-Key`;
 //! - `GET /v1/cases…`, `/v1/reports…`, `/v1/ledger…`: the read models;
 //! - `GET /v1/events` and `/v1/events/stream`: the log, paged and live;
+//! - `/v1/webhooks…`: webhook subscriptions, their secrets, delivery log
+//!   and replays ([`aftersales_webhooks`] sends the messages);
 //! - `/v1/openapi.json`, `/healthz`, `/readyz`, `/metrics` ([`metrics`]).
 //!
 //! Callers authenticate with API keys ([`AccessDb`]); their role goes into
@@ -35,6 +37,7 @@ mod reads;
 mod resources;
 mod state;
 mod visibility;
+mod webhooks;
 mod worklists;
 
 use std::sync::OnceLock;
@@ -88,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .merge(feed::routes())
         .merge(policy::routes())
         .merge(clock::routes())
+        .merge(webhooks::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), bounded))

@@ -26,6 +26,10 @@ use crate::resources::{
     AccessGrantQuery, RepairQuery, ResourceList, SamplingAuditQuery, UnpaidOrderQuery,
 };
 use crate::visibility::{LOG_POSITION, MIN_LOG_POSITION};
+use crate::webhooks::{
+    ChangeWebhook, CreateWebhook, DeliveryLog, DeliveryQuery, ReplayWebhook, SecretAdded,
+    WebhookCreated, WebhookHistory, WebhookList, WebhookView,
+};
 use crate::worklists::{Handover, HandoverQuery, Worklist, WorklistQuery};
 
 /// The schema name of the error body (RFC 9457 problem details), as
@@ -46,6 +50,7 @@ pub fn document() -> Value {
     imports(&mut generator, &mut paths);
     policy(&mut generator, &mut paths);
     clock(&mut generator, &mut paths);
+    webhooks(&mut generator, &mut paths);
     describe_response_headers(&mut paths);
     generator.subschema_for::<Problem>();
     let schemas = generator.take_definitions(true);
@@ -167,6 +172,130 @@ fn clock(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
                           "default": problem()},
         }),
     );
+}
+
+fn webhooks(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
+    let roles = "Roles: admin (every subscription), integration (its own).";
+    let body = |schema: Value| json!({"required": true, "content": {"application/json": {"schema": schema}}});
+    let secret_id = json!({"name": "secret_id", "in": "path", "required": true,
+                           "schema": {"type": "string", "format": "uuid"}});
+    let operations = [
+        (
+            "/v1/webhooks",
+            "post",
+            "createWebhook",
+            "Subscribe a URL to the log's events; the answer shows its signing secret once",
+            Some(generator.subschema_for::<CreateWebhook>().to_value()),
+            (
+                "201",
+                generator.subschema_for::<WebhookCreated>().to_value(),
+            ),
+            vec![],
+        ),
+        (
+            "/v1/webhooks",
+            "get",
+            "listWebhooks",
+            "The subscriptions the caller manages",
+            None,
+            ("200", generator.subschema_for::<WebhookList>().to_value()),
+            vec![],
+        ),
+        (
+            "/v1/webhooks/{id}",
+            "get",
+            "getWebhook",
+            "One subscription",
+            None,
+            ("200", generator.subschema_for::<WebhookView>().to_value()),
+            vec![id_parameter()],
+        ),
+        (
+            "/v1/webhooks/{id}",
+            "patch",
+            "changeWebhook",
+            "Change a subscription's URL, filter or description, pause or resume it",
+            Some(generator.subschema_for::<ChangeWebhook>().to_value()),
+            ("200", generator.subschema_for::<WebhookView>().to_value()),
+            vec![id_parameter()],
+        ),
+        (
+            "/v1/webhooks/{id}",
+            "delete",
+            "deleteWebhook",
+            "Delete a subscription for good, with its secrets",
+            None,
+            ("200", generator.subschema_for::<WebhookView>().to_value()),
+            vec![id_parameter()],
+        ),
+        (
+            "/v1/webhooks/{id}/secrets",
+            "post",
+            "addWebhookSecret",
+            "Add a second signing secret for a rotation; both sign until one is removed",
+            None,
+            ("201", generator.subschema_for::<SecretAdded>().to_value()),
+            vec![id_parameter()],
+        ),
+        (
+            "/v1/webhooks/{id}/secrets/{secret_id}",
+            "delete",
+            "removeWebhookSecret",
+            "Remove a signing secret (not the last one)",
+            None,
+            ("200", generator.subschema_for::<WebhookView>().to_value()),
+            vec![id_parameter(), secret_id.clone()],
+        ),
+        (
+            "/v1/webhooks/{id}/replay",
+            "post",
+            "replayWebhook",
+            "Send every matching event again from a position or a time, in order",
+            Some(generator.subschema_for::<ReplayWebhook>().to_value()),
+            ("200", generator.subschema_for::<WebhookView>().to_value()),
+            vec![id_parameter()],
+        ),
+        (
+            "/v1/webhooks/{id}/deliveries",
+            "get",
+            "webhookDeliveries",
+            "The subscription's delivery log, newest first",
+            None,
+            ("200", generator.subschema_for::<DeliveryLog>().to_value()),
+            [
+                vec![id_parameter()],
+                query_parameters::<DeliveryQuery>(generator),
+            ]
+            .concat(),
+        ),
+        (
+            "/v1/webhooks/{id}/history",
+            "get",
+            "webhookHistory",
+            "Every change made to the subscription, with who made it and when",
+            None,
+            (
+                "200",
+                generator.subschema_for::<WebhookHistory>().to_value(),
+            ),
+            vec![id_parameter()],
+        ),
+    ];
+    for (path, method, id, summary, request, (status, answer), parameters) in operations {
+        let mut operation = json!({
+            "operationId": id,
+            "summary": summary,
+            "description": roles,
+            "tags": ["webhooks"],
+            "parameters": parameters,
+            "responses": {status: {"description": "OK", "content": {"application/json": {"schema": answer}}},
+                          "default": problem()},
+        });
+        if let Some(request) = request {
+            operation["requestBody"] = body(request);
+        }
+        add(paths, path, method, operation);
+    }
 }
 
 /// Writes the schema that takes any value as `{}` rather than `true`: both

@@ -25,31 +25,7 @@ use crate::state::AppState;
 /// ([`aftersales_domain::personal`]): personal fields whole, and the
 /// numbers and addresses inside free text.
 pub fn mask(value: &mut Value) {
-    mask_field(value, None, None);
-}
-
-fn mask_field(value: &mut Value, field: Option<&str>, parent: Option<&str>) {
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map.iter_mut() {
-                mask_field(child, Some(key), field);
-            }
-        }
-        // The items of a list stand for the list's field.
-        Value::Array(items) => {
-            for item in items {
-                mask_field(item, field, parent);
-            }
-        }
-        Value::String(text) => match field {
-            Some(field) if personal::is_personal(field, parent) => {
-                *text = personal::mask(field, text);
-            }
-            Some(field) if personal::is_free_text(field) => *text = personal::redact(text),
-            _ => {}
-        },
-        _ => {}
-    }
+    personal::mask_json(value);
 }
 
 /// A line of a list as `caller` sees it: personal data shows only on the

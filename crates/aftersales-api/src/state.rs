@@ -11,6 +11,7 @@ use aftersales_domain::reminder::UnpaidOrder;
 use aftersales_domain::repair::RepairOrder;
 use aftersales_projections::ReadDb;
 use aftersales_store::{EventStore, Position};
+use aftersales_webhooks::Subscriptions;
 
 use crate::access::AccessDb;
 use crate::auth::RateLimiter;
@@ -67,6 +68,8 @@ pub(crate) struct Services {
     pub store: Arc<dyn EventStore>,
     pub read_db: ReadDb,
     pub access: AccessDb,
+    /// Webhook subscriptions; their dispatcher runs beside the service.
+    pub webhooks: Subscriptions,
     pub clock: Arc<dyn Clock>,
     pub cases: Handler<Case>,
     pub orders: Handler<UnpaidOrder>,
@@ -90,6 +93,7 @@ impl AppState {
         store: Arc<dyn EventStore>,
         read_db: ReadDb,
         access: AccessDb,
+        webhooks: Subscriptions,
         policies: Arc<Policies>,
         clock: Arc<dyn Clock>,
         limits: Limits,
@@ -110,6 +114,7 @@ impl AppState {
                 repairs: handler!(),
                 grants: handler!(),
                 policies,
+                webhooks,
                 store,
                 read_db,
                 clock,

@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use aftersales_domain::Policy;
 use aftersales_store::DEFAULT_DATABASE_URL;
@@ -45,8 +46,69 @@ pub struct Config {
     pub read_db: Option<String>,
     pub log_format: LogFormat,
     pub server: ServerConfig,
+    /// How webhook messages are sent.
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
     /// The shop's rules. `serve` puts them in force at start-up.
     pub policy: Policy,
+}
+
+/// `[webhooks]`: how the dispatcher sends subscriptions their messages.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Allow targets on loopback, private and link-local addresses: a
+    /// receiver inside the shop's own network (also
+    /// `AFTERSALES_WEBHOOKS_ALLOW_PRIVATE_TARGETS=true`).
+    pub allow_private_targets: bool,
+    /// Seconds a receiver has to answer one message.
+    pub timeout: u64,
+    /// Hours a failing message is retried before its subscription is
+    /// disabled (at least 24 in production).
+    pub retry_hours: f64,
+    /// Milliseconds before the second attempt at a message; each further
+    /// wait doubles, up to `max_backoff` seconds.
+    pub first_backoff_ms: u64,
+    pub max_backoff: u64,
+    /// Days the delivery log keeps an attempt.
+    pub keep_deliveries_days: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        let settings = aftersales_webhooks::Settings::default();
+        Self {
+            allow_private_targets: settings.allow_private_targets,
+            timeout: settings.timeout.as_secs(),
+            retry_hours: settings.retry_for.as_secs_f64() / 3600.0,
+            first_backoff_ms: settings.first_backoff.as_millis() as u64,
+            max_backoff: settings.max_backoff.as_secs(),
+            keep_deliveries_days: settings.keep_deliveries.as_secs() / 86_400,
+        }
+    }
+}
+
+impl WebhooksConfig {
+    pub fn settings(&self) -> Result<aftersales_webhooks::Settings, ConfigError> {
+        let bad = |key: &str, why: &str| ConfigError::Invalid(format!("webhooks.{key}: {why}"));
+        if self.timeout == 0 || self.timeout > 300 {
+            return Err(bad("timeout", "must be 1 to 300 seconds"));
+        }
+        if !(self.retry_hours.is_finite() && self.retry_hours > 0.0) {
+            return Err(bad("retry_hours", "must be a positive number of hours"));
+        }
+        if self.first_backoff_ms == 0 || self.max_backoff == 0 {
+            return Err(bad("first_backoff_ms", "and max_backoff must be positive"));
+        }
+        Ok(aftersales_webhooks::Settings {
+            allow_private_targets: self.allow_private_targets,
+            timeout: Duration::from_secs(self.timeout),
+            retry_for: Duration::from_secs_f64(self.retry_hours * 3600.0),
+            first_backoff: Duration::from_millis(self.first_backoff_ms),
+            max_backoff: Duration::from_secs(self.max_backoff),
+            keep_deliveries: Duration::from_secs(self.keep_deliveries_days.max(1) * 86_400),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, clap::ValueEnum)]
@@ -107,6 +169,7 @@ impl Default for Config {
                 header_timeout: 10,
                 cors_origins: Vec::new(),
             },
+            webhooks: WebhooksConfig::default(),
             policy: Policy::default(),
         }
     }
@@ -121,6 +184,8 @@ pub enum ConfigError {
     Read(Box<figment::Error>),
     #[error("in the configuration: {0}")]
     Policy(#[from] aftersales_domain::PolicyError),
+    #[error("in the configuration: {0}")]
+    Invalid(String),
 }
 
 /// Layers the configuration: built-in defaults, the file, the environment,
@@ -144,10 +209,12 @@ pub fn load(
         .extract()
         .map_err(|e| ConfigError::Read(Box::new(e)))?;
     config.policy.validate()?;
+    config.webhooks.settings()?;
     Ok(config)
 }
 
-/// `AFTERSALES_DB`, `AFTERSALES_LISTEN` …, and any policy key as
+/// `AFTERSALES_DB`, `AFTERSALES_LISTEN` …, a webhooks key as
+/// `AFTERSALES_WEBHOOKS_ALLOW_PRIVATE_TARGETS`, and any policy key as
 /// `AFTERSALES_POLICY__SLA__P1__FIRST_RESPONSE_HOURS`. Other variables with
 /// the prefix (the configuration file's own, the tests') are not keys.
 fn environment() -> Env {
@@ -159,6 +226,8 @@ fn environment() -> Env {
             Some(key.to_owned().into())
         } else if SERVER_KEYS.contains(&key) {
             Some(format!("server.{key}").into())
+        } else if let Some(webhooks) = key.strip_prefix("webhooks_") {
+            Some(format!("webhooks.{webhooks}").into())
         } else {
             key.starts_with("policy__")
                 .then(|| key.replace("__", ".").into())

@@ -13,6 +13,7 @@ mod policy;
 mod readmodels;
 mod serve;
 mod unpaid;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -129,6 +130,9 @@ enum Command {
     /// A sandbox store's clock: show, set, advance.
     #[command(subcommand)]
     Clock(clock::ClockCommand),
+    /// Webhook subscriptions: create, list, pause, resume, delete, deliveries, replay.
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -154,6 +158,7 @@ impl Command {
                 | Command::Events(events::EventsCommand::Import { .. })
                 | Command::Keys(keys::KeysCommand::Create { .. })
                 | Command::Policy(policy::PolicyCommand::Apply { .. })
+                | Command::Webhooks(webhooks::WebhooksCommand::Create { .. })
         )
     }
 }
@@ -218,6 +223,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Policy(command) => policy::run(db, options, command).await,
         Command::Clock(command) => clock::run(db, options, command).await,
         Command::Unpaid(command) => unpaid::run(db, options, command).await,
+        Command::Webhooks(command) => webhooks::run(db, options, &config.webhooks, command).await,
     }
 }
 

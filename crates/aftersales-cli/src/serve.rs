@@ -13,6 +13,7 @@ use aftersales_domain::{streams, Role};
 use aftersales_grpc::{AuthUnavailable, Authenticate, Permissions};
 use aftersales_projections::ReadDb;
 use aftersales_store::{redact, EventStore, StoreOptions};
+use aftersales_webhooks::{Dispatcher, Subscriptions, WebhookDb};
 use anyhow::Context;
 
 /// The flags of `serve`. Each overrides its key of the configuration
@@ -183,6 +184,7 @@ pub async fn run(
     let server = config.server;
     let limits = server.limits()?;
     let cors = aftersales_api::cors(&server.cors_origins)?;
+    let webhook_settings = config.webhooks.settings()?;
     let connections = server.connections()?;
     let unsafe_fast = options.unsafe_fast;
     let store = aftersales_store::open(db, options)
@@ -221,6 +223,13 @@ pub async fn run(
     let read_db = databases.read_models(unsafe_fast).await?;
     aftersales_projections::admin::ensure(&read_db).await?;
     let access = AccessDb::connect(db, unsafe_fast).await?;
+    let webhooks = Subscriptions::new(
+        store.clone(),
+        WebhookDb::connect(db, unsafe_fast).await?,
+        webhook_settings,
+    );
+    // Every subscription is sent its events for as long as the service runs.
+    let dispatcher = tokio::spawn(Dispatcher::new(webhooks.clone())?.run());
     let scheduler = (server.scheduler_interval > 0).then(|| {
         tokio::spawn(schedule(
             store.clone(),
@@ -238,6 +247,7 @@ pub async fn run(
         store.clone(),
         read_db.clone(),
         access,
+        webhooks,
         policies,
         clock,
         limits,
@@ -263,6 +273,7 @@ pub async fn run(
     );
     crate::http::serve(listener, app, connections, shutdown_signal()).await;
     projections.abort();
+    dispatcher.abort();
     follower.abort();
     if let Some(grpc) = grpc {
         grpc.abort();

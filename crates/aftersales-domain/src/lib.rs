@@ -23,6 +23,7 @@ pub mod repair;
 pub mod streams;
 #[cfg(test)]
 mod testing;
+pub mod webhook;
 
 pub use actor::{Actor, Role};
 pub use aggregate::{Aggregate, Command, Context, DecodeError, DomainEvent, Scheduled, Timer};

@@ -94,6 +94,36 @@ pub fn mask(field: &str, text: &str) -> String {
     }
 }
 
+/// Masks personal data in a JSON document at any depth: personal fields
+/// whole, and the numbers and addresses inside free text. Every read path
+/// that shows JSON to someone who may not see the data goes through here.
+pub fn mask_json(value: &mut serde_json::Value) {
+    mask_field(value, None, None);
+}
+
+fn mask_field(value: &mut serde_json::Value, field: Option<&str>, parent: Option<&str>) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                mask_field(child, Some(key), field);
+            }
+        }
+        // The items of a list stand for the list's field.
+        Value::Array(items) => {
+            for item in items {
+                mask_field(item, field, parent);
+            }
+        }
+        Value::String(text) => match field {
+            Some(field) if is_personal(field, parent) => *text = mask(field, text),
+            Some(field) if is_free_text(field) => *text = redact(text),
+            _ => {}
+        },
+        _ => {}
+    }
+}
+
 /// Free text with the numbers of seven digits or more (phone, identity-card
 /// and bank-account numbers, with or without spaces or dashes inside) and
 /// the e-mail addresses in it masked; the rest of the words stay.

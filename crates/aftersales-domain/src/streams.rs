@@ -21,6 +21,7 @@ use crate::grant::{AccessGrant, GrantEvent};
 use crate::policy::Policy;
 use crate::reminder::{ReminderEvent, UnpaidOrder};
 use crate::repair::{RepairEvent, RepairOrder};
+use crate::webhook::{self, WebhookEvent};
 
 /// `pdview-<case id>`: every unmasked read of a case's personal data
 /// outside one's own cases (客户信息借阅记录).
@@ -53,6 +54,7 @@ pub const OWNED_CATEGORIES: &[&str] = &[
     READ_MODEL_RECORDS,
     POLICY,
     CLOCK,
+    webhook::CATEGORY,
 ];
 
 /// Whether streams of `category` are written only through the product.
@@ -198,6 +200,7 @@ pub fn check_stored(
         "grant" => GrantEvent::decode(event_type, data).map(drop)?,
         PERSONAL_DATA_VIEWS => PrivacyEvent::decode(event_type, data).map(drop)?,
         CLOCK => ClockEvent::decode(event_type, data).map(drop)?,
+        webhook::CATEGORY => WebhookEvent::decode(event_type, data).map(drop)?,
         POLICY => {
             let PolicyEvent::PolicyChanged(changed) = PolicyEvent::decode(event_type, data)?;
             check_policy(&changed).map_err(StoredEventError::Policy)?;

@@ -7,6 +7,7 @@ use aftersales_domain::grant::{GrantCommand, GrantEvent};
 use aftersales_domain::reminder::{ReminderCommand, ReminderEvent};
 use aftersales_domain::repair::{RepairCommand, RepairEvent};
 use aftersales_domain::streams::{PolicyEvent, PrivacyEvent, ReadModelEvent};
+use aftersales_domain::webhook::WebhookEvent;
 use aftersales_domain::Role;
 
 const DOC: &str = include_str!("../../../docs/domain.md");
@@ -52,7 +53,8 @@ fn every_event_type_is_documented() {
         .chain(GrantEvent::TYPES)
         .chain(PrivacyEvent::TYPES)
         .chain(ReadModelEvent::TYPES)
-        .chain(PolicyEvent::TYPES);
+        .chain(PolicyEvent::TYPES)
+        .chain(WebhookEvent::TYPES);
     for event in all {
         assert!(
             DOC.contains(&format!("`{event}`")),
