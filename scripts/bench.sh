@@ -38,6 +38,7 @@ else
     cargo bench --locked -p aftersales-store --bench store
     cargo bench --locked -p aftersales-commands --bench commands
     cargo bench --locked -p aftersales-cli --bench visibility
+    cargo bench --locked -p aftersales-webhooks --bench dispatch
     rebuild_dir=$(mktemp -d /tmp/aftersales-bench-rebuild.XXXXXX)
     scripts/bench-rebuild.sh "$rebuild_dir" "$BENCH_PG"
     rm -rf "$rebuild_dir"

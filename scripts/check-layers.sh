@@ -26,5 +26,9 @@ if deps aftersales-grpc | grep -qE '^aftersales-(domain|commands|projections|api
     echo "check-layers: aftersales-grpc needs the store alone" >&2
     fail=1
 fi
+if deps aftersales-webhooks | grep -qE '^aftersales-(commands|projections|api) '; then
+    echo "check-layers: aftersales-webhooks needs the domain and the store alone" >&2
+    fail=1
+fi
 [ "$fail" = 0 ] && echo "check-layers: dependencies point inward"
 exit "$fail"

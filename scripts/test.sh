@@ -35,16 +35,19 @@ fi
 cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee -a "$log" || status=$?
 
 # The API against its own OpenAPI document, a client generated from that
-# document, and the official KurrentDB client against the gRPC endpoint, on
-# both backends, unless the run was narrowed to some tests.
+# document, the official KurrentDB client against the gRPC endpoint, and
+# webhooks verified by the standardwebhooks package, on both backends,
+# unless the run was narrowed to some tests.
 if [ $# -eq 0 ]; then
     api_db=schemathesis_$$
     client_db=client_$$
     grpc_db=kurrentdb_$$
+    webhooks_db=webhooks_$$
     psql -q "$AFTERSALES_TEST_PG" -c "CREATE DATABASE $api_db" -c "CREATE DATABASE $client_db" \
-        -c "CREATE DATABASE $grpc_db"
+        -c "CREATE DATABASE $grpc_db" -c "CREATE DATABASE $webhooks_db"
     # script:PostgreSQL database; each script also runs on a new SQLite file.
-    for run in "schemathesis:$api_db" "client:$client_db" "kurrentdb:$grpc_db"; do
+    for run in "schemathesis:$api_db" "client:$client_db" "kurrentdb:$grpc_db" \
+        "webhooks:$webhooks_db"; do
         script=${run%%:*}
         for db in "" "${AFTERSALES_TEST_PG%/*}/${run#*:}"; do
             if "scripts/$script.sh" $db; then

@@ -205,27 +205,30 @@ impl WebhookDb {
         delivered: Option<u64>,
         attempts: &[Delivery],
     ) -> Result<(), WebhookError> {
-        let insert = "INSERT INTO webhook_deliveries (webhook_id, message_id, position, \
-                      event_type, attempt, outcome, http_status, error, latency_ms, at) \
-                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
         let webhook = webhook.to_string();
         macro_rules! record {
-            ($pool:expr, $checkpoint:expr) => {{
+            ($db:ty, $pool:expr, $checkpoint:expr) => {{
                 let mut tx = $pool.begin().await?;
-                for attempt in attempts {
-                    sqlx::query(insert)
-                        .bind(&webhook)
-                        .bind(&attempt.message_id)
-                        .bind(attempt.position as i64)
-                        .bind(&attempt.event_type)
-                        .bind(i64::from(attempt.attempt))
-                        .bind(&attempt.outcome)
-                        .bind(attempt.http_status.map(i64::from))
-                        .bind(&attempt.error)
-                        .bind(attempt.latency_ms)
-                        .bind(attempt.at.timestamp_micros())
-                        .execute(&mut *tx)
-                        .await?;
+                // Many rows a statement: a commit of a thousand attempts
+                // takes a few statements, not a thousand.
+                for chunk in attempts.chunks(100) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO webhook_deliveries (webhook_id, message_id, position, \
+                         event_type, attempt, outcome, http_status, error, latency_ms, at) ",
+                    );
+                    insert.push_values(chunk, |mut row, attempt| {
+                        row.push_bind(webhook.clone())
+                            .push_bind(attempt.message_id.clone())
+                            .push_bind(attempt.position as i64)
+                            .push_bind(attempt.event_type.clone())
+                            .push_bind(i64::from(attempt.attempt))
+                            .push_bind(attempt.outcome.clone())
+                            .push_bind(attempt.http_status.map(i64::from))
+                            .push_bind(attempt.error.clone())
+                            .push_bind(attempt.latency_ms)
+                            .push_bind(attempt.at.timestamp_micros());
+                    });
+                    insert.build().execute(&mut *tx).await?;
                 }
                 if let Some(position) = delivered {
                     sqlx::query($checkpoint)
@@ -239,6 +242,7 @@ impl WebhookDb {
         }
         match &self.pool {
             Pool::Sqlite(pool) => record!(
+                sqlx::Sqlite,
                 pool,
                 "INSERT INTO subscription_checkpoints (subscriber, position, updated_at) \
                  VALUES ($1, $2, CAST(unixepoch('subsec') * 1000000 AS INTEGER)) \
@@ -246,6 +250,7 @@ impl WebhookDb {
                  updated_at = excluded.updated_at"
             ),
             Pool::Postgres(pool) => record!(
+                sqlx::Postgres,
                 pool,
                 "INSERT INTO subscription_checkpoints (subscriber, position, updated_at) \
                  VALUES ($1, $2, now()) \

@@ -22,11 +22,11 @@ use rand::Rng;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::Url;
 use serde_json::{json, Value};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::db::Delivery;
+use crate::db::{Delivery, WebhookDb};
 use crate::error::WebhookError;
 use crate::signing::{signature_header, Secret};
 use crate::subscriptions::{log_filter, Subscriptions};
@@ -39,6 +39,8 @@ const FLUSH_EVERY: Duration = Duration::from_millis(200);
 const FLUSH_AFTER: usize = 1_000;
 /// How much of a receiver's answer is read (and thrown away).
 const MAX_ANSWER: usize = 4 * 1024;
+/// Batches the delivery log's writer may fall behind before delivery waits.
+const WRITES_QUEUED: usize = 16;
 /// How often old attempts are pruned from the delivery log.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
@@ -211,13 +213,13 @@ impl Delivering {
             SubscribeFrom::After(after),
             log_filter(&webhook.filter),
         );
-        let mut pending = Pending::new(after);
+        let mut pending = Pending::new(after, db.clone(), webhook.id, checkpoint);
         loop {
             let message = tokio::select! {
                 biased;
                 _ = self.stopped.changed() => break,
                 _ = tokio::time::sleep_until(pending.deadline()), if pending.dirty() => {
-                    pending.flush(&db, webhook.id, &checkpoint).await?;
+                    pending.flush().await?;
                     continue;
                 }
                 message = log.next() => message,
@@ -225,7 +227,7 @@ impl Delivering {
             let event = match message {
                 None => break,
                 Some(Err(error)) => {
-                    pending.flush(&db, webhook.id, &checkpoint).await?;
+                    pending.finish().await?;
                     return Err(error.into());
                 }
                 Some(Ok(SubscriptionMessage::Event(event))) => event,
@@ -241,15 +243,15 @@ impl Delivering {
                 Sent::Delivered => pending.passed(event.position),
                 Sent::Stopped => break,
                 Sent::Disable(reason) => {
-                    pending.flush(&db, webhook.id, &checkpoint).await?;
+                    pending.finish().await?;
                     return self.disable(&webhook, reason, event.position).await;
                 }
             }
             if pending.full() {
-                pending.flush(&db, webhook.id, &checkpoint).await?;
+                pending.flush().await?;
             }
         }
-        pending.flush(&db, webhook.id, &checkpoint).await
+        pending.finish().await
     }
 
     /// Sends one event until the receiver takes it, the retry period ends,
@@ -263,7 +265,8 @@ impl Delivering {
     ) -> Sent {
         let settings = self.subscriptions.settings().clone();
         let message_id = message_id(event);
-        let body = message_body(event).into_bytes();
+        // Shared, not copied, by every attempt.
+        let body = bytes::Bytes::from(message_body(event));
         let first_failure = Instant::now();
         let mut attempt: u32 = 0;
         loop {
@@ -372,21 +375,34 @@ impl Delivering {
     }
 }
 
-/// Attempts and progress not yet written.
+/// Attempts and progress not yet written. They are handed to a writer
+/// task of their own, so that a slow commit never holds up the next
+/// message; the writer commits them in order, so the checkpoint saved never
+/// passes an event whose delivery is not yet acknowledged.
 struct Pending {
     attempts: Vec<Delivery>,
     saved: u64,
     passed: u64,
     since: tokio::time::Instant,
+    writer: mpsc::Sender<Batch>,
+    written: JoinHandle<Result<(), WebhookError>>,
+}
+
+struct Batch {
+    attempts: Vec<Delivery>,
+    delivered: Option<u64>,
 }
 
 impl Pending {
-    fn new(after: u64) -> Self {
+    fn new(after: u64, db: WebhookDb, webhook: Uuid, checkpoint: String) -> Self {
+        let (writer, batches) = mpsc::channel(WRITES_QUEUED);
         Self {
             attempts: Vec::new(),
             saved: after,
             passed: after,
             since: tokio::time::Instant::now(),
+            writer,
+            written: tokio::spawn(write(db, webhook, checkpoint, batches)),
         }
     }
 
@@ -406,22 +422,58 @@ impl Pending {
         self.since + FLUSH_EVERY
     }
 
-    async fn flush(
-        &mut self,
-        db: &crate::db::WebhookDb,
-        webhook: Uuid,
-        checkpoint: &str,
-    ) -> Result<(), WebhookError> {
+    /// Hands what is pending to the writer (waiting only when it is
+    /// [`WRITES_QUEUED`] batches behind).
+    async fn flush(&mut self) -> Result<(), WebhookError> {
         if self.dirty() {
-            let moved = (self.passed > self.saved).then_some(self.passed);
-            db.record(webhook, checkpoint, moved, &self.attempts)
-                .await?;
-            self.attempts.clear();
+            let batch = Batch {
+                attempts: std::mem::take(&mut self.attempts),
+                delivered: (self.passed > self.saved).then_some(self.passed),
+            };
+            if self.writer.send(batch).await.is_err() {
+                return Err(WebhookError::Refused(
+                    "the delivery log's writer stopped".into(),
+                ));
+            }
             self.saved = self.passed;
         }
         self.since = tokio::time::Instant::now();
         Ok(())
     }
+
+    /// Writes everything still pending and waits until it is committed.
+    async fn finish(mut self) -> Result<(), WebhookError> {
+        let flushed = self.flush().await;
+        drop(self.writer);
+        let written = self
+            .written
+            .await
+            .map_err(|e| WebhookError::Refused(format!("the delivery log's writer failed: {e}")))?;
+        flushed.and(written)
+    }
+}
+
+/// Commits batches of attempts with their checkpoint, in order, taking
+/// whatever has queued up meanwhile into one transaction.
+async fn write(
+    db: WebhookDb,
+    webhook: Uuid,
+    checkpoint: String,
+    mut batches: mpsc::Receiver<Batch>,
+) -> Result<(), WebhookError> {
+    while let Some(Batch {
+        mut attempts,
+        mut delivered,
+    }) = batches.recv().await
+    {
+        while let Ok(next) = batches.try_recv() {
+            attempts.extend(next.attempts);
+            delivered = next.delivered.or(delivered);
+        }
+        db.record(webhook, &checkpoint, delivered, &attempts)
+            .await?;
+    }
+    Ok(())
 }
 
 /// The `webhook-id` of an event's message: the same on every attempt and
