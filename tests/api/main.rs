@@ -242,6 +242,22 @@ impl Service {
         (status, body)
     }
 
+    /// A fresh key for the first role an OpenAPI operation names in its
+    /// description ("Roles: agent, supervisor.").
+    async fn key_for(&self, operation: &Value, name: &str) -> String {
+        let role: Role = operation["description"].as_str().unwrap()["Roles: ".len()..]
+            .split([',', '.', ' '])
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        self.access
+            .create_key(name, role, None, Naming::New)
+            .await
+            .unwrap()
+            .token
+    }
+
     async fn register(&self, category: Category) -> Uuid {
         self.register_as(Priority::P1, category).await
     }
@@ -933,18 +949,9 @@ async fn openapi_documents_every_command(db: TestDb) {
         else {
             continue;
         };
-        let role: Role = operation["description"].as_str().unwrap()["Roles: ".len()..]
-            .split([',', '.'])
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
         let token = service
-            .access
-            .create_key(&format!("example-{examples}"), role, None, Naming::New)
-            .await
-            .unwrap()
-            .token;
+            .key_for(operation, &format!("example-{examples}"))
+            .await;
         let path = path.replace("{id}", &case.to_string());
         let (status, _, body) = service.post(&path, &token, example).await;
         assert!(status.is_success(), "{path}: {status} {body}");
@@ -953,10 +960,13 @@ async fn openapi_documents_every_command(db: TestDb) {
     assert!(examples >= 5, "{examples} examples");
     // Every documented command route exists: an unknown case is 404 with a
     // problem, never 405 or an empty body.
-    for (path, item) in paths {
+    for (n, (path, item)) in paths.iter().enumerate() {
         if item["post"].is_object() && path.contains("{id}") {
+            let token = service
+                .key_for(&item["post"], &format!("unknown-{n}"))
+                .await;
             let path = path.replace("{id}", &Uuid::new_v4().to_string());
-            let (status, _, body) = service.post(&path, &service.supervisor, &json!({})).await;
+            let (status, _, body) = service.post(&path, &token, &json!({})).await;
             assert!(
                 status == StatusCode::NOT_FOUND || status == StatusCode::UNPROCESSABLE_ENTITY,
                 "{path}: {status} {body}"

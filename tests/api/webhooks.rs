@@ -10,7 +10,9 @@ use aftersales_domain::model::Category;
 use aftersales_domain::Role;
 use aftersales_store::{AllFilter, AllQuery};
 use aftersales_tests::{on_both_backends, TestDb};
-use aftersales_webhooks::{signature_header, Secret, Settings};
+use aftersales_webhooks::{
+    signature_header, Dispatcher, Secret, Settings, Subscriptions, WebhookDb,
+};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode as Status};
@@ -513,6 +515,23 @@ async fn a_gone_receiver_disables_both_secrets_sign_in_a_rotation_and_a_replay_s
     assert_eq!(again[2].id, got[0].id);
     assert_eq!(again[3].id, got[1].id);
     assert!(again[2].signed_by(&new));
+
+    // A replay since a time: from the first event recorded at or after it.
+    let since = got[1].json()["timestamp"].clone();
+    let (status, _, body) = service
+        .post(
+            &format!("/v1/webhooks/{id}/replay"),
+            &admin,
+            &json!({"since": since}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let again = receiver.wait_for(5).await;
+    assert_eq!(again[4].id, got[1].id);
+    let (status, _, body) = service
+        .post(&format!("/v1/webhooks/{id}/replay"), &admin, &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 }
 
 async fn an_integration_manages_its_own_subscriptions_only(db: TestDb) {
@@ -594,4 +613,66 @@ async fn an_integration_manages_its_own_subscriptions_only(db: TestDb) {
     let (status, body) = service.get(&format!("/v1/webhooks/{id}"), &erp).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(problem_code(&body), "not-found");
+}
+
+/// Two service processes on one PostgreSQL database: one sends a
+/// subscription at a time, and the other takes over when it dies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_at_a_time_sends_a_subscription_on_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let url = db.url.clone();
+    // A service without a dispatcher of its own: the two below stand for
+    // two processes, each with its own connections.
+    let service = Service::start_without_read_models(db).await;
+    let admin = service.admin().await;
+    let receiver = Receiver::start(Mode::Accept).await;
+    let (_, _) = service
+        .subscribe(
+            &admin,
+            &receiver.url,
+            json!({"event_types": ["CaseRegistered"]}),
+        )
+        .await;
+    let process = || async {
+        let subscriptions = Subscriptions::new(
+            service.store.clone(),
+            WebhookDb::connect(&url, false).await.unwrap(),
+            webhook_settings(),
+        );
+        Dispatcher::new(subscriptions).unwrap()
+    };
+    let first = tokio::spawn(process().await.run());
+    service.register(Category::Logistics).await;
+    receiver.wait_for(1).await;
+    let second = tokio::spawn(process().await.run());
+    for _ in 0..5 {
+        service.register(Category::Logistics).await;
+    }
+    receiver.wait_for(6).await;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let ids: Vec<String> = receiver.accepted().iter().map(|m| m.id.clone()).collect();
+    let mut distinct = ids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(ids.len(), 6, "each message once while both run: {ids:?}");
+    assert_eq!(distinct.len(), 6);
+
+    // The sending process dies; the other takes over.
+    first.abort();
+    for _ in 0..3 {
+        service.register(Category::Logistics).await;
+    }
+    let got = receiver.wait_for(9).await;
+    let positions: Vec<u64> = got.iter().map(Message::position).collect();
+    let mut sorted = positions.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(
+        sorted.len(),
+        9,
+        "nothing missing after the takeover: {positions:?}"
+    );
+    second.abort();
 }

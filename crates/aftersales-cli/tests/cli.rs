@@ -34,10 +34,11 @@ on_both_backends!(
     appends_into_the_product_s_own_categories_are_refused_and_write_nothing,
     an_import_holding_an_event_the_domain_cannot_read_is_refused_whole,
     the_day_s_unpaid_orders_are_imported_from_the_platform_s_export,
+    webhook_subscriptions_are_managed_from_the_shell,
 );
 
 /// The categories the product writes only through its commands.
-const OWNED: [&str; 9] = [
+const OWNED: [&str; 10] = [
     "case",
     "unpaid",
     "audit",
@@ -47,6 +48,7 @@ const OWNED: [&str; 9] = [
     "readmodel",
     "policy",
     "clock",
+    "webhook",
 ];
 
 async fn appends_into_the_product_s_own_categories_are_refused_and_write_nothing(db: TestDb) {
@@ -653,5 +655,80 @@ async fn the_day_s_unpaid_orders_are_imported_from_the_platform_s_export(db: Tes
     assert!(
         again.contains("0 registered, 1 already registered, 1 refused"),
         "{again}"
+    );
+}
+
+async fn webhook_subscriptions_are_managed_from_the_shell(db: TestDb) {
+    let made = aftersales(
+        &db,
+        &[
+            "webhooks",
+            "create",
+            "https://erp.example.com/hooks",
+            "--categories",
+            "case",
+            "--event-types",
+            "CaseRegistered,CaseClosed",
+        ],
+    );
+    let secret = ok(made.clone());
+    assert!(secret.trim().starts_with("whsec_"), "{secret}");
+    let id = stderr(&made).split_whitespace().nth(1).unwrap().to_owned();
+    let list = ok(aftersales(&db, &["webhooks", "list"]));
+    assert!(list.contains(&id) && list.contains("active"), "{list}");
+    assert!(ok(aftersales(&db, &["webhooks", "pause", &id])).contains("paused"));
+    assert!(ok(aftersales(&db, &["webhooks", "resume", &id])).contains("active"));
+    let replayed = ok(aftersales(
+        &db,
+        &["webhooks", "replay", &id, "--from-position", "1"],
+    ));
+    assert!(replayed.contains("after position 0"), "{replayed}");
+    ok(aftersales(&db, &["webhooks", "deliveries", &id]));
+
+    // A target inside the network is refused unless the operator allows it.
+    let refused = aftersales(&db, &["webhooks", "create", "http://127.0.0.1:9/hook"]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("allow_private_targets"),
+        "{}",
+        stderr(&refused)
+    );
+    let allowed = Command::new(env!("CARGO_BIN_EXE_aftersales"))
+        .env("AFTERSALES_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "true")
+        .args([
+            "--db",
+            &db.url,
+            "webhooks",
+            "create",
+            "http://127.0.0.1:9/hook",
+        ])
+        .output()
+        .unwrap();
+    assert!(allowed.status.success(), "{}", stderr(&allowed));
+    let unknown = aftersales(
+        &db,
+        &[
+            "webhooks",
+            "create",
+            "https://erp.example.com/x",
+            "--categories",
+            "policy",
+        ],
+    );
+    assert!(
+        stderr(&unknown).contains("filter.categories"),
+        "{}",
+        stderr(&unknown)
+    );
+
+    assert!(ok(aftersales(&db, &["webhooks", "delete", &id])).contains("deleted"));
+    let list = ok(aftersales(&db, &["webhooks", "list"]));
+    assert!(!list.contains(&id), "{list}");
+    let gone = aftersales(&db, &["webhooks", "pause", &id]);
+    assert!(!gone.status.success());
+    assert!(
+        stderr(&gone).contains("no webhook subscription"),
+        "{}",
+        stderr(&gone)
     );
 }
