@@ -12,30 +12,28 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use aftersales_domain::Role;
-use aftersales_store::sqlite_path;
+use aftersales_store::BesidePool;
 use chrono::{Duration, Utc};
 use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 use sqlx::Row;
 
 use crate::error::ApiError;
 
-/// How long an authenticated key is trusted without asking the database
-/// again: a key revoked by another process stops working within this time
-/// (at once when revoked through this one).
 /// How long a token's digest is remembered as having been valid, beyond
 /// the time it is trusted: see [`AccessDb::known`].
 const KNOWN_FOR: std::time::Duration = std::time::Duration::from_secs(600);
 
+/// How long an authenticated key is trusted without asking the database
+/// again: a key revoked by another process stops working within this time
+/// (at once when revoked through this one).
 pub(crate) const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The tables of keys and idempotency records.
 #[derive(Debug, Clone)]
 pub struct AccessDb {
-    pool: Pool,
+    pool: BesidePool,
     /// Token digest → the key and when it was read.
     recent_keys: Arc<Mutex<HashMap<String, (KeyInfo, Instant)>>>,
     /// A claimed Idempotency-Key without an answer this old belongs to a
@@ -43,18 +41,10 @@ pub struct AccessDb {
     abandoned_after: std::time::Duration,
 }
 
-#[derive(Debug, Clone)]
-enum Pool {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
-
+/// Runs `$body` with `$pool` bound to the backend's own pool.
 macro_rules! with_pool {
     ($db:expr, $pool:ident => $body:expr) => {
-        match &$db.pool {
-            Pool::Sqlite($pool) => $body,
-            Pool::Postgres($pool) => $body,
-        }
+        aftersales_store::on_beside_pool!(&$db.pool, $pool => $body)
     };
 }
 
@@ -62,31 +52,7 @@ impl AccessDb {
     /// Connects to the tables in the database of the log at `log_url`,
     /// which the store has opened (and migrated) before.
     pub async fn connect(log_url: &str, unsafe_fast: bool) -> Result<Self, ApiError> {
-        let pool = if let Some(path) = sqlite_path(log_url) {
-            let options = SqliteConnectOptions::new()
-                .filename(path)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(if unsafe_fast {
-                    SqliteSynchronous::Off
-                } else {
-                    SqliteSynchronous::Full
-                })
-                .busy_timeout(std::time::Duration::from_secs(30));
-            Pool::Sqlite(
-                aftersales_store::sqlite_pool_options()
-                    .max_connections(4)
-                    .connect_with(options)
-                    .await?,
-            )
-        } else {
-            Pool::Postgres(
-                PgPoolOptions::new()
-                    .max_connections(4)
-                    .acquire_timeout(std::time::Duration::from_secs(10))
-                    .connect(log_url)
-                    .await?,
-            )
-        };
+        let pool = BesidePool::connect(log_url, unsafe_fast, 4).await?;
         Ok(Self {
             pool,
             recent_keys: Arc::default(),

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::auth::Caller;
+use crate::commands::parse_id;
 use crate::error::ApiError;
 use crate::json;
 use crate::reads::{query, text};
@@ -203,8 +204,9 @@ async fn list(
 async fn read(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
 ) -> Result<Json<WebhookView>, ApiError> {
+    let id = parse_id(&id)?;
     let webhook = managed(&state, &caller, id).await?;
     Ok(Json(view(&state, webhook).await?))
 }
@@ -212,10 +214,11 @@ async fn read(
 async fn change(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<WebhookView>, ApiError> {
+    let id = parse_id(&id)?;
     managed(&state, &caller, id).await?;
     let request: ChangeWebhook = body_of(&state, &headers, body).await?;
     let webhooks = &state.inner.webhooks;
@@ -246,8 +249,9 @@ async fn change(
 async fn remove(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
 ) -> Result<Json<WebhookView>, ApiError> {
+    let id = parse_id(&id)?;
     managed(&state, &caller, id).await?;
     let webhook = state.inner.webhooks.delete(id, &caller.actor()).await?;
     Ok(Json(view(&state, webhook).await?))
@@ -256,8 +260,9 @@ async fn remove(
 async fn add_secret(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
     managed(&state, &caller, id).await?;
     let (webhook, secret_id, secret) = state.inner.webhooks.add_secret(id, &caller.actor()).await?;
     let webhook = view(&state, webhook).await?;
@@ -275,8 +280,9 @@ async fn add_secret(
 async fn remove_secret(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, secret_id)): Path<(Uuid, Uuid)>,
+    Path((id, secret_id)): Path<(String, String)>,
 ) -> Result<Json<WebhookView>, ApiError> {
+    let (id, secret_id) = (parse_id(&id)?, parse_id(&secret_id)?);
     managed(&state, &caller, id).await?;
     let webhook = state
         .inner
@@ -289,10 +295,11 @@ async fn remove_secret(
 async fn replay(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<WebhookView>, ApiError> {
+    let id = parse_id(&id)?;
     managed(&state, &caller, id).await?;
     let request: ReplayWebhook = body_of(&state, &headers, body).await?;
     let webhooks = &state.inner.webhooks;
@@ -313,9 +320,10 @@ async fn replay(
 async fn deliveries(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<DeliveryLog>, ApiError> {
+    let id = parse_id(&id)?;
     managed(&state, &caller, id).await?;
     let params: DeliveryQuery = query(raw)?;
     let limit = params.limit.unwrap_or(100);
@@ -342,8 +350,9 @@ async fn deliveries(
 async fn history(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
 ) -> Result<Json<WebhookHistory>, ApiError> {
+    let id = parse_id(&id)?;
     managed(&state, &caller, id).await?;
     let changes = state.inner.webhooks.history(id).await?;
     Ok(Json(WebhookHistory { changes }))

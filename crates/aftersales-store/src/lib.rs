@@ -14,7 +14,10 @@
 //! - [`subscribe`] replays `$all` from a checkpoint and then follows it live.
 //! - [`EventStore::import`] copies a log from another store event for event,
 //!   to move it between backends.
+//! - [`BesidePool`] connects other crates to the log's database, for the
+//!   records they keep beside the log with its durable commits.
 
+mod beside;
 mod error;
 mod import;
 mod open;
@@ -27,6 +30,7 @@ mod subscription;
 mod types;
 mod writer;
 
+pub use beside::BesidePool;
 pub use error::{InvalidInput, StoreError};
 pub use import::MAX_IMPORT_BATCH;
 pub use open::{open, redact, sqlite_path, DEFAULT_DATABASE_URL};

@@ -4,13 +4,9 @@
 //! of them can be rebuilt from the log, so they live beside it, with its
 //! durable commits, not with the read models.
 
-use std::time::Duration;
-
-use aftersales_store::sqlite_path;
+use aftersales_store::{on_beside_pool, BesidePool};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -19,13 +15,7 @@ use crate::signing::Secret;
 
 #[derive(Debug, Clone)]
 pub struct WebhookDb {
-    pool: Pool,
-}
-
-#[derive(Debug, Clone)]
-enum Pool {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
+    pool: BesidePool,
 }
 
 /// One attempt to deliver one event (投递记录).
@@ -54,31 +44,7 @@ impl WebhookDb {
     /// Connects to the tables in the database of the log at `log_url`,
     /// which the store has opened (and migrated) before.
     pub async fn connect(log_url: &str, unsafe_fast: bool) -> Result<Self, WebhookError> {
-        let pool = if let Some(path) = sqlite_path(log_url) {
-            let options = SqliteConnectOptions::new()
-                .filename(path)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(if unsafe_fast {
-                    SqliteSynchronous::Off
-                } else {
-                    SqliteSynchronous::Full
-                })
-                .busy_timeout(Duration::from_secs(30));
-            Pool::Sqlite(
-                aftersales_store::sqlite_pool_options()
-                    .max_connections(2)
-                    .connect_with(options)
-                    .await?,
-            )
-        } else {
-            Pool::Postgres(
-                PgPoolOptions::new()
-                    .max_connections(4)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .connect(log_url)
-                    .await?,
-            )
-        };
+        let pool = BesidePool::connect(log_url, unsafe_fast, 4).await?;
         Ok(Self { pool })
     }
 
@@ -92,26 +58,15 @@ impl WebhookDb {
                    VALUES ($1, $2, $3, $4)";
         let (webhook, secret_id) = (webhook.to_string(), secret_id.to_string());
         let now = Utc::now().to_rfc3339();
-        match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query(sql)
-                    .bind(&webhook)
-                    .bind(&secret_id)
-                    .bind(secret.expose())
-                    .bind(&now)
-                    .execute(pool)
-                    .await?;
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query(sql)
-                    .bind(&webhook)
-                    .bind(&secret_id)
-                    .bind(secret.expose())
-                    .bind(&now)
-                    .execute(pool)
-                    .await?;
-            }
-        };
+        on_beside_pool!(&self.pool, pool => {
+            sqlx::query(sql)
+                .bind(&webhook)
+                .bind(&secret_id)
+                .bind(secret.expose())
+                .bind(&now)
+                .execute(pool)
+                .await?;
+        });
         Ok(())
     }
 
@@ -123,22 +78,13 @@ impl WebhookDb {
     ) -> Result<(), WebhookError> {
         let sql = "DELETE FROM webhook_secrets WHERE webhook_id = $1 AND secret_id = $2";
         let (webhook, secret_id) = (webhook.to_string(), secret_id.to_string());
-        match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query(sql)
-                    .bind(webhook)
-                    .bind(secret_id)
-                    .execute(pool)
-                    .await?;
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query(sql)
-                    .bind(webhook)
-                    .bind(secret_id)
-                    .execute(pool)
-                    .await?;
-            }
-        };
+        on_beside_pool!(&self.pool, pool => {
+            sqlx::query(sql)
+                .bind(&webhook)
+                .bind(&secret_id)
+                .execute(pool)
+                .await?;
+        });
         Ok(())
     }
 
@@ -150,22 +96,15 @@ impl WebhookDb {
         ids: &[Uuid],
     ) -> Result<Vec<Secret>, WebhookError> {
         let sql = "SELECT secret_id, secret FROM webhook_secrets WHERE webhook_id = $1";
-        let rows = match &self.pool {
-            Pool::Sqlite(pool) => sqlx::query(sql)
+        let rows = on_beside_pool!(&self.pool, pool => {
+            sqlx::query(sql)
                 .bind(webhook.to_string())
                 .fetch_all(pool)
                 .await?
                 .iter()
                 .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-                .collect::<Result<Vec<(String, String)>, sqlx::Error>>()?,
-            Pool::Postgres(pool) => sqlx::query(sql)
-                .bind(webhook.to_string())
-                .fetch_all(pool)
-                .await?
-                .iter()
-                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-                .collect::<Result<Vec<(String, String)>, sqlx::Error>>()?,
-        };
+                .collect::<Result<Vec<(String, String)>, sqlx::Error>>()?
+        });
         Ok(ids
             .iter()
             .filter_map(|id| {
@@ -178,20 +117,12 @@ impl WebhookDb {
     /// The delivery checkpoint saved under `name`.
     pub(crate) async fn checkpoint(&self, name: &str) -> Result<Option<u64>, WebhookError> {
         let sql = "SELECT position FROM subscription_checkpoints WHERE subscriber = $1";
-        let position: Option<i64> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_scalar(sql)
-                    .bind(name)
-                    .fetch_optional(pool)
-                    .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_scalar(sql)
-                    .bind(name)
-                    .fetch_optional(pool)
-                    .await?
-            }
-        };
+        let position: Option<i64> = on_beside_pool!(&self.pool, pool => {
+            sqlx::query_scalar(sql)
+                .bind(name)
+                .fetch_optional(pool)
+                .await?
+        });
         Ok(position.map(|p| p.max(0) as u64))
     }
 
@@ -241,7 +172,7 @@ impl WebhookDb {
             }};
         }
         match &self.pool {
-            Pool::Sqlite(pool) => record!(
+            BesidePool::Sqlite(pool) => record!(
                 sqlx::Sqlite,
                 pool,
                 "INSERT INTO subscription_checkpoints (subscriber, position, updated_at) \
@@ -249,7 +180,7 @@ impl WebhookDb {
                  ON CONFLICT (subscriber) DO UPDATE SET position = excluded.position, \
                  updated_at = excluded.updated_at"
             ),
-            Pool::Postgres(pool) => record!(
+            BesidePool::Postgres(pool) => record!(
                 sqlx::Postgres,
                 pool,
                 "INSERT INTO subscription_checkpoints (subscriber, position, updated_at) \
@@ -303,28 +234,20 @@ impl WebhookDb {
                     .collect::<Result<Vec<_>, sqlx::Error>>()?
             };
         }
-        Ok(match &self.pool {
-            Pool::Sqlite(pool) => fetch!(pool),
-            Pool::Postgres(pool) => fetch!(pool),
-        })
+        Ok(on_beside_pool!(&self.pool, pool => fetch!(pool)))
     }
 
     /// Forgets attempts recorded before `before`.
     pub(crate) async fn prune(&self, before: DateTime<Utc>) -> Result<u64, WebhookError> {
         let sql = "DELETE FROM webhook_deliveries WHERE at < $1";
         let before = before.timestamp_micros();
-        let done = match &self.pool {
-            Pool::Sqlite(pool) => sqlx::query(sql)
+        let done = on_beside_pool!(&self.pool, pool => {
+            sqlx::query(sql)
                 .bind(before)
                 .execute(pool)
                 .await?
-                .rows_affected(),
-            Pool::Postgres(pool) => sqlx::query(sql)
-                .bind(before)
-                .execute(pool)
-                .await?
-                .rows_affected(),
-        };
+                .rows_affected()
+        });
         Ok(done)
     }
 
@@ -334,7 +257,7 @@ impl WebhookDb {
     /// keeps the connection; `Ok(None)` means another process does. On
     /// SQLite one process serves a log, and this always succeeds.
     pub(crate) async fn lead(&self, webhook: Uuid) -> Result<Option<Leadership>, WebhookError> {
-        let Pool::Postgres(pool) = &self.pool else {
+        let BesidePool::Postgres(pool) = &self.pool else {
             return Ok(Some(Leadership(None)));
         };
         let mut connection = pool.acquire().await?;
