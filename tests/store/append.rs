@@ -21,6 +21,7 @@ on_both_backends!(
     metadata_and_recorded_time_are_kept,
     racing_exact_appends_let_exactly_one_win,
     concurrent_appends_to_many_streams_all_land_in_order,
+    a_writer_overtaken_by_another_process_still_checks_revisions,
 );
 
 async fn a_new_stream_starts_at_revision_zero(db: TestDb) {
@@ -445,4 +446,58 @@ async fn concurrent_appends_to_many_streams_all_land_in_order(db: TestDb) {
             .collect();
         assert_eq!(revisions, (0..appends * 2).collect::<Vec<_>>());
     }
+}
+
+/// A writer may plan a batch on what it committed itself; once another
+/// process has appended, that knowledge is stale and must not decide.
+async fn a_writer_overtaken_by_another_process_still_checks_revisions(db: TestDb) {
+    let first = db.open().await;
+    let second = db.open().await;
+    let case = stream("case-1");
+    first
+        .append(&case, ExpectedRevision::NoStream, events(0, 1))
+        .await
+        .unwrap();
+    second
+        .append(&case, ExpectedRevision::Exact(0), events(1, 1))
+        .await
+        .unwrap();
+    // The first writer last saw revision 0.
+    let error = first
+        .append(&case, ExpectedRevision::Exact(0), events(2, 1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::WrongExpectedRevision {
+                actual: CurrentRevision::Revision(1),
+                ..
+            }
+        ),
+        "got {error:?}"
+    );
+    second
+        .append(&stream("case-2"), ExpectedRevision::NoStream, events(0, 1))
+        .await
+        .unwrap();
+    let error = first
+        .append(&stream("case-2"), ExpectedRevision::NoStream, events(0, 1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::WrongExpectedRevision { .. }),
+        "got {error:?}"
+    );
+    // Both go on from the log as it is, positions without a gap.
+    let next = first
+        .append(&case, ExpectedRevision::Exact(1), events(2, 1))
+        .await
+        .unwrap();
+    assert_eq!((next.next_expected_revision, next.position), (2, 4));
+    let next = second
+        .append(&case, ExpectedRevision::Exact(2), events(3, 1))
+        .await
+        .unwrap();
+    assert_eq!((next.next_expected_revision, next.position), (3, 5));
 }

@@ -420,9 +420,16 @@ impl<A: Aggregate> Handler<A> {
     }
 }
 
-/// The id of the `index`-th event a command appends.
+/// The id of the `index`-th event a command appends: the same whenever the
+/// command is retried, and beginning with the command id's own first six
+/// bytes (a time-ordered command id's timestamp), so that the log's index
+/// of event ids grows at its end instead of rewriting a page at random for
+/// every event.
 fn event_id(command_id: Uuid, index: usize) -> Uuid {
-    Uuid::new_v5(&command_id, &(index as u64).to_be_bytes())
+    let hashed = Uuid::new_v5(&command_id, &(index as u64).to_be_bytes());
+    let mut bytes = *hashed.as_bytes();
+    bytes[..6].copy_from_slice(&command_id.as_bytes()[..6]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
 }
 
 fn revision_of(revision: CurrentRevision) -> Option<Revision> {

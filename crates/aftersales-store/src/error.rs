@@ -95,6 +95,10 @@ pub enum StoreError {
 
     #[error("database error: {0}")]
     Database(sqlx::Error),
+
+    /// An error of the SQLite writer's own connection.
+    #[error("database error: {0}")]
+    Sqlite(rusqlite::Error),
 }
 
 impl StoreError {
@@ -138,7 +142,10 @@ impl From<sqlx::Error> for StoreError {
             {
                 postgres_kind(db.code().unwrap_or_default().as_ref())
             }
-            E::Database(db) => sqlite_kind(db.code().unwrap_or_default().as_ref()),
+            E::Database(db) => db
+                .code()
+                .and_then(|code| code.parse().ok())
+                .and_then(sqlite_kind),
             _ => None,
         };
         let message = match &error {
@@ -154,6 +161,21 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        let kind = match &error {
+            rusqlite::Error::SqliteFailure(failure, _) => sqlite_kind(failure.extended_code.into()),
+            _ => None,
+        };
+        match kind {
+            Some(Kind::Unavailable) => Self::Unavailable(error.to_string()),
+            Some(Kind::Full) => Self::StorageFull(error.to_string()),
+            Some(Kind::ReadOnly) => Self::ReadOnly(error.to_string()),
+            None => Self::Sqlite(error),
+        }
+    }
+}
+
 enum Kind {
     Unavailable,
     Full,
@@ -161,8 +183,8 @@ enum Kind {
 }
 
 /// SQLite result codes; extended codes keep the primary code in the low byte.
-fn sqlite_kind(code: &str) -> Option<Kind> {
-    match code.parse::<i64>().ok()? & 0xff {
+fn sqlite_kind(code: i64) -> Option<Kind> {
+    match code & 0xff {
         13 => Some(Kind::Full),
         8 => Some(Kind::ReadOnly),
         // BUSY, LOCKED, IOERR, CANTOPEN

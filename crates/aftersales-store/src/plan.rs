@@ -16,7 +16,7 @@ use crate::types::{
 };
 
 /// One append, checked against the limits.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct AppendRequest {
     pub stream: StreamName,
     pub expected: ExpectedRevision,

@@ -23,16 +23,17 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::import::plan_import;
-use crate::plan::{now_micros, plan_batch, AppendRequest, LogState};
+use crate::plan::{AppendRequest, LogState};
 use crate::sql::{
     all_page, all_range, select_all, select_stream, to_i64, InsertRow, EVENT_COLUMNS,
 };
+use crate::sqlite_writer::SqliteWriter;
 use crate::store::{check_read_limit, check_subscriber, Backend, EventStore, StoreOptions};
 use crate::types::{
     AllPage, AllQuery, AppendResult, CurrentRevision, Direction, ExpectedRevision, NewEvent,
     Position, RecordedEvent, StreamFrom, StreamName,
 };
-use crate::writer::{BatchWriter, Outcome, Writer};
+use crate::writer::Writer;
 
 /// Rows per INSERT statement: 9 parameters each stays well below SQLite's
 /// limit of 32,766 bound parameters.
@@ -114,9 +115,11 @@ impl SqliteStore {
             .await?;
         let head = Arc::new(watch::Sender::new(query_head(&read).await?));
         let writer = Writer::spawn(
-            Arc::new(SqliteWriter {
-                pool: write.clone(),
-            }),
+            Arc::new(SqliteWriter::start(
+                &path,
+                options.unsafe_fast,
+                options.timeout,
+            )?),
             head.clone(),
             options.max_appends_per_commit,
         );
@@ -334,62 +337,60 @@ impl EventStore for SqliteStore {
 }
 
 fn decode_event(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
-    let position: i64 = row.try_get("position")?;
-    let corrupt = |reason: String| StoreError::Corrupt {
-        position: position as u64,
-        reason,
-    };
-    let id: String = row.try_get("event_id")?;
-    let data: String = row.try_get("data")?;
-    let metadata: String = row.try_get("metadata")?;
-    let recorded_at: i64 = row.try_get("recorded_at")?;
-    Ok(RecordedEvent {
+    TextRow {
+        position: row.try_get("position")?,
+        id: row.try_get("event_id")?,
         stream: row.try_get("stream_name")?,
-        revision: row.try_get::<i64, _>("revision")? as u64,
-        position: position as u64,
-        id: Uuid::parse_str(&id).map_err(|e| corrupt(format!("event id {id:?}: {e}")))?,
+        revision: row.try_get("revision")?,
         event_type: row.try_get("event_type")?,
-        data: RawValue::from_string(data).map_err(|e| corrupt(format!("data: {e}")))?,
-        metadata: RawValue::from_string(metadata).map_err(|e| corrupt(format!("metadata: {e}")))?,
-        recorded_at: DateTime::from_timestamp_micros(recorded_at)
-            .ok_or_else(|| corrupt(format!("recorded_at {recorded_at} is out of range")))?,
-    })
+        data: row.try_get("data")?,
+        metadata: row.try_get("metadata")?,
+        recorded_at: row.try_get("recorded_at")?,
+    }
+    .into_event()
 }
 
-/// Writes batches of appends on the single write connection.
-struct SqliteWriter {
-    pool: SqlitePool,
+/// A stored event as SQLite holds it: ids, JSON and times as text and
+/// integers, whichever driver read it.
+pub(crate) struct TextRow {
+    pub position: i64,
+    pub id: String,
+    pub stream: String,
+    pub revision: i64,
+    pub event_type: String,
+    pub data: String,
+    pub metadata: String,
+    pub recorded_at: i64,
 }
 
-#[async_trait]
-impl BatchWriter for SqliteWriter {
-    async fn write_batch(
-        &self,
-        requests: &[&AppendRequest],
-        look_up_ids: bool,
-    ) -> Result<Vec<Outcome>, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let recorded_at = now_micros();
-        let streams: Vec<&str> = requests.iter().map(|r| r.stream.as_str()).collect();
-        let state = read_log_state(&mut tx, &streams).await?;
-
-        let known;
-        let plan = match plan_batch(requests, &state, &[], recorded_at) {
-            plan if !look_up_ids && !plan.needs_known_ids() => plan,
-            _ => {
-                let ids: Vec<Uuid> = requests.iter().flat_map(|r| r.event_ids()).collect();
-                known = read_events_by_id(&mut tx, &ids).await?;
-                plan_batch(requests, &state, &known, recorded_at)
-            }
+impl TextRow {
+    pub fn into_event(self) -> Result<RecordedEvent, StoreError> {
+        let Self {
+            position,
+            id,
+            stream,
+            revision,
+            event_type,
+            data,
+            metadata,
+            recorded_at,
+        } = self;
+        let corrupt = |reason: String| StoreError::Corrupt {
+            position: position as u64,
+            reason,
         };
-        let rows: Vec<InsertRow> = plan
-            .rows
-            .iter()
-            .map(|row| InsertRow::planned(row, plan.recorded_at))
-            .collect();
-        insert_rows(&mut tx, &rows).await?;
-        tx.commit().await?;
-        Ok(plan.outcomes)
+        Ok(RecordedEvent {
+            stream,
+            revision: revision as u64,
+            position: position as u64,
+            id: Uuid::parse_str(&id).map_err(|e| corrupt(format!("event id {id:?}: {e}")))?,
+            event_type,
+            data: RawValue::from_string(data).map_err(|e| corrupt(format!("data: {e}")))?,
+            metadata: RawValue::from_string(metadata)
+                .map_err(|e| corrupt(format!("metadata: {e}")))?,
+            recorded_at: DateTime::from_timestamp_micros(recorded_at)
+                .ok_or_else(|| corrupt(format!("recorded_at {recorded_at} is out of range")))?,
+        })
     }
 }
 

@@ -30,10 +30,11 @@ pub(crate) trait BatchWriter: Send + Sync + 'static {
     ///
     /// With `look_up_ids` the stored events carrying the batch's ids are read
     /// before planning, so that retried appends are recognised even when the
-    /// plan alone would not ask for them.
+    /// plan alone would not ask for them. The batch is shared rather than
+    /// borrowed so that a backend may hand it to a thread of its own.
     async fn write_batch(
         &self,
-        requests: &[&AppendRequest],
+        requests: Arc<[AppendRequest]>,
         look_up_ids: bool,
     ) -> Result<Vec<Outcome>, StoreError>;
 }
@@ -85,20 +86,23 @@ async fn run(
     head: Arc<watch::Sender<Position>>,
     max_appends: usize,
 ) {
-    let mut batch: Vec<Pending> = Vec::with_capacity(max_appends);
     while let Some(first) = queue.recv().await {
         let mut events = first.request.events.len();
-        batch.push(first);
-        while batch.len() < max_appends && events < MAX_EVENTS_PER_COMMIT {
+        let mut requests = Vec::with_capacity(max_appends);
+        let mut replies = Vec::with_capacity(max_appends);
+        requests.push(first.request);
+        replies.push(first.reply);
+        while requests.len() < max_appends && events < MAX_EVENTS_PER_COMMIT {
             match queue.try_recv() {
                 Ok(next) => {
                     events += next.request.events.len();
-                    batch.push(next);
+                    requests.push(next.request);
+                    replies.push(next.reply);
                 }
                 Err(_) => break,
             }
         }
-        let outcomes = commit(&*backend, &batch).await;
+        let outcomes = commit(&*backend, requests.into()).await;
         let committed = outcomes
             .iter()
             .filter_map(|o| o.as_ref().ok().map(|r| r.position))
@@ -112,17 +116,17 @@ async fn run(
                 newer
             });
         }
-        for (pending, outcome) in batch.drain(..).zip(outcomes) {
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
             // A caller that gave up waiting no longer listens; its append
             // stands all the same.
-            let _ = pending.reply.send(outcome);
+            let _ = reply.send(outcome);
         }
     }
 }
 
 /// Writes a batch, giving every append its own answer.
-async fn commit(backend: &dyn BatchWriter, batch: &[Pending]) -> Vec<Outcome> {
-    match write(backend, batch, false).await {
+async fn commit(backend: &dyn BatchWriter, batch: Arc<[AppendRequest]>) -> Vec<Outcome> {
+    match write(backend, batch.clone(), false).await {
         Ok(outcomes) => return outcomes,
         Err(error) => {
             if let Some(shared) = error.shared() {
@@ -133,13 +137,14 @@ async fn commit(backend: &dyn BatchWriter, batch: &[Pending]) -> Vec<Outcome> {
     // Something in the batch broke the transaction, most likely an event id
     // that is already stored: plan again knowing the stored ids, and if that
     // fails too, write the appends one by one so each gets its own answer.
-    match write(backend, batch, true).await {
+    match write(backend, batch.clone(), true).await {
         Ok(outcomes) => outcomes,
         Err(error) if batch.len() == 1 => vec![Err(error)],
         Err(_) => {
             let mut outcomes = Vec::with_capacity(batch.len());
-            for pending in batch {
-                let outcome = match write(backend, std::slice::from_ref(pending), true).await {
+            for request in batch.iter() {
+                let alone = Arc::from([request.clone()]);
+                let outcome = match write(backend, alone, true).await {
                     Ok(mut one) => one.pop().unwrap_or(Err(StoreError::Closed)),
                     Err(error) => Err(error),
                 };
@@ -152,18 +157,18 @@ async fn commit(backend: &dyn BatchWriter, batch: &[Pending]) -> Vec<Outcome> {
 
 async fn write(
     backend: &dyn BatchWriter,
-    batch: &[Pending],
+    batch: Arc<[AppendRequest]>,
     look_up_ids: bool,
 ) -> Result<Vec<Outcome>, StoreError> {
-    let requests: Vec<&AppendRequest> = batch.iter().map(|p| &p.request).collect();
-    match AssertUnwindSafe(backend.write_batch(&requests, look_up_ids))
+    let appends = batch.len();
+    match AssertUnwindSafe(backend.write_batch(batch, look_up_ids))
         .catch_unwind()
         .await
     {
         Ok(result) => result,
         Err(_) => {
             tracing::error!(
-                appends = batch.len(),
+                appends,
                 "the event writer panicked; the batch was not written"
             );
             Err(StoreError::Unavailable(
