@@ -3,8 +3,10 @@
 #   0. GET /healthz, the floor of the HTTP stack and the load generator;
 #   1. commands alone, closed loop (wrk, CONNECTIONS connections);
 #   2. the mixed workload, 70% reads of case views and lists, 30% commands;
-#   3. commands alone at a fixed rate of half what (1) reached (oha, with
-#      latency correction, so a stalled server shows in the percentiles).
+#   3. registrations at a fixed rate, BENCH_HTTP_RATE (default 2,500/s;
+#      oha, with latency correction, so a stalled server shows in the
+#      percentiles).
+# Every line carries the /healthz floor of the same run (healthz_rps=).
 # wrk comes from Debian's packages, oha from crates.io (into target/tools).
 #
 #   scripts/bench-http.sh DB_URL...    each a new SQLite path or empty PostgreSQL database
@@ -75,16 +77,17 @@ PY
     echo "BENCH http $backend workload=healthz connections=$connections rps=$floor"
 
     commands=$(run_wrk 0)
-    echo "BENCH http $backend workload=commands connections=$connections $commands"
+    echo "BENCH http $backend workload=commands connections=$connections $commands healthz_rps=$floor"
     mixed=$(run_wrk 0.7)
-    echo "BENCH http $backend workload=mixed connections=$connections $mixed"
+    echo "BENCH http $backend workload=mixed connections=$connections $mixed healthz_rps=$floor"
 
-    rate=$(( $(echo "$commands" | sed 's/^rps=\([0-9]*\).*/\1/') / 2 ))
+    rate=${BENCH_HTTP_RATE:-2500}
     "$oha" --no-tui --output-format json -z "${seconds}s" -q "$rate" -c "$connections" --latency-correction --wait-ongoing-requests-after-deadline \
         -m POST -H "Authorization: Bearer $token" -H "Content-Type: application/json" \
         -D "$work/register.json" "$base/v1/cases" >"$work/fixed.json"
     python3 scripts/oha-summary.py "$work/fixed.json" \
-        "BENCH http $backend workload=commands-fixed-rate connections=$connections target_rps=$rate" || true
+        "BENCH http $backend workload=commands-fixed-rate connections=$connections target_rps=$rate" \
+        "healthz_rps=$floor" || true
 
     service_stop
 done

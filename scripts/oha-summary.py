@@ -1,7 +1,7 @@
 """One line from an oha JSON report: the rate reached, p50/p99/max latency
 and the count of answers that were not 2xx (or no answer at all).
 
-    python3 scripts/oha-summary.py REPORT.json PREFIX
+    python3 scripts/oha-summary.py REPORT.json PREFIX [SUFFIX]
 
 Exits 1 if any answer was not 2xx.
 """
@@ -15,5 +15,6 @@ bad = sum(n for code, n in statuses.items() if not code.startswith("2"))
 bad += sum(report.get("errorDistribution", {}).values())
 print(f"{sys.argv[2]} requests={sum(statuses.values())} rps={summary['requestsPerSec']:.0f} "
       f"p50_ms={percentiles['p50'] * 1000:.2f} p99_ms={percentiles['p99'] * 1000:.2f} "
-      f"max_ms={summary['slowest'] * 1000:.2f} errors={bad}")
+      f"max_ms={summary['slowest'] * 1000:.2f} errors={bad}"
+      + "".join(f" {suffix}" for suffix in sys.argv[3:]))
 sys.exit(1 if bad else 0)
