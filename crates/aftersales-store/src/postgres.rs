@@ -385,23 +385,17 @@ async fn insert_rows(conn: &mut PgConnection, rows: &[InsertRow<'_>]) -> Result<
     };
     // A data-modifying WITH runs to completion whatever the outer query
     // reads, so the insert and the announcement cost one round trip.
-    sqlx::query(
-        "WITH inserted AS (
-             INSERT INTO events (position, event_id, stream_name, revision, category, event_type, data, metadata, recorded_at)
-             SELECT p, i, s, r, c, t, d::jsonb, m::jsonb, a
-             FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
-                  AS u(p, i, s, r, c, t, d, m, a))
-         SELECT pg_notify($10, $11)",
+    bind_columns(
+        sqlx::query(
+            "WITH inserted AS (
+                 INSERT INTO events (position, event_id, stream_name, revision, category, event_type, data, metadata, recorded_at)
+                 SELECT p, i, s, r, c, t, d::jsonb, m::jsonb, a
+                 FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
+                      AS u(p, i, s, r, c, t, d, m, a))
+             SELECT pg_notify($10, $11)",
+        ),
+        rows,
     )
-    .bind(rows.iter().map(|r| to_i64(r.position)).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.stream).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| to_i64(r.revision)).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.category).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.event_type).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.data).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.metadata).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.recorded_at).collect::<Vec<_>>())
     .bind(HEAD_CHANNEL)
     .bind(last.position.to_string())
     .execute(&mut *conn)
@@ -596,24 +590,35 @@ async fn append_if_head(
         .iter()
         .map(|row| InsertRow::planned(row, plan.recorded_at))
         .collect();
-    let written: bool = sqlx::query_scalar(
-        "SELECT append_if_head($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    let written = bind_columns(
+        sqlx::query("SELECT append_if_head($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
+            .bind(APPEND_LOCK)
+            .bind(to_i64(head))
+            .bind(HEAD_CHANNEL),
+        &rows,
     )
-    .bind(APPEND_LOCK)
-    .bind(to_i64(head))
-    .bind(HEAD_CHANNEL)
-    .bind(rows.iter().map(|r| to_i64(r.position)).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.stream).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| to_i64(r.revision)).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.category).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.event_type).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.data).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.metadata).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.recorded_at).collect::<Vec<_>>())
     .fetch_one(&mut *conn)
-    .await?;
+    .await?
+    .try_get(0)?;
     Ok(written)
+}
+
+/// Binds the rows as one array per column, in the order the `UNNEST`s of
+/// the inserts read them.
+fn bind_columns<'q>(
+    query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    rows: &'q [InsertRow<'q>],
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    query
+        .bind(rows.iter().map(|r| to_i64(r.position)).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.stream).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| to_i64(r.revision)).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.category).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.event_type).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.data).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.metadata).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.recorded_at).collect::<Vec<_>>())
 }
 
 /// Writes a batch in four round trips, planned on the log's state read

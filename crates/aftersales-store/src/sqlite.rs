@@ -1,9 +1,9 @@
 //! The embedded backend: one SQLite file in WAL mode with `synchronous=FULL`.
 //!
-//! SQLite allows one writer at a time; the store's single writer task holds
-//! the only write connection and takes the write lock with `BEGIN IMMEDIATE`,
-//! so positions are assigned and committed in order. Readers use their own
-//! pool and never block the writer.
+//! SQLite allows one writer at a time; every transaction that appends
+//! (the writer thread's batches, imports) takes the write lock with
+//! `BEGIN IMMEDIATE`, so positions are assigned and committed in order.
+//! Readers use their own pool and never block the writer.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -98,7 +98,8 @@ impl SqliteStore {
             })
             .busy_timeout(options.timeout)
             .foreign_keys(true);
-        // One write connection: the writer task and checkpoint saves share it.
+        // One connection for imports and checkpoint saves; appends go through
+        // the writer thread's own.
         let write = sqlite_pool_options()
             .max_connections(1)
             .acquire_timeout(options.timeout)
@@ -293,8 +294,8 @@ impl EventStore for SqliteStore {
     }
 
     async fn import(&self, events: &[RecordedEvent]) -> Result<Position, StoreError> {
-        // The write pool's one connection: this waits for the writer task's
-        // batch in flight, and the writer waits for this.
+        // `BEGIN IMMEDIATE` waits (up to the busy timeout) for the writer
+        // thread's batch in flight, and the writer waits for this.
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
         let streams: Vec<&str> = events.iter().map(|e| e.stream.as_str()).collect();
         let state = read_log_state(&mut tx, &streams).await?;
