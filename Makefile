@@ -4,7 +4,7 @@
 DB ?= sqlite://data/aftersales.db
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run test bench bench-http bench-grpc crash-long reliability fuzz soak schemathesis-long lint fmt
+.PHONY: run test bench bench-http bench-grpc bench-peer crash-long reliability fuzz soak schemathesis-long lint fmt
 
 ## Build and start the service on the embedded SQLite store (./data/) with
 ## the example configuration and the SOPs' policy; a new store is first
@@ -23,6 +23,10 @@ bench:
 ## The HTTP load benchmark (wrk and oha) on SQLite and on PostgreSQL.
 bench-http:
 	scripts/bench.sh --http
+
+## The command benchmark beside the same workload through cqrs-es (also part of `make bench`).
+bench-peer:
+	scripts/bench.sh --peer
 
 ## The KurrentDB gRPC endpoint with the Python client, beside the store itself.
 bench-grpc:
