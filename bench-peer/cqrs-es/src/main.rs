@@ -145,14 +145,8 @@ impl Aggregate for PeerCase {
 }
 
 fn main() -> BenchResult<()> {
-    let commands: usize = std::env::var("BENCH_PEER_COMMANDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5_000);
-    let levels: Vec<usize> = std::env::var("BENCH_CONCURRENCY")
-        .ok()
-        .map(|v| v.split(',').filter_map(|l| l.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![1, 8, 64]);
+    let commands = workload::count_from_env("BENCH_PEER_COMMANDS", 5_000)?;
+    let levels = workload::concurrency_levels()?;
     let postgres = std::env::args().nth(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -31,14 +31,8 @@ mod workload;
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn main() -> BenchResult<()> {
-    let commands: usize = std::env::var("BENCH_COMMANDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
-    let levels: Vec<usize> = std::env::var("BENCH_CONCURRENCY")
-        .ok()
-        .map(|v| v.split(',').filter_map(|l| l.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![1, 8, 64]);
+    let commands = workload::count_from_env("BENCH_COMMANDS", 20_000)?;
+    let levels = workload::concurrency_levels()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

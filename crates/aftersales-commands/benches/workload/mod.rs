@@ -8,6 +8,34 @@ use aftersales_domain::{Actor, Money, Role};
 use chrono::Utc;
 use uuid::Uuid;
 
+/// A count from the environment variable `name`, or `default` when unset.
+pub fn count_from_env(name: &str, default: usize) -> Result<usize, String> {
+    match std::env::var(name) {
+        Ok(value) => value
+            .trim()
+            .parse()
+            .map_err(|_| format!("{name} must be a whole number, not {value:?}")),
+        Err(_) => Ok(default),
+    }
+}
+
+/// The concurrency levels (`BENCH_CONCURRENCY`, comma-separated; default
+/// 1, 8 and 64).
+pub fn concurrency_levels() -> Result<Vec<usize>, String> {
+    let Ok(value) = std::env::var("BENCH_CONCURRENCY") else {
+        return Ok(vec![1, 8, 64]);
+    };
+    value
+        .split(',')
+        .map(|level| match level.trim().parse() {
+            Ok(level) if level > 0 => Ok(level),
+            _ => Err(format!(
+                "BENCH_CONCURRENCY must be positive whole numbers separated by commas, not {value:?}"
+            )),
+        })
+        .collect()
+}
+
 pub fn agent() -> Actor {
     Actor::new("agent-bench", Role::Agent)
 }
