@@ -1,7 +1,7 @@
 //! Unpaid orders, repair orders and access grants read back by those who
 //! act on them: one at a time with its ETag, and listed by status, paged.
 
-use aftersales_api::Naming;
+use aftersales_api::{Limits, Naming};
 use aftersales_domain::Role;
 use aftersales_tests::{on_both_backends, TestDb};
 use reqwest::{Method, StatusCode};
@@ -249,7 +249,13 @@ async fn a_sampling_audit_is_read_back_customer_by_customer(db: TestDb) {
 /// file again registers nothing new; bad lines are refused with their
 /// reason and never stop the good ones.
 async fn the_day_s_unpaid_orders_are_imported_line_by_line_and_only_once(db: TestDb) {
-    let service = Service::start(db).await;
+    // Each import costs what a report replay does; the default burst holds
+    // four, and this test sends five within a fraction of a second.
+    let limits = Limits {
+        burst: 2_000.0,
+        ..Limits::default()
+    };
+    let service = Service::start_with(db, limits).await;
     let csv = "订单号,买家ID,下单时间,金额\n\
                TB90001,tb_zhang,2026-03-01 10:00:00,199.00\n\
                TB90002,tb_li,2026-03-01T03:30:00Z,\"1,299.5\"\n\
