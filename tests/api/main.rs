@@ -533,6 +533,10 @@ async fn the_agent_who_registers_a_case_sees_its_customer_until_it_is_assigned(d
     assert!(!list.to_string().contains("13912345678"), "{list}");
     let assignee = service.view(id, &service.other_agent, 1).await;
     assert_eq!(assignee["customer"]["phone"], "13912345678");
+    let (_, list) = service
+        .get("/v1/cases?limit=500", &service.other_agent)
+        .await;
+    assert!(list.to_string().contains("13912345678"), "{list}");
 }
 
 async fn personal_data_is_masked_and_unmasked_reads_are_recorded(db: TestDb) {

@@ -44,6 +44,14 @@ pub fn in_list(
     Ok(json)
 }
 
+/// A case's stored view as a line of a list: [`in_list`] for JSON that
+/// is already at hand.
+pub fn mask_unless_owned(case: &mut Value, caller: &Caller) {
+    if aftersales_projections::case_views::owner_of(case) != Some(caller.key.name.as_str()) {
+        mask(case);
+    }
+}
+
 /// Why a caller sees a case's personal data unmasked.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Sight {

@@ -234,20 +234,18 @@ async fn list_cases(
         created_until: params.created_until,
     };
     let limit = page_limit(&state, params.limit)?;
-    let page = case_views::list(
+    let mut page = case_views::list_docs(
         &state.inner.read_db,
         &filter,
         params.cursor.as_deref(),
         limit,
     )
     .await?;
-    let cases = page
-        .cases
-        .iter()
-        .map(|view| privacy::in_list(view, view.owner(), &caller))
-        .collect::<Result<_, ApiError>>()?;
+    for case in &mut page.cases {
+        privacy::mask_unless_owned(case, &caller);
+    }
     Ok(Json(CaseList {
-        cases,
+        cases: page.cases,
         next: page.next,
     }))
 }

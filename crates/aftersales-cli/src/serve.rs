@@ -222,6 +222,10 @@ pub async fn run(
     // The read models follow the log for as long as the service runs.
     let read_db = databases.read_models(unsafe_fast).await?;
     aftersales_projections::admin::ensure(&read_db).await?;
+    // Reads get connections of their own: the runner's commits, one per
+    // read model at once, would otherwise hold every connection of a
+    // shared pool while reads wait their turn.
+    let reads_db = databases.read_models(unsafe_fast).await?;
     let access = AccessDb::connect(db, unsafe_fast).await?;
     let webhooks = Subscriptions::new(
         store.clone(),
@@ -233,7 +237,7 @@ pub async fn run(
     let scheduler = (server.scheduler_interval > 0).then(|| {
         tokio::spawn(schedule(
             store.clone(),
-            read_db.clone(),
+            reads_db.clone(),
             policies.clone(),
             clock.clone(),
             std::time::Duration::from_secs(server.scheduler_interval),
@@ -245,7 +249,7 @@ pub async fn run(
     };
     let state = AppState::new(
         store.clone(),
-        read_db.clone(),
+        reads_db,
         access,
         webhooks,
         policies,

@@ -809,8 +809,7 @@ pub async fn changed_since(
     let mut next = after;
     let mut cases = Vec::with_capacity(rows.len());
     for (_, row) in rows {
-        let view: CaseView = serde_json::from_str(&row.doc)
-            .map_err(|e| ProjectionError::CorruptRow(format!("case {}: {e}", row.key)))?;
+        let view: CaseView = parse(&row)?;
         next = next.max(view.position());
         cases.push(view);
     }
@@ -828,6 +827,40 @@ pub async fn list(
     cursor: Option<&str>,
     limit: usize,
 ) -> Result<CasePage, ProjectionError> {
+    let (rows, next) = db.page(&table(), list_query(filter, limit), cursor).await?;
+    let cases = rows.iter().map(parse).collect::<Result<_, _>>()?;
+    Ok(CasePage { cases, next })
+}
+
+/// A page of the case list as stored JSON, for an answer that passes the
+/// documents on: reading each into a [`CaseView`] and writing it out again
+/// would cost most of the answer's time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseDocPage {
+    pub cases: Vec<serde_json::Value>,
+    pub next: Option<String>,
+}
+
+/// [`list`], as stored JSON.
+pub async fn list_docs(
+    db: &crate::ReadDb,
+    filter: &CaseFilter,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<CaseDocPage, ProjectionError> {
+    let (rows, next) = db.page(&table(), list_query(filter, limit), cursor).await?;
+    let cases = rows.iter().map(parse).collect::<Result<_, _>>()?;
+    Ok(CaseDocPage { cases, next })
+}
+
+/// Whose case a stored document is: [`CaseView::owner`] without reading
+/// the whole view.
+pub fn owner_of(doc: &serde_json::Value) -> Option<&str> {
+    let field = |name: &str| doc.get(name).and_then(serde_json::Value::as_str);
+    field("assignee").or_else(|| field("registered_by"))
+}
+
+fn list_query(filter: &CaseFilter, limit: usize) -> crate::ListQuery {
     let mut tags = Vec::new();
     let mut tag = |field: &'static str, value: Option<String>| {
         if let Some(value) = value {
@@ -845,21 +878,17 @@ pub async fn list(
     tag("category", filter.category.clone());
     tag("breached", filter.breached.map(|b| b.to_string()));
     tag("open_item", filter.open_item.map(|k| k.as_str().to_owned()));
-    let query = crate::ListQuery {
+    crate::ListQuery {
         collection: CASE,
         tags,
         sort_from: filter.created_from.map(sortable_time),
         sort_until: filter.created_until.map(sortable_time),
         after: None,
         limit,
-    };
-    let (rows, next) = db.page(&table(), query, cursor).await?;
-    let cases = rows
-        .into_iter()
-        .map(|row| {
-            serde_json::from_str(&row.doc)
-                .map_err(|e| ProjectionError::CorruptRow(format!("case {}: {e}", row.key)))
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(CasePage { cases, next })
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(row: &crate::DocRow) -> Result<T, ProjectionError> {
+    serde_json::from_str(&row.doc)
+        .map_err(|e| ProjectionError::CorruptRow(format!("case {}: {e}", row.key)))
 }

@@ -48,20 +48,25 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqli
 /// the transaction as open, refusing every later BEGIN on that connection.
 /// Such a connection is closed instead of being handed out again, so that
 /// writes resume once there is space.
+///
+/// No ping before each use: a file does not hang up, and on SQLite a ping
+/// is a round trip to the connection's own thread, as dear as a query.
 pub fn sqlite_pool_options() -> SqlitePoolOptions {
     fn depth(conn: &SqliteConnection) -> usize {
         <SqliteTransactionManager as TransactionManager>::get_transaction_depth(conn)
     }
-    SqlitePoolOptions::new().before_acquire(|conn, _| {
-        Box::pin(async move {
-            if depth(conn) == 0 {
-                return Ok(true);
-            }
-            // A rollback the last user left queued runs before the ping.
-            conn.ping().await?;
-            Ok(depth(conn) == 0)
+    SqlitePoolOptions::new()
+        .test_before_acquire(false)
+        .before_acquire(|conn, _| {
+            Box::pin(async move {
+                if depth(conn) == 0 {
+                    return Ok(true);
+                }
+                // A rollback the last user left queued runs before the ping.
+                conn.ping().await?;
+                Ok(depth(conn) == 0)
+            })
         })
-    })
 }
 
 /// The event store on one SQLite file.
