@@ -31,7 +31,7 @@ use chrono::Utc;
 
 pub use crate::db::{status_name, table_name, ParkedEvent, Target};
 use crate::db::{Move, ReadDb, RowWrite};
-use crate::docs::Docs;
+use crate::docs::{Docs, Tag};
 use crate::envelope::{Envelope, Zones, CATEGORIES};
 use crate::error::ProjectionError;
 use crate::projection::{DocKey, Projection};
@@ -279,14 +279,19 @@ impl<P: Projection> Runtime<P> {
                     sort: String::new(),
                     doc: None,
                     retag: change.stored,
+                    untag: Vec::new(),
                     tags: Vec::new(),
                 });
                 continue;
             };
             let mut tags = Vec::new();
             self.projection.tags(doc, &mut tags);
-            // Most events leave a document's search terms as they were.
-            let unchanged = change.stored && change.tags == Some(tags.as_slice());
+            // Most events leave a document's search terms as they were, or
+            // move one of them.
+            let (retag, untag, added) = match (change.stored, change.tags) {
+                (true, Some(old)) => (false, missing_from(old, &tags), missing_from(&tags, old)),
+                (stored, _) => (stored, Vec::new(), tags.clone()),
+            };
             let text = serde_json::to_string(doc)
                 .map_err(|e| ProjectionError::CorruptRow(e.to_string()))?;
             rows.push(RowWrite {
@@ -294,8 +299,9 @@ impl<P: Projection> Runtime<P> {
                 key: change.key.to_owned(),
                 sort: self.projection.sort_key(doc),
                 doc: Some(text),
-                retag: change.stored && !unchanged,
-                tags: if unchanged { Vec::new() } else { tags.clone() },
+                retag,
+                untag,
+                tags: added,
             });
             written_tags.push((change.collection, change.key.to_owned(), tags));
         }
@@ -304,6 +310,15 @@ impl<P: Projection> Runtime<P> {
         }
         Ok(rows)
     }
+}
+
+/// The terms of `these` that are not among `those`.
+fn missing_from(these: &[Tag], those: &[Tag]) -> Vec<Tag> {
+    these
+        .iter()
+        .filter(|tag| !those.contains(tag))
+        .cloned()
+        .collect()
 }
 
 #[async_trait]

@@ -91,6 +91,7 @@ fn row(collection: &'static str, id: Uuid, due: Option<DateTime<Utc>>) -> RowWri
         sort: due.map(sort_key).unwrap_or_default(),
         doc: due.map(|due| serde_json::json!({ "due": due }).to_string()),
         retag: false,
+        untag: Vec::new(),
         tags: Vec::new(),
     }
 }
