@@ -133,6 +133,34 @@ async fn unsafe_fast_skips_the_durability_settings_for_throw_away_data() {
     assert_eq!(store.head().await.unwrap(), 1);
 }
 
+/// The writer leaves checkpoints to a thread of its own; they must still
+/// happen, or the WAL would grow for as long as the service runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_s_wal_is_checkpointed_into_the_database_file_while_it_runs() {
+    let db = TestDb::sqlite().await;
+    let path = std::path::PathBuf::from(db.url.trim_start_matches("sqlite://"));
+    let store = db.open().await;
+    let before = std::fs::metadata(&path).unwrap().len();
+    for batch in 0..20 {
+        store
+            .append(
+                &stream(&format!("case-{batch}")),
+                ExpectedRevision::NoStream,
+                events(0, 100),
+            )
+            .await
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::metadata(&path).unwrap().len() <= before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database file is still {before} bytes: nothing was checkpointed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_sqlite_path_that_cannot_be_created_is_unavailable() {
     let dir = tempfile::tempdir().unwrap();
