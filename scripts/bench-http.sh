@@ -12,7 +12,8 @@
 #   scripts/bench-http.sh DB_URL...    each a new SQLite path or empty PostgreSQL database
 #
 # BENCH_HTTP_SECONDS (default 20) and BENCH_HTTP_CONNECTIONS (default 64)
-# shape the runs. Prints one `BENCH http ...` line per run.
+# shape the runs; AFTERSALES_BIN names the binary to measure.
+# Prints one `BENCH http ...` line per run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,8 +29,12 @@ if [ ! -x "$oha" ]; then
     # A version requirement in the form every cargo release parses.
     cargo install --locked --quiet --root target/tools oha --version '^1'
 fi
-cargo build --release --locked -q -p aftersales-cli
-bin=target/release/aftersales
+# AFTERSALES_BIN measures another build (an earlier commit's, for a
+# before-and-after in the same session); by default this tree's.
+bin=${AFTERSALES_BIN:-target/release/aftersales}
+if [ -z "${AFTERSALES_BIN:-}" ]; then
+    cargo build --release --locked -q -p aftersales-cli
+fi
 
 work=$(mktemp -d /tmp/aftersales-bench-http.XXXXXX)
 . scripts/service.sh
