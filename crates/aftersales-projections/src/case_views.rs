@@ -827,8 +827,7 @@ pub async fn list(
     cursor: Option<&str>,
     limit: usize,
 ) -> Result<CasePage, ProjectionError> {
-    let (rows, next) = db.page(&table(), list_query(filter, limit), cursor).await?;
-    let cases = rows.iter().map(parse).collect::<Result<_, _>>()?;
+    let (cases, next) = page_of(db, filter, cursor, limit).await?;
     Ok(CasePage { cases, next })
 }
 
@@ -848,9 +847,19 @@ pub async fn list_docs(
     cursor: Option<&str>,
     limit: usize,
 ) -> Result<CaseDocPage, ProjectionError> {
+    let (cases, next) = page_of(db, filter, cursor, limit).await?;
+    Ok(CaseDocPage { cases, next })
+}
+
+async fn page_of<T: serde::de::DeserializeOwned>(
+    db: &crate::ReadDb,
+    filter: &CaseFilter,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<(Vec<T>, Option<String>), ProjectionError> {
     let (rows, next) = db.page(&table(), list_query(filter, limit), cursor).await?;
     let cases = rows.iter().map(parse).collect::<Result<_, _>>()?;
-    Ok(CaseDocPage { cases, next })
+    Ok((cases, next))
 }
 
 /// Whose case a stored document is: [`CaseView::owner`] without reading
