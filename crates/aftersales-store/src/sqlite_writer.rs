@@ -45,7 +45,7 @@ pub(crate) struct SqliteWriter {
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 impl SqliteWriter {
-    /// Connects to the (migrated) store at `path` and starts the thread.
+    /// Connects to the (migrated) store at `path` and starts the threads.
     pub fn start(
         path: &Path,
         unsafe_fast: bool,
