@@ -438,6 +438,24 @@ async fn commands_conflicts_and_roles(db: TestDb) {
     assert_eq!(events[1]["type"], "CaseAssigned");
     assert_eq!(events[1]["actor_id"], "agent-li");
     assert_eq!(events[1]["actor_role"], "agent");
+
+    // The case's timeline is its stream as far as the view has seen, the
+    // same events at the same positions.
+    let view = service.view(id, &service.supervisor, 1).await;
+    let timeline = view["timeline"].as_array().unwrap();
+    assert_eq!(
+        Some(timeline.len() as u64),
+        view["revision"].as_u64().map(|revision| revision + 1),
+        "{view}"
+    );
+    for (entry, event) in timeline.iter().zip(&events[..2]) {
+        assert_eq!(entry["type"], event["type"]);
+        assert_eq!(entry["revision"], event["revision"]);
+        assert_eq!(entry["position"], event["position"]);
+        assert_eq!(entry["actor"], event["actor_id"]);
+        assert_eq!(entry["role"], event["actor_role"]);
+    }
+    assert_eq!(view["position"], timeline.last().unwrap()["position"]);
 }
 
 async fn idempotent_retries(db: TestDb) {

@@ -627,7 +627,7 @@ fn reads(generator: &mut SchemaGenerator, paths: &mut Map<String, Value>) {
             vec![id_parameter()], resource)),
         ("/v1/cases/{id}", get("getCase", "A case now; its revision is the ETag",
             vec![id_parameter(), grant.clone()],
-            generator.subschema_for::<aftersales_projections::CaseView>().to_value())),
+            generator.subschema_for::<aftersales_projections::case_views::CaseDetail>().to_value())),
         ("/v1/cases/{id}/history", get("caseHistory", "Every event of a case and every unmasked read of it, in order",
             vec![id_parameter(), grant], json!({"type": "object", "properties": {
                 "case_id": {"type": "string", "format": "uuid"}, "events": history}}))),

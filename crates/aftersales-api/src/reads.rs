@@ -264,6 +264,14 @@ fn grant_header(headers: &HeaderMap) -> Result<Option<Uuid>, ApiError> {
         .transpose()
 }
 
+/// A case as the caller may see it, with its timeline as stored.
+#[derive(Serialize)]
+struct CaseAnswer<'a> {
+    #[serde(flatten)]
+    case: &'a Value,
+    timeline: &'a serde_json::value::RawValue,
+}
+
 async fn get_case(
     State(state): State<AppState>,
     caller: Caller,
@@ -271,13 +279,18 @@ async fn get_case(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let view = visibility::case_view(&state, id)
+    let detail = visibility::case_detail(&state, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no case {id}")))?;
+    let view = &detail.case;
     caller.require_case_category(id, &view.category)?;
-    let sight = privacy::sight(&state, &caller, &view, grant_header(&headers)?).await?;
-    let json = privacy::reveal(&state, &caller, &view, &sight, "case", &view).await?;
-    let mut response = Json(json).into_response();
+    let sight = privacy::sight(&state, &caller, view, grant_header(&headers)?).await?;
+    let case = privacy::reveal(&state, &caller, view, &sight, "case", view).await?;
+    let mut response = Json(CaseAnswer {
+        case: &case,
+        timeline: &detail.timeline,
+    })
+    .into_response();
     response
         .headers_mut()
         .insert(header::ETAG, etag(view.revision));

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use aftersales_commands::Handler;
 use aftersales_domain::case::Case;
-use aftersales_projections::{case_views, CaseView, ReadDb};
+use aftersales_projections::case_views::{self, CaseDetail};
+use aftersales_projections::{CaseView, ReadDb};
 use aftersales_store::{Direction, Position, StreamFrom};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{HeaderName, HeaderValue};
@@ -168,21 +169,46 @@ pub(crate) async fn consistent_reads(
 /// the read models: whoever was told a case was registered is never told
 /// it does not exist.
 pub(crate) async fn case_view(state: &AppState, id: Uuid) -> Result<Option<CaseView>, ApiError> {
-    let services = &state.inner;
-    if let Some(view) = case_views::get(&services.read_db, id).await? {
+    let db = &state.inner.read_db;
+    if let Some(view) = case_views::get(db, id).await? {
         return Ok(Some(view));
     }
+    if !wait_for_case(state, id).await? {
+        return Ok(None);
+    }
+    Ok(case_views::get(db, id).await?)
+}
+
+/// [`case_view`] with the case's timeline.
+pub(crate) async fn case_detail(
+    state: &AppState,
+    id: Uuid,
+) -> Result<Option<CaseDetail>, ApiError> {
+    let db = &state.inner.read_db;
+    if let Some(detail) = case_views::detail(db, id).await? {
+        return Ok(Some(detail));
+    }
+    if !wait_for_case(state, id).await? {
+        return Ok(None);
+    }
+    Ok(case_views::detail(db, id).await?)
+}
+
+/// Waits until the read models have reached the last event of case `id`;
+/// false if the log has no such case.
+async fn wait_for_case(state: &AppState, id: Uuid) -> Result<bool, ApiError> {
+    let services = &state.inner;
     let stream = Handler::<Case>::stream(id)?;
     let last = services
         .store
         .read_stream(&stream, StreamFrom::End, Direction::Backwards, 1)
         .await?;
     let Some(last) = last.first() else {
-        return Ok(None);
+        return Ok(false);
     };
     services
         .reached
         .wait_for(&services.read_db, last.position)
         .await?;
-    Ok(case_views::get(&services.read_db, id).await?)
+    Ok(true)
 }

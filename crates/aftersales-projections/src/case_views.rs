@@ -1,5 +1,9 @@
 //! Case views: the current state of every case and its timeline, and the
 //! searchable case list (售后服务登记表 as the team reads it today).
+//!
+//! A case's timeline is kept as rows of its own, one per event, appended
+//! once: inside the case's document, every command on the case would
+//! rewrite it whole.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +22,8 @@ use crate::error::ProjectionError;
 use crate::projection::{DocKey, Projection};
 
 pub const CASE: &str = "case";
+/// The collection of timeline entries, keyed by case and revision.
+const TIMELINE: &str = "timeline";
 
 /// The case views read model.
 #[derive(Debug, Clone, Copy, Default)]
@@ -105,8 +111,20 @@ pub struct CaseView {
     pub split_into: Vec<Uuid>,
     /// The stream revision of the last event: the case's ETag.
     pub revision: u64,
+    /// The log position of the case's last change.
+    pub position: u64,
     pub updated_at: DateTime<Utc>,
-    pub timeline: Vec<TimelineEntry>,
+}
+
+/// A case with its timeline, as `GET /v1/cases/{id}` answers it.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct CaseDetail {
+    #[serde(flatten)]
+    pub case: CaseView,
+    /// Every event of the case, oldest first: the stored entries passed on
+    /// as they are, since nothing in them is masked.
+    #[schemars(with = "Vec<TimelineEntry>")]
+    pub timeline: Box<serde_json::value::RawValue>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -223,6 +241,12 @@ pub struct TimelineEntry {
     pub role: Option<String>,
 }
 
+/// The key of a case's timeline entry: the case, then the revision with
+/// leading zeros, so that keys sort as revisions do.
+fn timeline_key(case_id: Uuid, revision: u64) -> String {
+    format!("{case_id}/{revision:020}")
+}
+
 impl CaseView {
     pub fn breached(&self) -> bool {
         !self.sla.breaches.is_empty()
@@ -232,11 +256,6 @@ impl CaseView {
     /// it. The owner sees the customer's personal data.
     pub fn owner(&self) -> Option<&str> {
         self.assignee.as_deref().or(self.registered_by.as_deref())
-    }
-
-    /// The log position of the case's last change.
-    pub fn position(&self) -> u64 {
-        self.timeline.last().map_or(0, |entry| entry.position)
     }
 
     fn status_now(&self) -> CaseStatus {
@@ -255,7 +274,7 @@ impl CaseView {
 impl Projection for CaseViews {
     type Doc = CaseView;
     const NAME: &'static str = "case_views";
-    const VERSION: u32 = 8;
+    const VERSION: u32 = 9;
 
     fn reads(&self, event: &Envelope, keys: &mut Vec<DocKey>) {
         if let AnyEvent::Case(_) = event.event {
@@ -327,8 +346,8 @@ impl Projection for CaseViews {
                 split_from: registered.split_from,
                 split_into: Vec::new(),
                 revision: 0,
+                position: 0,
                 updated_at: event.recorded_at,
-                timeline: Vec::new(),
             };
             docs.put(CASE, key.clone(), view);
         }
@@ -341,16 +360,20 @@ impl Projection for CaseViews {
         evolve(view, case_event);
         view.status = view.status_now();
         view.revision = event.revision;
+        view.position = event.position;
         view.updated_at = event.recorded_at;
-        view.timeline.push(TimelineEntry {
-            revision: event.revision,
-            position: event.position,
-            at: event.recorded_at,
-            event_type: case_event.event_type().to_owned(),
-            actor: event.actor().to_owned(),
-            role: event.actor_role.clone(),
-        });
-        Ok(())
+        docs.append(
+            TIMELINE,
+            timeline_key(event.aggregate_id, event.revision),
+            &TimelineEntry {
+                revision: event.revision,
+                position: event.position,
+                at: event.recorded_at,
+                event_type: case_event.event_type().to_owned(),
+                actor: event.actor().to_owned(),
+                role: event.actor_role.clone(),
+            },
+        )
     }
 
     fn sort_key(&self, view: &CaseView) -> String {
@@ -358,7 +381,7 @@ impl Projection for CaseViews {
     }
 
     fn tags(&self, view: &CaseView, tags: &mut Vec<(&'static str, String)>) {
-        tags.push((CHANGED, changed_term(view.position())));
+        tags.push((CHANGED, changed_term(view.position)));
         tags.push(("status", view.status.as_str().to_owned()));
         tags.push(("priority", format!("{:?}", view.priority)));
         tags.push(("category", view.category.clone()));
@@ -775,6 +798,31 @@ pub async fn get(db: &crate::ReadDb, case_id: Uuid) -> Result<Option<CaseView>, 
         .transpose()
 }
 
+/// One case's view with its timeline, read together.
+pub async fn detail(
+    db: &crate::ReadDb,
+    case_id: Uuid,
+) -> Result<Option<CaseDetail>, ProjectionError> {
+    let found = db
+        .load_with_entries(
+            &table(),
+            CASE,
+            &case_id.to_string(),
+            TIMELINE,
+            (&timeline_key(case_id, 0), &timeline_key(case_id, u64::MAX)),
+        )
+        .await?;
+    let Some((doc, timeline)) = found else {
+        return Ok(None);
+    };
+    let corrupt =
+        |e: serde_json::Error| ProjectionError::CorruptRow(format!("case {case_id}: {e}"));
+    Ok(Some(CaseDetail {
+        case: serde_json::from_str(&doc).map_err(corrupt)?,
+        timeline: serde_json::value::RawValue::from_string(timeline).map_err(corrupt)?,
+    }))
+}
+
 /// The search term that orders cases by their last change.
 const CHANGED: &str = "changed";
 
@@ -810,7 +858,7 @@ pub async fn changed_since(
     let mut cases = Vec::with_capacity(rows.len());
     for (_, row) in rows {
         let view: CaseView = parse(&row)?;
-        next = next.max(view.position());
+        next = next.max(view.position);
         cases.push(view);
     }
     Ok(ChangedCases {

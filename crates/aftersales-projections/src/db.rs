@@ -5,7 +5,9 @@
 //!
 //! Every projection keeps its documents in a table of the same shape,
 //! `rm_<name>(collection, key, sort, doc)`, with a side table of search terms
-//! `rm_<name>_tags(collection, field, value, key)`. A rebuild fills
+//! `rm_<name>_tags(collection, field, value, key)` and one of entries written
+//! once (a case's timeline), `rm_<name>_entries(collection, key, doc)`, kept
+//! in key order on SQLite so that a range of them is a few pages. A rebuild fills
 //! `rm_<name>__shadow` tables and swaps them in with a rename inside one
 //! transaction. The statements are the same on both backends (`$n`
 //! parameters and `ON CONFLICT` work on SQLite and PostgreSQL alike); the
@@ -168,6 +170,9 @@ pub(crate) struct RowWrite {
     pub untag: Vec<(&'static str, String)>,
     /// Search terms to add.
     pub tags: Vec<(&'static str, String)>,
+    /// An entry written once, to the entries table (`doc` is set, no
+    /// search terms).
+    pub entry: bool,
 }
 
 /// A stored document row.
@@ -383,10 +388,12 @@ impl ReadDb {
         let mut statements = vec![
             format!("DROP TABLE IF EXISTS {table}"),
             format!("DROP TABLE IF EXISTS {table}_tags"),
+            format!("DROP TABLE IF EXISTS {table}_entries"),
             format!(
                 "CREATE TABLE {table} (collection TEXT NOT NULL, key TEXT NOT NULL, \
                  sort TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (collection, key))"
             ),
+            self.entries_table(table),
             format!(
                 "CREATE TABLE {table}_tags (collection TEXT NOT NULL, field TEXT NOT NULL, \
                  value TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (collection, field, value, key))"
@@ -434,6 +441,7 @@ impl ReadDb {
             let mut tx = pool.begin_write().await?;
             sqlx::query(&format!("DROP TABLE IF EXISTS {table}")).execute(&mut *tx).await?;
             sqlx::query(&format!("DROP TABLE IF EXISTS {table}_tags")).execute(&mut *tx).await?;
+            sqlx::query(&format!("DROP TABLE IF EXISTS {table}_entries")).execute(&mut *tx).await?;
             for statement in ["DELETE FROM projections WHERE name = $1", "DELETE FROM parked_events WHERE projection = $1"] {
                 sqlx::query(statement).bind(status_name).execute(&mut *tx).await?;
             }
@@ -568,14 +576,32 @@ impl ReadDb {
                 query.push(")");
                 query.build().execute(&mut *tx).await?;
             }
-            let upserts: Vec<(&RowWrite, &String)> =
-                rows.iter().filter_map(|row| row.doc.as_ref().map(|doc| (row, doc))).collect();
+            let upserts: Vec<(&RowWrite, &String)> = rows
+                .iter()
+                .filter(|row| !row.entry)
+                .filter_map(|row| row.doc.as_ref().map(|doc| (row, doc)))
+                .collect();
             for chunk in upserts.chunks(ROWS_PER_STATEMENT) {
                 let mut query = QueryBuilder::new(format!("INSERT INTO {table} (collection, key, sort, doc) "));
                 query.push_values(chunk, |mut values, (row, doc)| {
                     values.push_bind(row.collection).push_bind(&row.key).push_bind(&row.sort).push_bind(*doc);
                 });
                 query.push(" ON CONFLICT (collection, key) DO UPDATE SET sort = excluded.sort, doc = excluded.doc");
+                query.build().execute(&mut *tx).await?;
+            }
+            // An entry is written again only when its event is applied
+            // again (a retried parked event): the same entry.
+            let entries: Vec<(&RowWrite, &String)> = rows
+                .iter()
+                .filter(|row| row.entry)
+                .filter_map(|row| row.doc.as_ref().map(|doc| (row, doc)))
+                .collect();
+            for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+                let mut query = QueryBuilder::new(format!("INSERT INTO {table}_entries (collection, key, doc) "));
+                query.push_values(chunk, |mut values, (row, doc)| {
+                    values.push_bind(row.collection).push_bind(&row.key).push_bind(*doc);
+                });
+                query.push(" ON CONFLICT (collection, key) DO UPDATE SET doc = excluded.doc");
                 query.build().execute(&mut *tx).await?;
             }
             let tags: Vec<(&RowWrite, &(&'static str, String))> = rows
@@ -612,8 +638,10 @@ impl ReadDb {
                 sort_index(shadow),
                 format!("DROP TABLE IF EXISTS {live}"),
                 format!("DROP TABLE IF EXISTS {live}_tags"),
+                format!("DROP TABLE IF EXISTS {live}_entries"),
                 format!("ALTER TABLE {shadow} RENAME TO {live}"),
                 format!("ALTER TABLE {shadow}_tags RENAME TO {live}_tags"),
+                format!("ALTER TABLE {shadow}_entries RENAME TO {live}_entries"),
             ] {
                 sqlx::query(&statement).execute(&mut *tx).await?;
             }
@@ -832,6 +860,41 @@ impl ReadDb {
             .collect())
     }
 
+    /// A document, and the entries of `rows_of` keyed from `from` to `to`
+    /// (both included) as one JSON array in key order, read in one
+    /// statement: one snapshot of the read model, so the two agree. One row
+    /// back rather than one per entry: on SQLite each row is a hand-off
+    /// between threads.
+    pub async fn load_with_entries(
+        &self,
+        table: &str,
+        collection: &str,
+        key: &str,
+        rows_of: &str,
+        (from, to): (&str, &str),
+    ) -> Result<Option<(String, String)>, ProjectionError> {
+        let concat = match self {
+            ReadDb::Sqlite(_) => "group_concat",
+            ReadDb::Postgres(_) => "string_agg",
+        };
+        let sql = format!(
+            "SELECT doc, (SELECT {concat}(doc, ',' ORDER BY key) FROM {table}_entries \
+             WHERE collection = $3 AND key BETWEEN $4 AND $5) \
+             FROM {table} WHERE collection = $1 AND key = $2"
+        );
+        let row: Option<(String, Option<String>)> = with_pool!(self, pool => {
+            sqlx::query_as(&sql)
+                .bind(collection)
+                .bind(key)
+                .bind(rows_of)
+                .bind(from)
+                .bind(to)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.map(|(doc, rows)| (doc, format!("[{}]", rows.unwrap_or_default()))))
+    }
+
     /// Every document of a collection, in key order.
     pub async fn all(&self, table: &str, collection: &str) -> Result<Vec<DocRow>, ProjectionError> {
         let sql = format!("SELECT key, sort, doc FROM {table} WHERE collection = $1 ORDER BY key");
@@ -854,12 +917,42 @@ impl ReadDb {
         let tags_sql = format!(
             "SELECT collection, key, field, value FROM {table}_tags ORDER BY collection, key, field, value"
         );
+        let entries_sql =
+            format!("SELECT collection, key, doc FROM {table}_entries ORDER BY collection, key");
+        self.ensure_entries(table).await?;
         with_pool!(self, pool => {
             let mut rows: Vec<(String, String, String, String)> = sqlx::query_as(&sql).fetch_all(pool).await?;
             let tags: Vec<(String, String, String, String)> = sqlx::query_as(&tags_sql).fetch_all(pool).await?;
             rows.extend(tags.into_iter().map(|(c, k, f, v)| (format!("{c}#tag"), k, f, v)));
+            let entries: Vec<(String, String, String)> = sqlx::query_as(&entries_sql).fetch_all(pool).await?;
+            rows.extend(entries.into_iter().map(|(c, k, doc)| (format!("{c}#entry"), k, String::new(), doc)));
             Ok(rows)
         })
+    }
+
+    /// The statement that creates a read model's entries table if missing.
+    /// SQLite keeps it in key order (`WITHOUT ROWID`): a case's timeline is
+    /// then a few neighbouring pages, not one page per entry.
+    fn entries_table(&self, table: &str) -> String {
+        let clustered = if self.is_postgres() {
+            ""
+        } else {
+            " WITHOUT ROWID"
+        };
+        format!(
+            "CREATE TABLE IF NOT EXISTS {table}_entries (collection TEXT NOT NULL, \
+             key TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (collection, key)){clustered}"
+        )
+    }
+
+    /// Creates the entries table of a read model's tables made before there
+    /// were entries.
+    pub(crate) async fn ensure_entries(&self, table: &str) -> Result<(), ProjectionError> {
+        let sql = self.entries_table(table);
+        with_pool!(self, pool => {
+            sqlx::query(&sql).execute(pool).await?;
+        });
+        Ok(())
     }
 }
 

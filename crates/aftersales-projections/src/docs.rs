@@ -8,10 +8,16 @@
 //! capacity. So a rebuild needs the same memory whatever the log's length,
 //! and a live service holds a steady set of the documents its recent events
 //! touched instead of filling up and starting empty again.
+//!
+//! Rows that are written once and never read back while projecting (a
+//! case's timeline) are appended beside the set: they are neither loaded
+//! nor kept.
 
 use std::collections::HashMap;
 
 use lru::LruCache;
+
+use crate::error::ProjectionError;
 
 /// Documents of a projection, by collection and key.
 #[derive(Debug)]
@@ -25,6 +31,8 @@ pub struct Docs<D> {
     /// it, which orders the collections' least recently used documents
     /// against each other.
     batch: u64,
+    /// Rows appended since the last commit: collection, key and JSON.
+    appended: Vec<(&'static str, String, String)>,
 }
 
 #[derive(Debug)]
@@ -49,6 +57,7 @@ impl<D> Default for Docs<D> {
             collections: HashMap::new(),
             dirty: Vec::new(),
             batch: 0,
+            appended: Vec::new(),
         }
     }
 }
@@ -88,6 +97,26 @@ impl<D> Docs<D> {
 
     pub fn delete(&mut self, collection: &'static str, key: impl Into<String>) {
         self.slot(collection, key.into()).doc = None;
+    }
+
+    /// Writes a row of another shape that the projection never reads back
+    /// (one entry of a log it keeps), without holding it in the set. A row
+    /// appended again under the same key replaces the first.
+    pub fn append<T: serde::Serialize>(
+        &mut self,
+        collection: &'static str,
+        key: String,
+        row: &T,
+    ) -> Result<(), ProjectionError> {
+        let json = serde_json::to_string(row)
+            .map_err(|e| ProjectionError::CorruptRow(format!("{collection}/{key}: {e}")))?;
+        self.appended.push((collection, key, json));
+        Ok(())
+    }
+
+    /// The rows appended since the last commit, to be written with it.
+    pub(crate) fn take_appended(&mut self) -> Vec<(&'static str, String, String)> {
+        std::mem::take(&mut self.appended)
     }
 
     fn slot(&mut self, collection: &'static str, key: String) -> &mut Slot<D> {
@@ -207,6 +236,7 @@ impl<D> Docs<D> {
     pub(crate) fn clear(&mut self) {
         self.collections.clear();
         self.dirty.clear();
+        self.appended.clear();
     }
 }
 
@@ -256,5 +286,26 @@ mod tests {
             .filter(|k| docs.touch("case", k))
             .count();
         assert_eq!(kept, 2, "one older document made room");
+    }
+
+    #[test]
+    fn appended_rows_are_written_once_and_not_held() {
+        let mut docs: Docs<u32> = Docs::default();
+        docs.append("timeline", "a/1".to_owned(), &serde_json::json!({"n": 1}))
+            .expect("serialisable");
+        assert!(docs.changes().next().is_none(), "not a document of the set");
+        assert!(!docs.touch("timeline", "a/1"), "not held");
+        assert_eq!(
+            docs.take_appended(),
+            [("timeline", "a/1".to_owned(), r#"{"n":1}"#.to_owned())]
+        );
+        assert!(docs.take_appended().is_empty(), "taken once");
+        docs.append("timeline", "a/2".to_owned(), &2)
+            .expect("serialisable");
+        docs.clear();
+        assert!(
+            docs.take_appended().is_empty(),
+            "a failed commit drops them"
+        );
     }
 }

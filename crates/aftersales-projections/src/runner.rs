@@ -281,6 +281,7 @@ impl<P: Projection> Runtime<P> {
                     retag: change.stored,
                     untag: Vec::new(),
                     tags: Vec::new(),
+                    entry: false,
                 });
                 continue;
             };
@@ -302,11 +303,24 @@ impl<P: Projection> Runtime<P> {
                 retag,
                 untag,
                 tags: added,
+                entry: false,
             });
             written_tags.push((change.collection, change.key.to_owned(), tags));
         }
         for (collection, key, tags) in written_tags {
             self.docs.set_tags(collection, &key, tags);
+        }
+        for (collection, key, doc) in self.docs.take_appended() {
+            rows.push(RowWrite {
+                collection,
+                key,
+                sort: String::new(),
+                doc: Some(doc),
+                retag: false,
+                untag: Vec::new(),
+                tags: Vec::new(),
+                entry: true,
+            });
         }
         Ok(rows)
     }
@@ -398,6 +412,7 @@ pub(crate) async fn checkpoint(
             if row.state == "failed" {
                 db.set_state(status, target.state(), None).await?;
             }
+            db.ensure_entries(table).await?;
             Ok((row.position, row.epoch))
         }
         None => {
@@ -491,7 +506,10 @@ pub async fn run(
         // The batch the projections are working on, if any.
         let mut working: Option<Working> = None;
         loop {
-            let mut batch = Vec::new();
+            // Catching up, a batch fills to its limit: room for it at once
+            // spares copying a large vector as it grows. Live batches are
+            // short.
+            let mut batch = Vec::with_capacity(if caught_up { 0 } else { limit });
             let mut to = None;
             let first = if caught_up && until == Until::Forever {
                 loop {

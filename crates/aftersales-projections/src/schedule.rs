@@ -93,6 +93,7 @@ fn row(collection: &'static str, id: Uuid, due: Option<DateTime<Utc>>) -> RowWri
         retag: false,
         untag: Vec::new(),
         tags: Vec::new(),
+        entry: false,
     }
 }
 
