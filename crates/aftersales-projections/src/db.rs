@@ -590,12 +590,14 @@ impl ReadDb {
                 query.build().execute(&mut *tx).await?;
             }
             // An entry is written again only when its event is applied
-            // again (a retried parked event): the same entry.
-            let entries: Vec<(&RowWrite, &String)> = rows
+            // again (a retried parked event): the same entry. In key order,
+            // each lands beside the last in the table's order.
+            let mut entries: Vec<(&RowWrite, &String)> = rows
                 .iter()
                 .filter(|row| row.entry)
                 .filter_map(|row| row.doc.as_ref().map(|doc| (row, doc)))
                 .collect();
+            entries.sort_unstable_by(|(a, _), (b, _)| (a.collection, &a.key).cmp(&(b.collection, &b.key)));
             for chunk in entries.chunks(ROWS_PER_STATEMENT) {
                 let mut query = QueryBuilder::new(format!("INSERT INTO {table}_entries (collection, key, doc) "));
                 query.push_values(chunk, |mut values, (row, doc)| {
