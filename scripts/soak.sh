@@ -20,7 +20,8 @@ minutes=${SOAK_MINUTES:-10}
 
 oha=target/tools/bin/oha
 if [ ! -x "$oha" ]; then
-    cargo install --locked --quiet --root target/tools oha@1
+    # A version requirement in the form every cargo release parses.
+    cargo install --locked --quiet --root target/tools oha --version '^1'
 fi
 cargo build --release --locked -q -p aftersales-cli
 bin=target/release/aftersales
