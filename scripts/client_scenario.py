@@ -11,7 +11,7 @@ import uuid
 from aftersales_client import AuthenticatedClient
 from aftersales_client.api.cases import log_call, register_case
 from aftersales_client.api.default import get_case, list_cases
-from aftersales_client.models import CaseList, CaseView, CommandAccepted, LogCall, RegisterCase
+from aftersales_client.models import CaseDetail, CaseList, CommandAccepted, LogCall, RegisterCase
 
 
 def check(condition, what):
@@ -60,12 +60,16 @@ logged = log_call.sync(id=first.id, client=client, body=call)
 check(isinstance(logged, CommandAccepted), f"the call was refused: {logged}")
 
 case = get_case.sync(id=first.id, client=client, x_min_log_position=logged.position)
-check(isinstance(case, CaseView), f"the case did not read back: {case}")
+check(isinstance(case, CaseDetail), f"the case did not read back: {case}")
 check(case.case_id == first.id, "the case read back is another")
 check(case.calls == 1, f"calls: {case.calls}")
 check(case.status == "open", f"status: {case.status}")
 check(case.customer.phone == "13800130000", "the registering agent sees the number")
 check(case.revision == logged.revision, f"revision {case.revision} after {logged.revision}")
+check([entry.revision for entry in case.timeline] == list(range(case.revision + 1)),
+      f"the timeline: {case.timeline}")
+check([entry.type_ for entry in case.timeline][:2] == ["CaseRegistered", "CallLogged"],
+      f"the timeline's events: {case.timeline}")
 
 seen = []
 cursor = None
