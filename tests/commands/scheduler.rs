@@ -13,6 +13,7 @@ on_both_backends!(
     the_scheduler_issues_due_commands_once,
     a_case_that_cannot_be_read_does_not_stop_the_scheduler,
     a_returned_repair_puts_its_revisit_on_the_case_once,
+    a_revisit_arranged_late_is_due_at_once,
 );
 
 async fn a_case_that_cannot_be_read_does_not_stop_the_scheduler(db: TestDb) {
@@ -160,9 +161,60 @@ async fn a_returned_repair_puts_its_revisit_on_the_case_once(db: TestDb) {
         assert!(repair.revisit_arranged);
     }
     // The second case's revisit is after the repair, due three days on.
-    let stream = aftersales_store::StreamName::of("case", repairs[1].1).unwrap();
-    let scheduled: Vec<RevisitScheduled> = desk
-        .store
+    let scheduled = revisits_scheduled(&desk, repairs[1].1).await;
+    assert_eq!(scheduled.len(), 1);
+    assert_eq!(scheduled[0].kind, RevisitKind::AfterRepair);
+    assert_eq!(scheduled[0].due_at, due);
+    // Nothing is left to do.
+    let head = desk.store.head().await.unwrap();
+    let run = scheduler.run_once().await.unwrap();
+    assert_eq!(run.issued, 0, "{run:?}");
+    assert_eq!(desk.store.head().await.unwrap(), head);
+}
+
+/// A scheduler that comes back after the revisit's day (the service was
+/// down for a week) still puts the revisit on the case, due at once, and
+/// the repair is done with: no pass after it retries or fails.
+async fn a_revisit_arranged_late_is_due_at_once(db: TestDb) {
+    let desk = Desk::new(db.open().await);
+    let technician = Actor::new("tech-1", Role::Technician);
+    let case = desk
+        .register(
+            Priority::P2,
+            Category::Repair,
+            PlatformState::TradeSucceeded,
+        )
+        .await;
+    let repair_id = aftersales_tests::scenarios::repaired_in_warranty(&desk, Some(case)).await;
+    let returned = repair::ReturnDevice {
+        tracking_no: "SF1".into(),
+    };
+    desk.execute::<RepairOrder>(Some(repair_id), &technician, returned.into())
+        .await
+        .unwrap();
+    let late = monday_10am() + Duration::days(7);
+    desk.clock.set(late);
+
+    let mut scheduler = desk.scheduler().await;
+    // A week on, the case's own deadlines are due as well.
+    let run = scheduler.run_once().await.unwrap();
+    assert_eq!(run.failed, 0, "{run:?}");
+    let scheduled = revisits_scheduled(&desk, case).await;
+    assert_eq!(scheduled.len(), 1);
+    assert_eq!(
+        scheduled[0].revisit_id,
+        Uuid::new_v5(&repair_id, b"revisit")
+    );
+    assert_eq!(scheduled[0].due_at, late);
+    let (_, repair) = desk.handler::<RepairOrder>().load(repair_id).await.unwrap();
+    assert!(repair.revisit_arranged);
+    let run = scheduler.run_once().await.unwrap();
+    assert_eq!(run.failed, 0, "{run:?}");
+}
+
+async fn revisits_scheduled(desk: &Desk, case: Uuid) -> Vec<RevisitScheduled> {
+    let stream = aftersales_store::StreamName::of("case", case).unwrap();
+    desk.store
         .read_stream(
             &stream,
             aftersales_store::StreamFrom::Start,
@@ -174,13 +226,5 @@ async fn a_returned_repair_puts_its_revisit_on_the_case_once(db: TestDb) {
         .iter()
         .filter(|e| e.event_type == "RevisitScheduled")
         .map(|e| serde_json::from_str(e.data.get()).unwrap())
-        .collect();
-    assert_eq!(scheduled.len(), 1);
-    assert_eq!(scheduled[0].kind, RevisitKind::AfterRepair);
-    assert_eq!(scheduled[0].due_at, due);
-    // Nothing is left to do.
-    let head = desk.store.head().await.unwrap();
-    let run = scheduler.run_once().await.unwrap();
-    assert_eq!(run.issued, 0, "{run:?}");
-    assert_eq!(desk.store.head().await.unwrap(), head);
+        .collect()
 }

@@ -141,10 +141,14 @@ impl Scheduler {
                 let Some((case_id, revisit_id, due_at)) = arranged else {
                     continue;
                 };
+                // A pass that comes late (the service was down past the
+                // revisit's day) still puts the revisit on the case, due at
+                // once: the case refuses a due time in the past, and the
+                // repair would otherwise be retried and refused every pass.
                 let schedule = ScheduleRevisit {
                     revisit_id,
                     kind: RevisitKind::AfterRepair,
-                    due_at,
+                    due_at: due_at.max(now),
                 };
                 if let Err(error) = self.schedule_revisit(case_id, schedule).await {
                     tracing::warn!(%repair_id, %case_id, %error, "the after-repair revisit cannot go on its case");
