@@ -3,6 +3,8 @@
 #   0. GET /healthz, the floor of the HTTP stack and the load generator;
 #   1. commands alone, closed loop (wrk, CONNECTIONS connections);
 #   2. the mixed workload, 70% reads of case views and lists, 30% commands;
+#      each workload starts with the read models caught up with the log
+#      (the catch-up after the closed-loop commands is a line of its own);
 #   3. registrations at a fixed rate, BENCH_HTTP_RATE (default 2,500/s;
 #      oha, with latency correction, so a stalled server shows in the
 #      percentiles).
@@ -44,6 +46,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Waits until the read models have caught up with the log, so that each
+# workload is measured with its own work alone; prints the catch-up.
+settle() { python3 scripts/bench-http/settle.py "$port" "$token" "$work/register.json"; }
+
 # wrk's summary line → "rps=… p50_ms=… p99_ms=… max_ms=… requests=… errors=…"
 run_wrk() {
     local read_share=$1 duration=${2:-$seconds}
@@ -81,10 +87,15 @@ PY
         awk '/Requests\/sec/ { print int($2) }')
     echo "BENCH http $backend workload=healthz connections=$connections rps=$floor"
 
+    settle >/dev/null
     commands=$(run_wrk 0)
     echo "BENCH http $backend workload=commands connections=$connections $commands healthz_rps=$floor"
+    # Closed-loop commands outrun the read models: how far behind they
+    # were left, and how fast they caught up with nothing else to do.
+    echo "BENCH http $backend workload=catch-up-after-commands $(settle)"
     mixed=$(run_wrk 0.7)
     echo "BENCH http $backend workload=mixed connections=$connections $mixed healthz_rps=$floor"
+    settle >/dev/null
 
     rate=${BENCH_HTTP_RATE:-2500}
     "$oha" --no-tui --output-format json -z "${seconds}s" -q "$rate" -c "$connections" --latency-correction --wait-ongoing-requests-after-deadline \
