@@ -884,7 +884,8 @@ pub async fn list(
 /// would cost most of the answer's time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseDocPage {
-    pub cases: Vec<serde_json::Value>,
+    /// Each case's stored JSON text.
+    pub cases: Vec<String>,
     pub next: Option<String>,
 }
 
@@ -895,7 +896,8 @@ pub async fn list_docs(
     cursor: Option<&str>,
     limit: usize,
 ) -> Result<CaseDocPage, ProjectionError> {
-    let (cases, next) = page_of(db, filter, cursor, limit).await?;
+    let (rows, next) = db.page(&table(), list_query(filter, limit), cursor).await?;
+    let cases = rows.into_iter().map(|row| row.doc).collect();
     Ok(CaseDocPage { cases, next })
 }
 
@@ -908,13 +910,6 @@ async fn page_of<T: serde::de::DeserializeOwned>(
     let (rows, next) = db.page(&table(), list_query(filter, limit), cursor).await?;
     let cases = rows.iter().map(parse).collect::<Result<_, _>>()?;
     Ok((cases, next))
-}
-
-/// Whose case a stored document is: [`CaseView::owner`] without reading
-/// the whole view.
-pub fn owner_of(doc: &serde_json::Value) -> Option<&str> {
-    let field = |name: &str| doc.get(name).and_then(serde_json::Value::as_str);
-    field("assignee").or_else(|| field("registered_by"))
 }
 
 fn list_query(filter: &CaseFilter, limit: usize) -> crate::ListQuery {

@@ -15,6 +15,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aftersales_store::{redact, sqlite_path, Position, StoreError};
@@ -27,6 +28,7 @@ use sqlx::Connection;
 use sqlx::QueryBuilder;
 
 use crate::error::ProjectionError;
+use crate::sqlite_reads::{Param, SqliteReaders};
 
 /// Rows per multi-row statement: far below either backend's parameter limit.
 const ROWS_PER_STATEMENT: usize = 500;
@@ -72,14 +74,22 @@ impl Target {
 /// A connection pool to the database holding the read models.
 #[derive(Debug, Clone)]
 pub enum ReadDb {
-    Sqlite(SqlitePool),
+    Sqlite(SqliteDb),
     Postgres(PgPool),
+}
+
+/// The read models' SQLite database: the async driver's pool, and for a
+/// file, connections that read on the caller's thread.
+#[derive(Debug, Clone)]
+pub struct SqliteDb {
+    pool: SqlitePool,
+    readers: Option<Arc<SqliteReaders>>,
 }
 
 macro_rules! with_pool {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
-            ReadDb::Sqlite($pool) => $body,
+            ReadDb::Sqlite(SqliteDb { pool: $pool, .. }) => $body,
             ReadDb::Postgres($pool) => $body,
         }
     };
@@ -269,7 +279,10 @@ impl ReadDb {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        Ok(Self::Sqlite(pool))
+        Ok(Self::Sqlite(SqliteDb {
+            pool,
+            readers: Some(Arc::new(SqliteReaders::new(path))),
+        }))
     }
 
     async fn postgres(url: &str) -> Result<Self, ProjectionError> {
@@ -325,7 +338,11 @@ impl ReadDb {
             .max_lifetime(None)
             .connect_with(options)
             .await?;
-        let db = Self::Sqlite(pool);
+        // Another connection to `:memory:` would be another database.
+        let db = Self::Sqlite(SqliteDb {
+            pool,
+            readers: None,
+        });
         db.migrate().await?;
         Ok(db)
     }
@@ -775,27 +792,25 @@ impl ReadDb {
         table: &str,
         list: &ListQuery,
     ) -> Result<Vec<DocRow>, ProjectionError> {
-        let rows: Vec<(String, String, String)> = with_pool!(self, pool => {
-            let mut query = QueryBuilder::new(format!("SELECT key, sort, doc FROM {table} WHERE collection = "));
-            query.push_bind(list.collection);
-            for (field, value) in &list.tags {
-                query.push(format!(" AND key IN (SELECT key FROM {table}_tags WHERE collection = "));
-                query.push_bind(list.collection).push(" AND field = ").push_bind(*field)
-                    .push(" AND value = ").push_bind(value).push(")");
-            }
-            if let Some(from) = &list.sort_from {
-                query.push(" AND sort >= ").push_bind(from);
-            }
-            if let Some(until) = &list.sort_until {
-                query.push(" AND sort < ").push_bind(until);
-            }
-            if let Some((sort, key)) = &list.after {
-                query.push(" AND (sort > ").push_bind(sort).push(" OR (sort = ").push_bind(sort)
-                    .push(" AND key > ").push_bind(key).push("))");
-            }
-            query.push(" ORDER BY sort, key LIMIT ").push_bind(to_i64(list.limit as u64));
-            query.build_query_as().fetch_all(pool).await?
-        });
+        let (sql, params) = list_statement(table, list);
+        let rows: Vec<(String, String, String)> = match self {
+            ReadDb::Sqlite(SqliteDb {
+                readers: Some(readers),
+                ..
+            }) => readers.query(&sql, &params, |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?,
+            _ => with_pool!(self, pool => {
+                let mut query = sqlx::query_as(&sql);
+                for param in &params {
+                    query = match *param {
+                        Param::Text(text) => query.bind(text),
+                        Param::Int(int) => query.bind(int),
+                    };
+                }
+                query.fetch_all(pool).await?
+            }),
+        };
         Ok(rows
             .into_iter()
             .map(|(key, sort, doc)| DocRow { key, sort, doc })
@@ -865,8 +880,8 @@ impl ReadDb {
     /// A document, and the entries of `rows_of` keyed from `from` to `to`
     /// (both included) as one JSON array in key order, read in one
     /// statement: one snapshot of the read model, so the two agree. One row
-    /// back rather than one per entry: on SQLite each row is a hand-off
-    /// between threads.
+    /// back rather than one per entry: through the async driver each row
+    /// is a hand-off between threads.
     pub async fn load_with_entries(
         &self,
         table: &str,
@@ -875,6 +890,13 @@ impl ReadDb {
         rows_of: &str,
         (from, to): (&str, &str),
     ) -> Result<Option<(String, String)>, ProjectionError> {
+        if let ReadDb::Sqlite(SqliteDb {
+            readers: Some(readers),
+            ..
+        }) = self
+        {
+            return readers.doc_with_entries(table, (collection, key), rows_of, (from, to));
+        }
         let concat = match self {
             ReadDb::Sqlite(_) => "group_concat",
             ReadDb::Postgres(_) => "string_agg",
@@ -961,6 +983,44 @@ impl ReadDb {
 /// Keys grouped by collection, for one statement per collection.
 /// A suffix of its own for every index: index names are global in a
 /// PostgreSQL schema and follow a table through renames.
+/// The statement of [`ReadDb::list`] and its parameters, in order.
+fn list_statement<'a>(table: &str, list: &'a ListQuery) -> (String, Vec<Param<'a>>) {
+    let mut params = Vec::new();
+    let mut bind = |param: Param<'a>| {
+        params.push(param);
+        format!("${}", params.len())
+    };
+    let mut sql = format!(
+        "SELECT key, sort, doc FROM {table} WHERE collection = {}",
+        bind(Param::Text(list.collection))
+    );
+    for (field, value) in &list.tags {
+        let collection = bind(Param::Text(list.collection));
+        let field = bind(Param::Text(field));
+        let value = bind(Param::Text(value));
+        sql.push_str(&format!(
+            " AND key IN (SELECT key FROM {table}_tags WHERE collection = {collection} \
+             AND field = {field} AND value = {value})"
+        ));
+    }
+    if let Some(from) = &list.sort_from {
+        sql.push_str(&format!(" AND sort >= {}", bind(Param::Text(from))));
+    }
+    if let Some(until) = &list.sort_until {
+        sql.push_str(&format!(" AND sort < {}", bind(Param::Text(until))));
+    }
+    if let Some((sort, key)) = &list.after {
+        let sort = bind(Param::Text(sort));
+        let key = bind(Param::Text(key));
+        sql.push_str(&format!(
+            " AND (sort > {sort} OR (sort = {sort} AND key > {key}))"
+        ));
+    }
+    let limit = bind(Param::Int(to_i64(list.limit as u64)));
+    sql.push_str(&format!(" ORDER BY sort, key LIMIT {limit}"));
+    (sql, params)
+}
+
 fn generation() -> String {
     let mut id = uuid::Uuid::new_v4().simple().to_string();
     id.truncate(12);

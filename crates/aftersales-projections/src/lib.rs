@@ -26,12 +26,15 @@ pub mod reports;
 pub mod resources;
 pub mod runner;
 pub mod schedule;
+mod sqlite_reads;
 mod table;
 pub mod workbook;
 pub mod worklists;
 
 pub use case_views::{CaseView, CaseViews};
-pub use db::{read_db_url, DocRow, ListQuery, ParkedEvent, ReadDb, StatusRow, READ_SCHEMA};
+pub use db::{
+    read_db_url, DocRow, ListQuery, ParkedEvent, ReadDb, SqliteDb, StatusRow, READ_SCHEMA,
+};
 pub use docs::Docs;
 pub use envelope::{AnyEvent, Envelope};
 pub use error::ProjectionError;
