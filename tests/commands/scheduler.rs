@@ -110,24 +110,9 @@ async fn the_scheduler_issues_due_commands_once(db: TestDb) {
 /// second revisit.
 async fn a_returned_repair_puts_its_revisit_on_the_case_once(db: TestDb) {
     let desk = Desk::new(db.open().await);
-    let technician = Actor::new("tech-1", Role::Technician);
     let mut repairs = Vec::new();
     for _ in 0..2 {
-        let case = desk
-            .register(
-                Priority::P2,
-                Category::Repair,
-                PlatformState::TradeSucceeded,
-            )
-            .await;
-        let repair_id = aftersales_tests::scenarios::repaired_in_warranty(&desk, Some(case)).await;
-        let returned = repair::ReturnDevice {
-            tracking_no: "SF1".into(),
-        };
-        desk.execute::<RepairOrder>(Some(repair_id), &technician, returned.into())
-            .await
-            .unwrap();
-        repairs.push((repair_id, case));
+        repairs.push(returned_repair(&desk).await);
     }
     let due = monday_10am() + Duration::days(3);
     // The first repair's pass was cut short: its case got the revisit,
@@ -177,21 +162,7 @@ async fn a_returned_repair_puts_its_revisit_on_the_case_once(db: TestDb) {
 /// the repair is done with: no pass after it retries or fails.
 async fn a_revisit_arranged_late_is_due_at_once(db: TestDb) {
     let desk = Desk::new(db.open().await);
-    let technician = Actor::new("tech-1", Role::Technician);
-    let case = desk
-        .register(
-            Priority::P2,
-            Category::Repair,
-            PlatformState::TradeSucceeded,
-        )
-        .await;
-    let repair_id = aftersales_tests::scenarios::repaired_in_warranty(&desk, Some(case)).await;
-    let returned = repair::ReturnDevice {
-        tracking_no: "SF1".into(),
-    };
-    desk.execute::<RepairOrder>(Some(repair_id), &technician, returned.into())
-        .await
-        .unwrap();
+    let (repair_id, case) = returned_repair(&desk).await;
     let late = monday_10am() + Duration::days(7);
     desk.clock.set(late);
 
@@ -227,4 +198,25 @@ async fn revisits_scheduled(desk: &Desk, case: Uuid) -> Vec<RevisitScheduled> {
         .filter(|e| e.event_type == "RevisitScheduled")
         .map(|e| serde_json::from_str(e.data.get()).unwrap())
         .collect()
+}
+
+/// A repair of a new case's device, repaired in warranty and returned to
+/// the customer: (repair, case).
+async fn returned_repair(desk: &Desk) -> (Uuid, Uuid) {
+    let technician = Actor::new("tech-1", Role::Technician);
+    let case = desk
+        .register(
+            Priority::P2,
+            Category::Repair,
+            PlatformState::TradeSucceeded,
+        )
+        .await;
+    let repair_id = aftersales_tests::scenarios::repaired_in_warranty(desk, Some(case)).await;
+    let returned = repair::ReturnDevice {
+        tracking_no: "SF1".into(),
+    };
+    desk.execute::<RepairOrder>(Some(repair_id), &technician, returned.into())
+        .await
+        .unwrap();
+    (repair_id, case)
 }

@@ -980,9 +980,6 @@ impl ReadDb {
     }
 }
 
-/// Keys grouped by collection, for one statement per collection.
-/// A suffix of its own for every index: index names are global in a
-/// PostgreSQL schema and follow a table through renames.
 /// The statement of [`ReadDb::list`] and its parameters, in order.
 fn list_statement<'a>(table: &str, list: &'a ListQuery) -> (String, Vec<Param<'a>>) {
     let mut params = Vec::new();
@@ -1021,6 +1018,8 @@ fn list_statement<'a>(table: &str, list: &'a ListQuery) -> (String, Vec<Param<'a
     (sql, params)
 }
 
+/// A suffix of its own for every index: index names are global in a
+/// PostgreSQL schema and follow a table through renames.
 fn generation() -> String {
     let mut id = uuid::Uuid::new_v4().simple().to_string();
     id.truncate(12);
@@ -1034,6 +1033,7 @@ fn sort_index(table: &str) -> String {
     )
 }
 
+/// Keys grouped by collection, for one statement per collection.
 fn by_collection<'a>(rows: &[&'a RowWrite]) -> Vec<(&'static str, Vec<&'a str>)> {
     let mut groups: Vec<(&'static str, Vec<&'a str>)> = Vec::new();
     for row in rows {
