@@ -30,8 +30,30 @@ use sqlx::QueryBuilder;
 use crate::error::ProjectionError;
 use crate::sqlite_reads::{Param, SqliteReaders};
 
-/// Rows per multi-row statement: far below either backend's parameter limit.
-const ROWS_PER_STATEMENT: usize = 500;
+/// Rows per multi-row statement at most: far below either backend's
+/// parameter limit.
+const ROWS_PER_STATEMENT: usize = 512;
+
+/// `rows` cut into multi-row statements of a few lengths only: as many of
+/// [`ROWS_PER_STATEMENT`] as fit, then the rest in powers of two. Each
+/// statement text is prepared once per connection and kept with the values
+/// last bound to it (SQLite holds a copy until the statement's next run).
+/// With one text per length, a connection kept up to a hundred statements
+/// of hundreds of documents each, and the service's memory grew under
+/// steady load as batches of new lengths came by.
+fn statements<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        let len = match rest.len() {
+            0 => return None,
+            len if len >= ROWS_PER_STATEMENT => ROWS_PER_STATEMENT,
+            len => 1 << len.ilog2(),
+        };
+        let (statement, after) = rest.split_at(len);
+        rest = after;
+        Some(statement)
+    })
+}
 
 /// Which tables a runtime writes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -498,7 +520,7 @@ impl ReadDb {
         keys: &[String],
     ) -> Result<Vec<(String, String)>, ProjectionError> {
         let mut found = Vec::new();
-        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+        for chunk in statements(keys) {
             with_pool!(self, pool => {
                 let mut query = QueryBuilder::new(format!("SELECT key, doc FROM {table} WHERE collection = "));
                 query.push_bind(collection).push(" AND key IN (");
@@ -567,7 +589,7 @@ impl ReadDb {
             let deletes: Vec<&RowWrite> = rows.iter().filter(|row| row.doc.is_none()).collect();
             for (target, doomed) in [(format!("{table}_tags"), &retag), (table.to_owned(), &deletes)] {
                 for (collection, keys) in by_collection(doomed) {
-                    for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+                    for chunk in statements(&keys) {
                         let mut query = QueryBuilder::new(format!("DELETE FROM {target} WHERE collection = "));
                         query.push_bind(collection).push(" AND key IN (");
                         let mut list = query.separated(", ");
@@ -583,7 +605,7 @@ impl ReadDb {
                 .iter()
                 .flat_map(|row| row.untag.iter().map(move |tag| (row, tag)))
                 .collect();
-            for chunk in untags.chunks(ROWS_PER_STATEMENT) {
+            for chunk in statements(&untags) {
                 let mut query = QueryBuilder::new(format!(
                     "DELETE FROM {table}_tags WHERE (collection, field, value, key) IN ("
                 ));
@@ -598,7 +620,7 @@ impl ReadDb {
                 .filter(|row| !row.entry)
                 .filter_map(|row| row.doc.as_ref().map(|doc| (row, doc)))
                 .collect();
-            for chunk in upserts.chunks(ROWS_PER_STATEMENT) {
+            for chunk in statements(&upserts) {
                 let mut query = QueryBuilder::new(format!("INSERT INTO {table} (collection, key, sort, doc) "));
                 query.push_values(chunk, |mut values, (row, doc)| {
                     values.push_bind(row.collection).push_bind(&row.key).push_bind(&row.sort).push_bind(*doc);
@@ -615,7 +637,7 @@ impl ReadDb {
                 .filter_map(|row| row.doc.as_ref().map(|doc| (row, doc)))
                 .collect();
             entries.sort_unstable_by(|(a, _), (b, _)| (a.collection, &a.key).cmp(&(b.collection, &b.key)));
-            for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+            for chunk in statements(&entries) {
                 let mut query = QueryBuilder::new(format!("INSERT INTO {table}_entries (collection, key, doc) "));
                 query.push_values(chunk, |mut values, (row, doc)| {
                     values.push_bind(row.collection).push_bind(&row.key).push_bind(*doc);
@@ -628,7 +650,7 @@ impl ReadDb {
                 .filter(|row| row.doc.is_some())
                 .flat_map(|row| row.tags.iter().map(move |tag| (row, tag)))
                 .collect();
-            for chunk in tags.chunks(ROWS_PER_STATEMENT) {
+            for chunk in statements(&tags) {
                 let mut query = QueryBuilder::new(format!("INSERT INTO {table}_tags (collection, field, value, key) "));
                 query.push_values(chunk, |mut values, (row, (field, value))| {
                     values.push_bind(row.collection).push_bind(*field).push_bind(value).push_bind(&row.key);
@@ -1060,5 +1082,25 @@ async fn create_schema(connection: &mut PgConnection) -> Result<(), ProjectionEr
         Ok(_) => Ok(()),
         Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("23505") => Ok(()),
         Err(error) => Err(error.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_written_in_statements_of_few_lengths() {
+        let mut lengths = std::collections::BTreeSet::new();
+        for len in 0..=3 * ROWS_PER_STATEMENT {
+            let rows: Vec<usize> = (0..len).collect();
+            let cut: Vec<&[usize]> = statements(&rows).collect();
+            assert_eq!(cut.concat(), rows, "every row once, in order");
+            lengths.extend(cut.iter().map(|statement| statement.len()));
+        }
+        let expected: std::collections::BTreeSet<usize> = (0..=ROWS_PER_STATEMENT.ilog2())
+            .map(|bit| 1 << bit)
+            .collect();
+        assert_eq!(lengths, expected);
     }
 }

@@ -25,6 +25,7 @@ mod plan;
 mod postgres;
 mod sql;
 mod sqlite;
+mod sqlite_checkpoint;
 mod sqlite_writer;
 mod store;
 mod subscription;

@@ -21,6 +21,7 @@ use crate::error::StoreError;
 use crate::plan::{now_micros, plan_batch, AppendRequest, LogState};
 use crate::sql::{to_i64, InsertRow, EVENT_COLUMNS};
 use crate::sqlite::TextRow;
+use crate::sqlite_checkpoint::Checkpointer;
 use crate::types::{CurrentRevision, Position, RecordedEvent};
 use crate::writer::{BatchWriter, Outcome};
 
@@ -36,13 +37,9 @@ struct Job {
 /// threads end when the handle is dropped.
 pub(crate) struct SqliteWriter {
     jobs: mpsc::Sender<Job>,
-    /// Dropped with the writer, which ends the checkpointer.
-    _checkpoints: mpsc::Sender<()>,
+    /// Dropped with the writer, which ends its thread.
+    _checkpointer: Checkpointer,
 }
-
-/// How often the checkpointer copies the log's committed pages into the
-/// database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 impl SqliteWriter {
     /// Connects to the (migrated) store at `path` and starts the threads.
@@ -52,42 +49,18 @@ impl SqliteWriter {
         busy_timeout: Duration,
     ) -> Result<Self, StoreError> {
         let conn = connect(path, unsafe_fast, busy_timeout)?;
-        // A commit that crosses SQLite's automatic checkpoint threshold
-        // copies the WAL into the database file and syncs it before it
-        // returns, and every command waiting behind it waits too: the
-        // checkpoints run on a thread of their own instead.
+        // Checkpoints run on a thread of their own (see `Checkpointer`).
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let checkpointer = connect(path, unsafe_fast, busy_timeout)?;
+        let checkpointer = Checkpointer::start("log", path, unsafe_fast)?;
         let (jobs, queue) = mpsc::channel::<Job>();
-        let (checkpoints, stop) = mpsc::channel::<()>();
-        let spawn = |name: &str, work: Box<dyn FnOnce() + Send>| {
-            std::thread::Builder::new()
-                .name(name.to_owned())
-                .spawn(work)
-                .map_err(|e| {
-                    StoreError::Unavailable(format!("cannot start the {name} thread: {e}"))
-                })
-        };
-        spawn("sqlite-writer", Box::new(move || serve(conn, queue)))?;
-        spawn(
-            "sqlite-checkpointer",
-            Box::new(move || checkpoint(&checkpointer, &stop)),
-        )?;
+        std::thread::Builder::new()
+            .name("sqlite-writer".to_owned())
+            .spawn(move || serve(conn, queue))
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             jobs,
-            _checkpoints: checkpoints,
+            _checkpointer: checkpointer,
         })
-    }
-}
-
-/// Checkpoints the WAL every [`CHECKPOINT_EVERY`] until the writer is
-/// dropped. A passive checkpoint never waits for the writer or a reader:
-/// it copies what no reader still needs, and the next one goes on.
-fn checkpoint(conn: &Connection, stop: &mpsc::Receiver<()>) {
-    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
-        if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(%error, "checkpointing the log's WAL failed; retrying");
-        }
     }
 }
 
