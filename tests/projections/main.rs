@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
+mod cards;
 mod figures;
 mod parked;
 mod policy;

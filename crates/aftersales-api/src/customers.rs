@@ -33,9 +33,10 @@ use crate::state::AppState;
 
 const CARD_READERS: &[Role] = &[Role::Agent, Role::Supervisor, Role::Auditor, Role::Admin];
 
-/// Most cases and repairs a card gathers; a customer with more has the
-/// case list to page through.
-const CARD_LIMIT: usize = 200;
+/// Most cases and repairs a card gathers, as many as the read model keeps
+/// of a customer's cases; a customer with more has the case list
+/// (`GET /v1/cases?phone=`) to page through.
+const CARD_LIMIT: usize = resources::CARD_CASES;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -114,7 +115,7 @@ async fn card(
         .ok_or_else(not_found)?;
     let db = &state.inner.read_db;
     let mut cases = Vec::new();
-    for case_id in customer.cases.iter().take(CARD_LIMIT) {
+    for case_id in &customer.cases {
         if let Some(view) = case_views::get(db, *case_id).await? {
             if caller.require_category(&view.category).is_ok() {
                 cases.push(view);
@@ -158,7 +159,7 @@ pub struct CustomerMatch {
     pub customer_id: Uuid,
     pub name: String,
     pub phone: String,
-    pub cases: usize,
+    pub cases: u64,
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -202,7 +203,7 @@ async fn search(
             customer_id: customer.common.id,
             name: customer.name.clone(),
             phone: customer.phone.clone(),
-            cases: customer.cases.len(),
+            cases: customer.case_count,
         };
         let mut json =
             serde_json::to_value(&found).map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -233,7 +234,7 @@ async fn owns_a_case(
     caller: &Caller,
     customer: &CustomerView,
 ) -> Result<bool, ApiError> {
-    for case_id in customer.cases.iter().take(CARD_LIMIT) {
+    for case_id in &customer.cases {
         if let Some(view) = case_views::get(&state.inner.read_db, *case_id).await? {
             if view.owner() == Some(caller.key.name.as_str()) {
                 return Ok(true);

@@ -245,11 +245,21 @@ pub struct CustomerView {
     /// The name the last case gave.
     pub name: String,
     pub phone: String,
-    /// The platform buyer ids the cases gave (旺旺ID).
+    /// The platform buyer ids the cases gave (旺旺ID), the first
+    /// [`CARD_CASES`] of them.
     pub buyer_ids: Vec<String>,
-    /// Their cases, oldest first.
+    /// Their first [`CARD_CASES`] cases, oldest first.
     pub cases: Vec<Uuid>,
+    /// How many cases were registered for them.
+    pub case_count: u64,
 }
+
+/// Most cases a customer's card names. A card is rewritten with every case
+/// registered for the customer: one that listed them all grew without
+/// bound, and a number shared by many buyers (a company's front desk, or
+/// a client registering case after case for one number) made every
+/// registration rewrite megabytes. The case list pages through the rest.
+pub const CARD_CASES: usize = 200;
 
 /// A phone number as it identifies a customer: its digits, without China's
 /// country code, so that `+86 138-0013-8000` and `13800138000` are one.
@@ -280,7 +290,7 @@ pub struct AccessGrantView {
 impl Projection for ResourceViews {
     type Doc = ResourceView;
     const NAME: &'static str = "resource_views";
-    const VERSION: u32 = 3;
+    const VERSION: u32 = 4;
 
     fn reads(&self, event: &Envelope, keys: &mut Vec<DocKey>) {
         if let AnyEvent::Case(CaseEvent::CaseRegistered(e)) = &event.event {
@@ -387,9 +397,8 @@ fn add_case(
 ) {
     let key = phone_key(&customer.phone);
     let collection = Kind::Customer.collection();
-    let mut card = match docs.get(collection, &key) {
-        Some(ResourceView::Customer(card)) => card.clone(),
-        _ => CustomerView {
+    if !matches!(docs.get(collection, &key), Some(ResourceView::Customer(_))) {
+        let first = CustomerView {
             common: Common {
                 id: event.aggregate_id,
                 created_at: event.recorded_at,
@@ -402,21 +411,28 @@ fn add_case(
             phone: key.clone(),
             buyer_ids: Vec::new(),
             cases: Vec::new(),
-        },
+            case_count: 0,
+        };
+        docs.put(collection, key.clone(), ResourceView::Customer(first));
+    }
+    let Some(ResourceView::Customer(card)) = docs.get_mut(collection, &key) else {
+        return;
     };
-    if !card.cases.is_empty() {
+    if card.case_count > 0 {
         card.common.revision += 1;
     }
-    card.cases.push(event.aggregate_id);
+    card.case_count += 1;
+    if card.cases.len() < CARD_CASES {
+        card.cases.push(event.aggregate_id);
+    }
     card.name.clone_from(&customer.name);
     if let Some(buyer_id) = &customer.buyer_id {
-        if !card.buyer_ids.contains(buyer_id) {
+        if card.buyer_ids.len() < CARD_CASES && !card.buyer_ids.contains(buyer_id) {
             card.buyer_ids.push(buyer_id.clone());
         }
     }
     card.common.updated_at = event.recorded_at;
     card.common.position = event.position;
-    docs.put(collection, key, ResourceView::Customer(card));
 }
 
 /// The view a stream's first event starts.
