@@ -6,11 +6,10 @@
 //! automatic checkpoint off (`wal_autocheckpoint = 0`) and leaves it to
 //! this thread.
 
-use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 
 use crate::error::StoreError;
 
@@ -28,37 +27,22 @@ const RESTART_AFTER_FRAMES: i64 = 16_384;
 /// still in the WAL; past it, it gives up until the next pass.
 const RESTART_WAIT: Duration = Duration::from_millis(20);
 
-/// The checkpointing thread of one database; it ends when this is dropped.
+/// The log's checkpointing thread; it ends when this is dropped.
 #[derive(Debug)]
 pub(crate) struct Checkpointer {
     _stop: mpsc::Sender<()>,
 }
 
 impl Checkpointer {
-    /// Starts checkpointing the WAL of the database at `path`; `name` says
-    /// which, in the thread's name and in warnings. With `unsafe_fast` the
-    /// checkpoints do not sync the database file.
-    pub(crate) fn start(
-        name: &'static str,
-        path: &Path,
-        unsafe_fast: bool,
-    ) -> Result<Self, StoreError> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
+    /// Starts checkpointing the WAL of the database `conn` is open on.
+    pub(crate) fn start(conn: Connection) -> Result<Self, StoreError> {
         conn.busy_timeout(RESTART_WAIT)?;
-        conn.pragma_update(
-            None,
-            "synchronous",
-            if unsafe_fast { "OFF" } else { "NORMAL" },
-        )?;
         let (stop, stopped) = mpsc::channel::<()>();
         std::thread::Builder::new()
-            .name(format!("{name}-checkpointer"))
-            .spawn(move || checkpoint(name, &conn, &stopped))
+            .name("sqlite-checkpointer".to_owned())
+            .spawn(move || checkpoint(&conn, &stopped))
             .map_err(|e| {
-                StoreError::Unavailable(format!("cannot start the {name} checkpointer thread: {e}"))
+                StoreError::Unavailable(format!("cannot start the checkpointer thread: {e}"))
             })?;
         Ok(Self { _stop: stop })
     }
@@ -70,7 +54,7 @@ impl Checkpointer {
 /// restarting one, which takes the write lock, waits up to
 /// [`RESTART_WAIT`] for the readers still in the WAL, and has the next
 /// commit write from the WAL's start again.
-fn checkpoint(name: &str, conn: &Connection, stop: &mpsc::Receiver<()>) {
+fn checkpoint(conn: &Connection, stop: &mpsc::Receiver<()>) {
     while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
         let frames = wal_checkpoint(conn, "PASSIVE").and_then(|frames| {
             if frames > RESTART_AFTER_FRAMES {
@@ -80,7 +64,7 @@ fn checkpoint(name: &str, conn: &Connection, stop: &mpsc::Receiver<()>) {
             }
         });
         if let Err(error) = frames {
-            tracing::warn!(%error, database = name, "checkpointing the WAL failed; retrying");
+            tracing::warn!(%error, "checkpointing the log's WAL failed; retrying");
         }
     }
 }

@@ -51,7 +51,7 @@ impl SqliteWriter {
         let conn = connect(path, unsafe_fast, busy_timeout)?;
         // Checkpoints run on a thread of their own (see `Checkpointer`).
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let checkpointer = Checkpointer::start("log", path, unsafe_fast)?;
+        let checkpointer = Checkpointer::start(connect(path, unsafe_fast, busy_timeout)?)?;
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("sqlite-writer".to_owned())
